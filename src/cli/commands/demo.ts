@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { placeOrder, ORDERS_DDL, type Order } from '../../../examples/orders/service.js';
+import { ContractRegistry } from '../../contracts/registry.js';
+import { KafkaPublisher } from '../../brokers/kafka.js';
+import type { Publisher } from '../../brokers/publisher.js';
+import { isHeraldError } from '../../errors.js';
+import { consoleLogger } from '../../observe/logger.js';
+import { migratePostgres, postgresOutboxStatus } from '../../outbox/postgres-migrate.js';
+import { PostgresOutbox } from '../../outbox/postgres-outbox.js';
+import { packageRoot } from '../../package-root.js';
+import { PollingSource } from '../../relay/polling-source.js';
+import { Relay } from '../../relay/relay.js';
+import { DuckDbPublisher, queryDuckDb } from '../../warehouse/duckdb-publisher.js';
+import { startEmbeddedPostgres } from '../embedded-postgres.js';
+import { printResult, table } from '../output.js';
+
+/** Flags of `herald demo`. */
+export interface DemoFlags {
+  kafka?: string;
+  database?: string;
+  orders: number;
+  dataDir: string;
+  json?: boolean;
+}
+
+/** The demo's closing numbers. */
+export interface DemoSummary {
+  destination: string;
+  ordersAttempted: number;
+  eventsWritten: number;
+  rolledBack: number;
+  rejectedByContract: number;
+  delivered: number;
+  pending: number;
+  deadLettered: number;
+  seconds: number;
+}
+
+/**
+ * `herald demo`: the example orders service writes orders with their events through the outbox,
+ * some transactions roll back and one payload breaks its contract, while a relay delivers the
+ * committed events to DuckDB (or Kafka). Ends with a summary and, for DuckDB, rows from the table.
+ */
+export async function demoCommand(flags: DemoFlags): Promise<void> {
+  const log = consoleLogger({ quiet: flags.json === true });
+  const started = Date.now();
+  const dataDir = resolve(flags.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  if (!Number.isInteger(flags.orders) || flags.orders < 1) throw new Error(`--orders must be a positive integer, got ${flags.orders}`);
+
+  const embedded = flags.database ? undefined : await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), logger: log });
+  const database = flags.database ?? embedded!.url;
+  const db = new pg.Client({ connectionString: database });
+  let relay: Relay | undefined;
+  let running: Promise<void> | undefined;
+  try {
+    await db.connect();
+    log.info(embedded ? `embedded postgresql is up (data in ${join(flags.dataDir, 'postgres')})` : 'connected to postgresql');
+    await migratePostgres(database);
+    for (const ddl of ORDERS_DDL) await db.query(ddl);
+
+    const contracts = await ContractRegistry.fromDir(join(packageRoot(), 'examples/orders/contracts'));
+    const outbox = new PostgresOutbox({ contracts, source: '/examples/orders-service' });
+    const warehouse = join(dataDir, 'warehouse.duckdb');
+    const publisher: Publisher = flags.kafka
+      ? new KafkaPublisher({ brokers: flags.kafka, createTopics: true })
+      : new DuckDbPublisher({ path: warehouse });
+    const destination = flags.kafka ? `kafka ${flags.kafka}` : `duckdb ${join(flags.dataDir, 'warehouse.duckdb')}`;
+    await publisher.prepare(contracts.list().map((c) => c.topic));
+
+    relay = new Relay({ source: new PollingSource({ database, logger: log }), publisher, logger: log, pollIntervalMs: 500 });
+    running = relay.run();
+    log.info(`relay running: outbox -> ${destination}`);
+
+    const counts = { eventsWritten: 0, rolledBack: 0, rejectedByContract: 0 };
+    for (let i = 0; i < flags.orders; i++) {
+      const order = sampleOrder(i);
+      try {
+        // Every 25th order fails after the event was appended: its transaction rolls back,
+        // so neither the order nor its event exists.
+        if (i % 25 === 24) {
+          await placeOrder(db, outbox, { ...order, lines: [...order.lines, { sku: 'DECLINED', quantity: 1, unitPrice: -1 }] }).catch((err: unknown) => {
+            if (isHeraldError(err, 'EVENT_INVALID')) counts.rejectedByContract++;
+            throw err;
+          });
+        } else {
+          await placeOrder(db, outbox, order);
+          counts.eventsWritten++;
+        }
+      } catch (err) {
+        if (!isHeraldError(err, 'EVENT_INVALID')) throw err;
+        if (i === 24) log.info(`refused by its contract, nothing written: ${err.message}`);
+      }
+      if (i % 50 === 49) log.info(`placed ${i + 1}/${flags.orders} orders, relay delivered ${relay.stats.delivered}`);
+    }
+    // A transaction that rolls back for a business reason, after the event was appended.
+    await db.query('BEGIN');
+    const rollbackOrder = sampleOrder(flags.orders);
+    await outbox.append(db, 'orders.order-placed', { ...toEvent(rollbackOrder) });
+    await db.query('ROLLBACK');
+    counts.rolledBack++;
+
+    const deadline = Date.now() + 60_000;
+    let status = await postgresOutboxStatus(database);
+    while (status.pending > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = await postgresOutboxStatus(database);
+    }
+    await relay.stop();
+    await running;
+    await publisher.close();
+
+    const summary: DemoSummary = {
+      destination,
+      ordersAttempted: flags.orders + 1,
+      ...counts,
+      delivered: relay.stats.delivered,
+      pending: status.pending,
+      deadLettered: status.deadLettered,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    };
+    const rows = flags.kafka
+      ? []
+      : await queryDuckDb(warehouse, `SELECT partition_key AS customer, count(*) AS orders, round(sum((data->>'total')::DOUBLE), 2) AS revenue
+          FROM events WHERE topic = 'orders.order-placed.v1' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`);
+    printResult(flags.json === true, { ...summary, topCustomers: rows }, () => {
+      const lines = [
+        '',
+        `orders attempted        ${summary.ordersAttempted}`,
+        `events written          ${summary.eventsWritten}   (committed with their orders)`,
+        `refused by contract     ${summary.rejectedByContract}   (nothing written)`,
+        `rolled back             ${summary.rolledBack}   (no event: the transaction never committed)`,
+        `delivered               ${summary.delivered}   -> ${destination}`,
+        `pending                 ${summary.pending}`,
+        `dead-lettered           ${summary.deadLettered}`,
+        `took                    ${summary.seconds}s`,
+      ];
+      if (rows.length > 0) {
+        lines.push('', 'top customers in the warehouse (all demo runs):', table(['customer', 'orders', 'revenue'], rows.map((r) => [String(r.customer), Number(r.orders), Number(r.revenue)])));
+      }
+      return lines.join('\n');
+    });
+    if (summary.pending > 0 || summary.delivered !== summary.eventsWritten) process.exitCode = 1;
+  } finally {
+    if (relay) await relay.stop();
+    await db.end().catch(() => undefined);
+    await embedded?.stop();
+  }
+}
+
+const SKUS = ['BOOK-001', 'MUG-002', 'PEN-003', 'LAMP-004', 'DESK-005'];
+
+/** A deterministic order: 20 customers, one to three lines. */
+function sampleOrder(i: number): Order {
+  const customer = `cust-${String((i * 7) % 20).padStart(2, '0')}`;
+  return {
+    orderId: randomUUID(),
+    customerId: customer,
+    customerEmail: `${customer}@example.com`,
+    currency: 'EUR',
+    lines: Array.from({ length: (i % 3) + 1 }, (_, l) => ({ sku: SKUS[(i + l) % SKUS.length]!, quantity: (l % 2) + 1, unitPrice: 9.5 + l * 10 })),
+  };
+}
+
+function toEvent(order: Order): Record<string, unknown> {
+  const total = order.lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0);
+  return { orderId: order.orderId, customerId: order.customerId, total, currency: order.currency, placedAt: new Date().toISOString(), lines: order.lines };
+}

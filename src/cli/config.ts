@@ -1,0 +1,97 @@
+import { readFile, access } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { HeraldError, ErrorCodes } from '../errors.js';
+import { checkPostgresUrl } from '../outbox/pg-connect.js';
+
+/** Everything the CLI can be configured with. File < environment < flags. */
+export interface HeraldConfig {
+  /** `postgres://` URL of the service database that holds the outbox. */
+  database?: string;
+  /** Schema of Herald's tables. */
+  schema?: string;
+  /** Number of ordering buckets (fixed at the first migrate). */
+  buckets?: number;
+  /** Folder of contract YAML files. */
+  contracts?: string;
+  /** `kafka://host:port[,host:port]`. */
+  kafka?: string;
+  /** Rename topics at the relay: `{ "<contract topic>": "<broker topic>" }`. */
+  topics?: Record<string, string>;
+  /** Create missing Kafka topics at relay start. */
+  createTopics?: boolean;
+  relay?: {
+    batchSize?: number;
+    pollIntervalMs?: number;
+    maxAttempts?: number;
+    retryBaseMs?: number;
+    retryMaxMs?: number;
+    leaseMs?: number;
+  };
+}
+
+/** Environment variables the CLI reads, and the option each one sets. */
+export const ENV_VARS = {
+  HERALD_DATABASE_URL: 'database',
+  HERALD_SCHEMA: 'schema',
+  HERALD_CONTRACTS: 'contracts',
+  HERALD_KAFKA: 'kafka',
+} as const satisfies Record<string, keyof HeraldConfig>;
+
+const CONFIG_FILES = ['herald.config.json', 'herald.config.yaml', 'herald.config.yml', 'herald.config.mjs', 'herald.config.js'];
+
+/**
+ * Loads the configuration: the file (explicit `--config`, else the first `herald.config.*` in the
+ * working directory), then environment variables, then flags. Environment fallbacks live only
+ * here, in the CLI; the library takes explicit options.
+ */
+export async function loadConfig(flags: Partial<HeraldConfig> & { config?: string }, env: NodeJS.ProcessEnv = process.env): Promise<HeraldConfig> {
+  const file = flags.config ?? (await firstExisting(CONFIG_FILES));
+  const fromFile = file ? await readConfigFile(file) : {};
+  const fromEnv: Partial<HeraldConfig> = {};
+  for (const [name, option] of Object.entries(ENV_VARS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') (fromEnv as Record<string, unknown>)[option] = value;
+  }
+  const fromFlags = Object.fromEntries(Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'config'));
+  const config: HeraldConfig = { ...fromFile, ...fromEnv, ...fromFlags, relay: { ...fromFile.relay, ...(fromFlags.relay as object | undefined) } };
+  if (config.database !== undefined) checkPostgresUrl(config.database, 'database');
+  return config;
+}
+
+/** Returns `config[key]` or throws a `CONFIG_INVALID` that says how to set it. */
+export function required<K extends keyof HeraldConfig>(config: HeraldConfig, key: K, flag: string, envVar?: string): NonNullable<HeraldConfig[K]> {
+  const value = config[key];
+  if (value === undefined || value === null || value === '') {
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `missing option '${key}': pass ${flag}${envVar ? `, set ${envVar}` : ''} or add '${key}' to herald.config.json`, { details: { option: key } });
+  }
+  return value as NonNullable<HeraldConfig[K]>;
+}
+
+async function firstExisting(names: string[]): Promise<string | undefined> {
+  for (const name of names) {
+    try {
+      await access(name);
+      return name;
+    } catch {
+      // not there; try the next name
+    }
+  }
+  return undefined;
+}
+
+async function readConfigFile(file: string): Promise<HeraldConfig> {
+  try {
+    if (file.endsWith('.js') || file.endsWith('.mjs')) {
+      const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: HeraldConfig };
+      return mod.default ?? {};
+    }
+    const text = await readFile(file, 'utf8');
+    const parsed: unknown = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected an object of options');
+    return parsed as HeraldConfig;
+  } catch (cause) {
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `cannot read config file '${file}': ${(cause as Error).message}`, { cause, details: { file } });
+  }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { isHeraldError } from '../errors.js';
+import { migrateCommand } from './commands/migrate.js';
+import { relayCommand } from './commands/relay.js';
+import { statusCommand } from './commands/status.js';
+import { demoCommand } from './commands/demo.js';
+
+const program = new Command('herald')
+  .description('Publish events from your database to brokers under data contracts, without dual writes.')
+  .showHelpAfterError()
+  .configureHelp({ sortOptions: false });
+
+const common = (cmd: Command): Command =>
+  cmd
+    .option('--config <file>', 'config file (default: ./herald.config.{json,yaml,yml,mjs,js})')
+    .option('--database <url>', 'postgres:// URL of the database with the outbox (env HERALD_DATABASE_URL)')
+    .option('--schema <name>', "schema of Herald's tables (env HERALD_SCHEMA)", undefined)
+    .option('--json', 'machine-readable output: JSON on stdout, JSON log lines on stderr');
+
+common(program.command('migrate'))
+  .description('create or check the outbox, dead-letter and relay tables and the NOTIFY trigger (idempotent)')
+  .addOption(new Option('--buckets <n>', 'ordering buckets, fixed at the first migrate (default 32)').argParser(Number))
+  .action((flags) => migrateCommand(flags));
+
+common(program.command('relay'))
+  .description('deliver outbox events to Kafka until SIGTERM/SIGINT (drains the batch in flight)')
+  .option('--kafka <url>', 'kafka://host:port[,host:port] (env HERALD_KAFKA)')
+  .option('--contracts <dir>', 'contract folder; its topics are checked at start (env HERALD_CONTRACTS)')
+  .option('--create-topics', 'create missing topics instead of failing')
+  .addOption(new Option('--batch-size <n>', 'events per broker batch (default 500)').argParser(Number))
+  .addOption(new Option('--max-attempts <n>', 'refusals before an event is dead-lettered (default 10)').argParser(Number))
+  .addOption(new Option('--poll-interval <ms>', 'safety-net poll interval (default 2000)').argParser(Number))
+  .addOption(new Option('--lease <ms>', 'bucket lease time; a crashed relay holds its keys this long (default 15000)').argParser(Number))
+  .option('--debug', 'log debug lines')
+  .action((flags) => {
+    const relay = { batchSize: flags.batchSize, maxAttempts: flags.maxAttempts, pollIntervalMs: flags.pollInterval, leaseMs: flags.lease };
+    return relayCommand({ ...flags, relay: Object.fromEntries(Object.entries(relay).filter(([, v]) => v !== undefined)) });
+  });
+
+common(program.command('status'))
+  .description('pending events, age of the oldest, retries and dead letters per topic')
+  .action((flags) => statusCommand(flags));
+
+program
+  .command('demo')
+  .description('run the example orders service end to end on embedded PostgreSQL and DuckDB (no services needed)')
+  .option('--kafka <url>', 'deliver through real Kafka, e.g. kafka://127.0.0.1:9092')
+  .option('--database <url>', 'use this PostgreSQL instead of the embedded one')
+  .addOption(new Option('--orders <n>', 'orders to place').default(200).argParser(Number))
+  .option('--data-dir <dir>', 'where the embedded database and warehouse live', '.herald/demo')
+  .option('--json', 'print the summary as JSON')
+  .action((flags) => demoCommand(flags));
+
+program.parseAsync().catch((err: unknown) => {
+  // One line a person can act on; the stack only with DEBUG=herald.
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`herald: ${message}\n`);
+  if (process.env.DEBUG?.includes('herald') && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = isHeraldError(err) && err.code === 'CONFIG_INVALID' ? 2 : 1;
+});

@@ -1,0 +1,63 @@
+/**
+ * The in-memory form of one data contract: one event type at one version, loaded from an
+ * ODCS v3.1 YAML file. Everything Herald needs at run time is resolved here once, at load.
+ */
+
+/** Compatibility modes, with Confluent Schema Registry's meaning. */
+export const CompatibilityModes = [
+  'BACKWARD',
+  'BACKWARD_TRANSITIVE',
+  'FORWARD',
+  'FORWARD_TRANSITIVE',
+  'FULL',
+  'FULL_TRANSITIVE',
+  'NONE',
+] as const;
+
+/** One of {@link CompatibilityModes}. */
+export type CompatibilityMode = (typeof CompatibilityModes)[number];
+
+/** An ODCS schema property, as written in the contract file (the subset Herald reads). */
+export interface OdcsProperty {
+  readonly name: string;
+  readonly logicalType?: 'string' | 'date' | 'timestamp' | 'time' | 'number' | 'integer' | 'object' | 'array' | 'boolean';
+  readonly logicalTypeOptions?: Readonly<Record<string, unknown>>;
+  readonly required?: boolean;
+  readonly description?: string;
+  readonly classification?: string;
+  readonly examples?: readonly unknown[];
+  readonly properties?: readonly OdcsProperty[];
+  readonly items?: Omit<OdcsProperty, 'name'> & { readonly name?: string };
+}
+
+/** A loaded, validated contract. Immutable. */
+export interface Contract {
+  /** The ODCS `id`, e.g. `orders.order-placed`; also the default CloudEvents `type`. */
+  readonly id: string;
+  readonly name: string;
+  /** Semantic version of this contract, e.g. `1.2.0`. */
+  readonly version: string;
+  readonly status: string;
+  readonly owner: string | undefined;
+  readonly description: string | undefined;
+  /** The CloudEvents `type` of events under this contract. */
+  readonly eventType: string;
+  /** Default destination topic; a relay's topic mapping may override it. */
+  readonly topic: string;
+  /** Name of the top-level property whose value becomes the partition key. */
+  readonly partitionKey: string;
+  readonly compatibility: CompatibilityMode;
+  /** Top-level properties, as written in the file. */
+  readonly properties: readonly OdcsProperty[];
+  /** JSON Schema (draft-07) of the event's `data`, closed (`additionalProperties: false`). */
+  readonly jsonSchema: Readonly<Record<string, unknown>>;
+  /** The CloudEvents `dataschema` stamped on every event: `urn:herald:contract:<id>:<version>`. */
+  readonly dataschema: string;
+  /** The file it was loaded from. */
+  readonly file: string;
+}
+
+/** The `dataschema` URI of a contract version. */
+export function dataschemaOf(id: string, version: string): string {
+  return `urn:herald:contract:${id}:${version}`;
+}

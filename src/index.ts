@@ -1,0 +1,17 @@
+// Herald's public API. Everything exported here is documented where it is defined; nothing is
+// re-exported with `export *`, so what is public is a deliberate choice.
+export { HeraldError, ErrorCodes, isHeraldError, type ErrorCode, type HeraldErrorOptions } from './errors.js';
+export { event, type HeraldEvent, type EventInit } from './event.js';
+export { CompatibilityModes, type CompatibilityMode, type Contract, type OdcsProperty } from './contracts/contract.js';
+export { ContractRegistry } from './contracts/registry.js';
+export { loadContractDir, parseContract } from './contracts/load.js';
+export { PostgresOutbox, type PostgresOutboxOptions, type AppendInput } from './outbox/postgres-outbox.js';
+export { outboxDefaults, type PostgresOutboxSchemaOptions } from './outbox/postgres-schema.js';
+export { migratePostgres, postgresOutboxStatus, type MigrationResult, type OutboxStatus, type TopicStatus } from './outbox/postgres-migrate.js';
+export type { SqlExecutor } from './outbox/sql-client.js';
+export type { Publisher, OutgoingEvent } from './brokers/publisher.js';
+export { withTopicMap } from './brokers/topic-map.js';
+export { Relay, relayDefaults, type RelayOptions, type RelayStats } from './relay/relay.js';
+export type { RelaySource, RelayRecord } from './relay/source.js';
+export { PollingSource, pollingDefaults, type PollingSourceOptions } from './relay/polling-source.js';
+export { consoleLogger, silentLogger, type Logger } from './observe/logger.js';

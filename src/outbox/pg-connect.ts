@@ -1,0 +1,63 @@
+import { HeraldError, ErrorCodes } from '../errors.js';
+
+type PgModule = typeof import('pg');
+/** A node-postgres client. */
+export type PgClient = import('pg').Client;
+
+let pgModule: PgModule | undefined;
+
+/** Removes the password from a connection URL so it can appear in messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
+
+/** Checks that `url` is a `postgres://` or `postgresql://` URL; throws `CONFIG_INVALID` naming the option. */
+export function checkPostgresUrl(url: unknown, option = 'database'): string {
+  let ok = false;
+  try {
+    ok = typeof url === 'string' && ['postgres:', 'postgresql:'].includes(new URL(url).protocol);
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option '${option}' must be a URL like postgres://user@127.0.0.1:5432/db, got '${typeof url === 'string' ? redactUrl(url) : String(url)}'`, { details: { option } });
+  }
+  return url as string;
+}
+
+/**
+ * Opens a node-postgres connection. Errors name the server (password removed) and say what to
+ * check; the connection is marked so that a later query after a dropped link fails fast.
+ */
+export async function connectPg(url: string, applicationName = 'herald'): Promise<PgClient> {
+  checkPostgresUrl(url);
+  if (!pgModule) {
+    try {
+      pgModule = (await import('pg')).default as unknown as PgModule;
+    } catch (cause) {
+      throw new HeraldError(ErrorCodes.CONFIG_INVALID, "herald needs the package 'pg' to talk to PostgreSQL: npm install pg", { cause });
+    }
+  }
+  const client = new pgModule.Client({ connectionString: url, application_name: applicationName });
+  // An idle connection that the server closes emits 'error'; without a listener Node would crash.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (cause) {
+    await client.end().catch(() => undefined);
+    const code = (cause as { code?: string }).code;
+    const hint = code === 'ECONNREFUSED' ? 'is the server running and listening there?' : code === '28P01' || code === '28000' ? 'check the user and password' : code === '3D000' ? 'create the database or fix its name' : 'check the URL';
+    throw new HeraldError(ErrorCodes.DATABASE_ERROR, `cannot connect to postgresql at ${redactUrl(url)}: ${(cause as Error).message}; ${hint}`, {
+      cause,
+      retryable: code === 'ECONNREFUSED' || code === '57P03',
+      details: { sqlstate: code },
+    });
+  }
+  return client;
+}

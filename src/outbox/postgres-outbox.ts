@@ -1,0 +1,142 @@
+import type { Contract } from '../contracts/contract.js';
+import type { ContractRegistry } from '../contracts/registry.js';
+import { HeraldError, ErrorCodes } from '../errors.js';
+import { event, type HeraldEvent } from '../event.js';
+import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from './postgres-schema.js';
+import { executorFor } from './sql-client.js';
+
+/** Options of {@link PostgresOutbox}. */
+export interface PostgresOutboxOptions extends PostgresOutboxSchemaOptions {
+  /** The contracts events are validated against before they are written. */
+  readonly contracts: ContractRegistry;
+  /** CloudEvents `source` of this service, e.g. `/orders-service`. */
+  readonly source: string;
+  /**
+   * Take a transaction-scoped advisory lock per partition key before inserting, so that two
+   * transactions appending for the same key commit in the order they took their ids. This is
+   * what makes per-key delivery order equal commit order. Default true; turn it off only when
+   * the application already serialises writers per key.
+   */
+  readonly serializeKeys?: boolean;
+}
+
+/** One event to append: a contract id, its payload and optional envelope attributes. */
+export interface AppendInput<T = unknown> {
+  readonly contract: string;
+  readonly data: T;
+  /** Pin a contract version; default is the highest loaded version. */
+  readonly version?: string;
+  readonly subject?: string;
+  readonly traceparent?: string;
+}
+
+/** Advisory-lock class id for Herald's per-key locks ('HRLD'), apart from application locks. */
+const LOCK_CLASS = 0x48524c44;
+
+/**
+ * The transactional outbox on PostgreSQL. `append` validates each payload against its contract
+ * and inserts it in the caller's open transaction: the event exists if and only if that
+ * transaction commits. It never begins, commits or rolls back. An invalid payload throws
+ * `EVENT_INVALID` before anything is sent to the database, so nothing of the call is written.
+ */
+export class PostgresOutbox {
+  readonly #contracts: ContractRegistry;
+  readonly #source: string;
+  readonly #sql: string;
+
+  constructor(options: PostgresOutboxOptions) {
+    if (typeof options.source !== 'string' || options.source.length === 0) {
+      throw new HeraldError(ErrorCodes.CONFIG_INVALID, "option 'source' must be the CloudEvents source of this service, e.g. '/orders-service'", { details: { option: 'source' } });
+    }
+    this.#contracts = options.contracts;
+    this.#source = options.source;
+    this.#sql = insertSql(outboxNames(options), options.serializeKeys ?? true);
+  }
+
+  /** Validates and appends one event in `tx`; resolves with the event as it will be delivered. */
+  async append<T>(tx: unknown, contract: string, data: T, attributes: Omit<AppendInput<T>, 'contract' | 'data'> = {}): Promise<HeraldEvent<T>> {
+    const [e] = await this.appendMany(tx, [{ contract, data, ...attributes }]);
+    return e as HeraldEvent<T>;
+  }
+
+  /**
+   * Validates every input first, then appends them all in `tx` with one statement, in the given
+   * order. If any input is invalid, none is written.
+   */
+  async appendMany(tx: unknown, inputs: readonly AppendInput[]): Promise<HeraldEvent[]> {
+    const executor = executorFor(tx);
+    if (inputs.length === 0) return [];
+    const rows = inputs.map((input) => this.#build(input));
+    try {
+      await executor.query(this.#sql, [JSON.stringify(rows.map((r) => r.row))]);
+    } catch (cause) {
+      throw databaseError(cause, `cannot append ${rows.length} event(s) to the outbox`);
+    }
+    return rows.map((r) => r.event);
+  }
+
+  #build(input: AppendInput): { event: HeraldEvent; row: Record<string, unknown> } {
+    const contract: Contract = this.#contracts.get(input.contract, input.version);
+    this.#contracts.validate(contract, input.data);
+    const key = (input.data as Record<string, unknown>)[contract.partitionKey];
+    const e = event({
+      source: this.#source,
+      type: contract.eventType,
+      data: input.data,
+      partitionkey: String(key),
+      dataschema: contract.dataschema,
+      ...(input.subject === undefined ? {} : { subject: input.subject }),
+      ...(input.traceparent === undefined ? {} : { traceparent: input.traceparent }),
+    });
+    return {
+      event: e,
+      row: {
+        event_id: e.id,
+        topic: contract.topic,
+        partition_key: e.partitionkey,
+        type: e.type,
+        source: e.source,
+        subject: e.subject ?? null,
+        time: e.time,
+        dataschema: e.dataschema,
+        traceparent: e.traceparent ?? null,
+        data: e.data,
+      },
+    };
+  }
+}
+
+/**
+ * One INSERT for any number of events. The events travel as a single JSON parameter so that the
+ * statement is the same for every driver. When `serializeKeys` is on, the per-key advisory locks
+ * are taken (in hash order, to avoid deadlocks between two multi-key appends) before any row gets
+ * its id, because the MATERIALIZED aggregate must finish before the INSERT produces a row.
+ */
+function insertSql(n: OutboxNames, serializeKeys: boolean): string {
+  const locks = serializeKeys
+    ? `, locks AS MATERIALIZED (
+        SELECT count(pg_advisory_xact_lock(${LOCK_CLASS}, h)) AS n
+        FROM (SELECT DISTINCT hashtext(partition_key) AS h FROM input ORDER BY 1) k)`
+    : '';
+  return `WITH input AS MATERIALIZED (
+      SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (
+        event_id uuid, topic text, partition_key text, type text, source text, subject text,
+        time timestamptz, dataschema text, traceparent text, data json)) WITH ORDINALITY AS e(
+        event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, ord))${locks}
+    INSERT INTO ${n.outbox} (event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data)
+    SELECT event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data
+    FROM (SELECT input.* FROM input${serializeKeys ? ', locks' : ''} ORDER BY ord) ordered`;
+}
+
+/** Wraps a driver error; says to run migrate when the outbox table is missing (SQLSTATE 42P01). */
+export function databaseError(cause: unknown, what: string): HeraldError {
+  const code = (cause as { code?: string }).code;
+  if (code === '42P01' || code === '3F000') {
+    return new HeraldError(ErrorCodes.NOT_MIGRATED, `${what}: the outbox tables do not exist; run 'herald migrate' first`, { cause });
+  }
+  return new HeraldError(ErrorCodes.DATABASE_ERROR, `${what}: ${(cause as Error).message}`, {
+    cause,
+    retryable: code === '40001' || code === '40P01' || code?.startsWith('08') === true || code === '57P01',
+    details: { sqlstate: code },
+  });
+}

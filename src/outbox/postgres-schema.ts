@@ -1,0 +1,115 @@
+import { HeraldError, ErrorCodes } from '../errors.js';
+import { quoteIdent } from './identifiers.js';
+
+/** Options that shape the PostgreSQL outbox tables. Defaults are in {@link outboxDefaults}. */
+export interface PostgresOutboxSchemaOptions {
+  /** Schema that holds Herald's tables. Default `herald`. */
+  readonly schema?: string;
+  /**
+   * Number of ordering buckets. Every partition key hashes to one bucket; one relay at a time
+   * owns a bucket, which is how several relays keep per-key order. Fixed at the first migrate.
+   * Default 32.
+   */
+  readonly buckets?: number;
+}
+
+/** The defaults of {@link PostgresOutboxSchemaOptions}, in one table. */
+export const outboxDefaults = { schema: 'herald', buckets: 32 } as const;
+
+/** Resolved, quoted names of the outbox objects in one schema. */
+export interface OutboxNames {
+  readonly schema: string;
+  readonly outbox: string;
+  readonly deadLetter: string;
+  readonly lease: string;
+  readonly relays: string;
+  readonly meta: string;
+  /** The LISTEN/NOTIFY channel, unquoted (it is passed as a value, not an identifier). */
+  readonly channel: string;
+  readonly buckets: number;
+}
+
+/** Validates the options once and derives every quoted name from them. */
+export function outboxNames(options: PostgresOutboxSchemaOptions = {}): OutboxNames {
+  const schemaName = options.schema ?? outboxDefaults.schema;
+  const schema = quoteIdent(schemaName, 'schema');
+  const buckets = options.buckets ?? outboxDefaults.buckets;
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1024) {
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option 'buckets' must be an integer from 1 to 1024, got ${String(buckets)}`, { details: { option: 'buckets' } });
+  }
+  return {
+    schema,
+    outbox: `${schema}."outbox"`,
+    deadLetter: `${schema}."dead_letter"`,
+    lease: `${schema}."relay_lease"`,
+    relays: `${schema}."relay_instance"`,
+    meta: `${schema}."meta"`,
+    channel: `${schemaName}_outbox`,
+    buckets,
+  };
+}
+
+/** Bumped when the table layout changes; recorded in the meta table. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * The idempotent DDL for the PostgreSQL outbox: every statement can run again on an existing
+ * installation without changing it. Run inside one transaction under an advisory lock so that
+ * two `herald migrate` at once do not race.
+ */
+export function migrationSql(n: OutboxNames): string[] {
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${n.schema}`,
+    `CREATE TABLE IF NOT EXISTS ${n.meta} (key text PRIMARY KEY, value text NOT NULL)`,
+    `INSERT INTO ${n.meta} (key, value) VALUES ('buckets', '${n.buckets}') ON CONFLICT (key) DO NOTHING`,
+    `INSERT INTO ${n.meta} (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    // One row per event. CloudEvents attributes are columns so the backlog can be queried;
+    // `bucket` is derived in the database so that every writer, in any language, agrees on it.
+    `CREATE TABLE IF NOT EXISTS ${n.outbox} (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      event_id uuid NOT NULL,
+      topic text NOT NULL,
+      partition_key text NOT NULL,
+      bucket smallint NOT NULL GENERATED ALWAYS AS ((hashtext(partition_key) & 2147483647) % ${n.buckets}) STORED,
+      type text NOT NULL,
+      source text NOT NULL,
+      subject text,
+      time timestamptz NOT NULL,
+      dataschema text,
+      traceparent text,
+      data json NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+      attempts integer NOT NULL DEFAULT 0,
+      retry_at timestamptz,
+      last_error text
+    )`,
+    `CREATE INDEX IF NOT EXISTS outbox_bucket_id ON ${n.outbox} (bucket, id)`,
+    // Tiny partial index: only rows waiting for a retry, used to hold back the rest of their key.
+    `CREATE INDEX IF NOT EXISTS outbox_retrying_keys ON ${n.outbox} (partition_key) WHERE retry_at IS NOT NULL`,
+    `CREATE TABLE IF NOT EXISTS ${n.deadLetter} (
+      id bigint PRIMARY KEY,
+      event_id uuid NOT NULL,
+      topic text NOT NULL,
+      partition_key text NOT NULL,
+      type text NOT NULL,
+      source text NOT NULL,
+      subject text,
+      time timestamptz NOT NULL,
+      dataschema text,
+      traceparent text,
+      data json NOT NULL,
+      created_at timestamptz NOT NULL,
+      attempts integer NOT NULL,
+      last_error text NOT NULL,
+      failed_at timestamptz NOT NULL DEFAULT now()
+    )`,
+    `CREATE TABLE IF NOT EXISTS ${n.lease} (bucket smallint PRIMARY KEY, owner uuid, expires_at timestamptz)`,
+    `INSERT INTO ${n.lease} (bucket) SELECT generate_series(0, ${n.buckets - 1}) ON CONFLICT DO NOTHING`,
+    `CREATE TABLE IF NOT EXISTS ${n.relays} (id uuid PRIMARY KEY, host text NOT NULL, pid integer NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), seen_at timestamptz NOT NULL DEFAULT now())`,
+    // A statement-level trigger sends one notification per inserting statement; PostgreSQL
+    // folds identical notifications of one transaction into one, delivered at commit.
+    `CREATE OR REPLACE FUNCTION ${n.schema}."notify_outbox"() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN PERFORM pg_notify('${n.channel}', ''); RETURN NULL; END $$`,
+    `CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON ${n.outbox} FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}."notify_outbox"()`,
+  ];
+}

@@ -1,0 +1,174 @@
+import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
+import type { Publisher } from '../brokers/publisher.js';
+import { silentLogger, type Logger } from '../observe/logger.js';
+import { backoffMs } from './backoff.js';
+import type { RelayRecord, RelaySource } from './source.js';
+
+/** Options of {@link Relay}. Defaults are in {@link relayDefaults}. */
+export interface RelayOptions {
+  readonly source: RelaySource;
+  readonly publisher: Publisher;
+  /** Most events handed to the broker in one batch. Default 500. */
+  readonly batchSize?: number;
+  /** Safety-net poll interval when no notification arrives, in ms. Default 2000. */
+  readonly pollIntervalMs?: number;
+  /** Failed attempts after which an event goes to the dead-letter store. Default 10. */
+  readonly maxAttempts?: number;
+  /** First retry delay, in ms. Default 500. */
+  readonly retryBaseMs?: number;
+  /** Longest retry delay, in ms. Default 30000. */
+  readonly retryMaxMs?: number;
+  readonly logger?: Logger;
+}
+
+/** The defaults of {@link RelayOptions}, in one table. */
+export const relayDefaults = { batchSize: 500, pollIntervalMs: 2000, maxAttempts: 10, retryBaseMs: 500, retryMaxMs: 30_000 } as const;
+
+type RelaySettings = Required<Omit<RelayOptions, 'source' | 'publisher' | 'logger'>>;
+
+/** Counters a relay keeps while it runs. */
+export interface RelayStats {
+  delivered: number;
+  batches: number;
+  retried: number;
+  deadLettered: number;
+  brokerOutages: number;
+}
+
+/**
+ * Moves events from a source to a publisher, one batch in flight at a time, so that per-key
+ * order is the source's order. A batch is reported delivered only after the publisher resolved.
+ *
+ * Failures: when the broker cannot be reached the relay waits (exponential backoff with jitter)
+ * and tries the same batch again, counting nothing against the events. When the broker refuses
+ * the batch, the relay retries its events one by one to find the culprit: events that pass are
+ * delivered, the refused one is retried later (holding back the rest of its key) and, once it was
+ * refused `maxAttempts` times or refused as not retryable, moved to the dead-letter store. Other
+ * keys keep flowing throughout.
+ */
+export class Relay {
+  readonly #source: RelaySource;
+  readonly #publisher: Publisher;
+  readonly #options: RelaySettings;
+  readonly #log: Logger;
+  readonly #stop = new AbortController();
+  readonly stats: RelayStats = { delivered: 0, batches: 0, retried: 0, deadLettered: 0, brokerOutages: 0 };
+  #running: Promise<void> | undefined;
+
+  constructor(options: RelayOptions) {
+    this.#source = options.source;
+    this.#publisher = options.publisher;
+    this.#log = options.logger ?? silentLogger;
+    this.#options = { ...relayDefaults, ...stripUndefined(options) } as RelaySettings;
+    for (const key of ['batchSize', 'pollIntervalMs', 'maxAttempts', 'retryBaseMs', 'retryMaxMs'] as const) {
+      const v = this.#options[key];
+      if (!Number.isInteger(v) || v < 1) {
+        throw new HeraldError(ErrorCodes.CONFIG_INVALID, `relay option '${key}' must be a positive integer, got ${String(v)}`, { details: { option: key } });
+      }
+    }
+  }
+
+  /**
+   * Runs until {@link stop} is called. Resolves after the batch in flight was delivered and
+   * recorded; rejects only on an error that retrying cannot fix (missing tables, bad config).
+   */
+  run(): Promise<void> {
+    this.#running ??= this.#loop();
+    return this.#running;
+  }
+
+  /** Asks the relay to finish its batch in flight and return; resolves when it has. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#running?.catch(() => undefined);
+  }
+
+  async #loop(): Promise<void> {
+    const signal = this.#stop.signal;
+    let outage = 0;
+    while (!signal.aborted) {
+      try {
+        const batch = await this.#source.next(this.#options.batchSize);
+        if (batch.length === 0) {
+          await this.#source.waitForWork(this.#options.pollIntervalMs, signal);
+          continue;
+        }
+        await this.#deliver(batch);
+        outage = 0;
+      } catch (err) {
+        if (!isHeraldError(err) || !err.retryable) throw err;
+        outage++;
+        if (err.code === ErrorCodes.BROKER_UNAVAILABLE) this.stats.brokerOutages++;
+        const delay = backoffMs(outage, { baseMs: this.#options.retryBaseMs, maxMs: this.#options.retryMaxMs });
+        this.#log.warn('relay paused, will retry', { error: err.message, attempt: outage, retryInMs: delay });
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  async #deliver(batch: RelayRecord[]): Promise<void> {
+    try {
+      await this.#publisher.publish(batch.map((r) => r.outgoing));
+    } catch (err) {
+      if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
+      this.#log.warn('batch refused; delivering its events one by one', { events: batch.length, error: messageOf(err) });
+      await this.#deliverOneByOne(batch);
+      return;
+    }
+    await this.#source.delivered(batch);
+    this.stats.delivered += batch.length;
+    this.stats.batches++;
+  }
+
+  /** Isolates the refused events of a batch while keeping per-key order. */
+  async #deliverOneByOne(batch: RelayRecord[]): Promise<void> {
+    const heldKeys = new Set<string>();
+    for (const record of batch) {
+      const key = `${record.outgoing.topic}\u0000${record.outgoing.event.partitionkey}`;
+      if (heldKeys.has(key)) continue;
+      try {
+        await this.#publisher.publish([record.outgoing]);
+      } catch (err) {
+        if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
+        heldKeys.add(key);
+        await this.#failed(record, err);
+        continue;
+      }
+      await this.#source.delivered([record]);
+      this.stats.delivered++;
+    }
+  }
+
+  async #failed(record: RelayRecord, err: unknown): Promise<void> {
+    const attempts = record.attempts + 1;
+    const message = messageOf(err);
+    const permanent = !isHeraldError(err) || !err.retryable;
+    const fields = { eventId: record.outgoing.event.id, topic: record.outgoing.topic, attempts, error: message };
+    if (permanent || attempts >= this.#options.maxAttempts) {
+      await this.#source.deadLetter(record, message);
+      this.stats.deadLettered++;
+      this.#log.error('event moved to the dead-letter table', fields);
+      return;
+    }
+    const delay = backoffMs(attempts, { baseMs: this.#options.retryBaseMs, maxMs: this.#options.retryMaxMs });
+    await this.#source.retryLater(record, message, delay);
+    this.stats.retried++;
+    this.#log.warn('event refused, will retry', { ...fields, retryInMs: delay });
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
