@@ -80,6 +80,12 @@ export class KafkaPublisher implements Publisher {
     try {
       await this.#bounded(producer.send({ messages: batch.map(toMessage) }), producer, what);
     } catch (cause) {
+      // After a refused send the idempotent producer's sequence numbers no longer match the
+      // broker's ("out of order sequence number" on the next send). A fresh producer id resets them.
+      if (this.#producer === producer) {
+        this.#producer = undefined;
+        await forceClose(producer);
+      }
       throw cause instanceof HeraldError ? cause : classify(cause, what);
     }
   }

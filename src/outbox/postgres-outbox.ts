@@ -108,7 +108,7 @@ export class PostgresOutbox {
 
 /**
  * One INSERT for any number of events. The events travel as a single JSON parameter so that the
- * statement is the same for every driver. When `serializeKeys` is on, the per-key advisory locks
+ * statement is the same for every driver (typed `text` first, so that no driver re-encodes it). When `serializeKeys` is on, the per-key advisory locks
  * are taken (in hash order, to avoid deadlocks between two multi-key appends) before any row gets
  * its id, because the MATERIALIZED aggregate must finish before the INSERT produces a row.
  */
@@ -119,7 +119,7 @@ function insertSql(n: OutboxNames, serializeKeys: boolean): string {
         FROM (SELECT DISTINCT hashtext(partition_key) AS h FROM input ORDER BY 1) k)`
     : '';
   return `WITH input AS MATERIALIZED (
-      SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (
+      SELECT * FROM ROWS FROM (json_to_recordset($1::text::json) AS (
         event_id uuid, topic text, partition_key text, type text, source text, subject text,
         time timestamptz, dataschema text, traceparent text, data json)) WITH ORDINALITY AS e(
         event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, ord))${locks}

@@ -74,7 +74,7 @@ export class PollingSource implements RelaySource {
         FROM ${n.outbox} o
         WHERE bucket = ANY($1::int[])
           AND NOT EXISTS (SELECT 1 FROM ${n.outbox} r WHERE r.retry_at > now() AND r.partition_key = o.partition_key)
-        ORDER BY id LIMIT $2`, [this.#owned, max], 'cannot read the outbox');
+        ORDER BY o.id LIMIT $2` /* o.id, not the text alias 'id', which would sort 10 before 9 */, [this.#owned, max], 'cannot read the outbox');
     return rows.map(toRecord);
   }
 
