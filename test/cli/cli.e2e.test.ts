@@ -1,0 +1,82 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KAFKA, PG_URL, herald, pgClient, uniqueName } from '../support/services.js';
+
+const schema = uniqueName('cli');
+afterAll(async () => {
+  const db = await pgClient();
+  await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await db.end();
+});
+
+describe('herald CLI', () => {
+  it('migrates, then reports the outbox state with --json', async () => {
+    const migrate = await herald(['migrate', '--database', PG_URL, '--schema', schema, '--json']);
+    expect(migrate.code).toBe(0);
+    expect(JSON.parse(migrate.stdout)).toEqual({ schema, buckets: 32, created: true });
+
+    const again = await herald(['migrate', '--database', PG_URL, '--schema', schema]);
+    expect(again.stdout).toContain(`checked the outbox in schema '${schema}' (32 ordering buckets)`);
+
+    const db = await pgClient();
+    await db.query(`INSERT INTO "${schema}".outbox (event_id, topic, partition_key, type, source, time, data) VALUES (gen_random_uuid(), 't.one', 'k', 'x', '/s', now(), '{}'), (gen_random_uuid(), 't.one', 'k', 'x', '/s', now(), '{}')`);
+    await db.end();
+    const status = await herald(['status', '--database', PG_URL, '--schema', schema, '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ pending: 2, deadLettered: 0, topics: [{ topic: 't.one', pending: 2, retrying: 0, deadLettered: 0 }] });
+    const human = await herald(['status', '--database', PG_URL, '--schema', schema]);
+    expect(human.stdout).toMatch(/pending 2, oldest .*, dead-lettered 0/);
+    expect(human.stdout).toMatch(/t\.one\s+2/);
+  });
+
+  it('reads options from herald.config.json and environment variables', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'herald-cli-'));
+    await writeFile(join(dir, 'herald.config.json'), JSON.stringify({ database: PG_URL, schema }));
+    const fromFile = await herald(['status', '--config', join(dir, 'herald.config.json'), '--json']);
+    expect(JSON.parse(fromFile.stdout).pending).toBe(2);
+    const fromEnv = await herald(['status', '--json'], { HERALD_DATABASE_URL: PG_URL, HERALD_SCHEMA: schema });
+    expect(JSON.parse(fromEnv.stdout).pending).toBe(2);
+  });
+
+  it('explains a wrong database URL without printing its password, exit code 2', async () => {
+    const bad = await herald(['migrate', '--database', 'mysql://root:hunter2@127.0.0.1/db']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("herald: option 'database' must be a URL like postgres://");
+    expect(bad.stderr).not.toContain('hunter2');
+  });
+
+  it('says how to set a missing option', async () => {
+    const missing = await herald(['status'], { HERALD_DATABASE_URL: '' });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("missing option 'database': pass --database, set HERALD_DATABASE_URL");
+  });
+
+  it('names an unreachable database and what to check', async () => {
+    const down = await herald(['status', '--database', 'postgres://postgres:pw@127.0.0.1:1/postgres']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/cannot connect to postgresql at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/postgres.*is the server running/);
+  });
+
+  it('refuses to relay to a Kafka topic that does not exist, naming it', async () => {
+    const relay = await herald(['relay', '--database', PG_URL, '--schema', schema, '--kafka', `kafka://${KAFKA}`, '--contracts', 'examples/orders/contracts']);
+    expect(relay.code).toBe(1);
+    expect(relay.stderr).toContain("kafka topic 'orders.order-placed.v1' does not exist");
+    expect(relay.stderr).toContain('--create-topics');
+  });
+
+  it('refuses a malformed Kafka address', async () => {
+    const relay = await herald(['relay', '--database', PG_URL, '--kafka', 'kafka://nohost']);
+    expect(relay.code).toBe(2);
+    expect(relay.stderr).toContain("kafka address 'nohost' must be host:port");
+  });
+
+  it('prints help for every command', async () => {
+    for (const cmd of ['migrate', 'relay', 'status', 'demo']) {
+      const help = await herald([cmd, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`Usage: herald ${cmd}`);
+    }
+  });
+});
