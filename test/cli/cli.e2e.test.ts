@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -60,9 +60,13 @@ describe('herald CLI', () => {
   });
 
   it('refuses to relay to a Kafka topic that does not exist, naming it', async () => {
-    const relay = await herald(['relay', '--database', PG_URL, '--schema', schema, '--kafka', `kafka://${KAFKA}`, '--contracts', 'examples/orders/contracts']);
+    const dir = await mkdtemp(join(tmpdir(), 'herald-contracts-'));
+    const topic = uniqueName('missing.topic');
+    const contract = (await readFile('examples/orders/contracts/order-placed.v1.yaml', 'utf8')).replace('value: orders.order-placed.v1', `value: ${topic}`);
+    await writeFile(join(dir, 'order-placed.yaml'), contract);
+    const relay = await herald(['relay', '--database', PG_URL, '--schema', schema, '--kafka', `kafka://${KAFKA}`, '--contracts', dir]);
     expect(relay.code).toBe(1);
-    expect(relay.stderr).toContain("kafka topic 'orders.order-placed.v1' does not exist");
+    expect(relay.stderr).toContain(`kafka topic '${topic}' does not exist`);
     expect(relay.stderr).toContain('--create-topics');
   });
 

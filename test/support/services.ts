@@ -71,7 +71,7 @@ export const CLI = 'dist/src/cli/main.js';
 /** Runs the CLI to completion. */
 export async function herald(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run('node', [CLI, ...args], { env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run('node', [CLI, ...args], { env: { ...process.env, ...env }, timeout: 90_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
