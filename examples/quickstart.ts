@@ -12,8 +12,12 @@ const db = new pg.Client(url);
 await db.connect();
 await db.query('BEGIN'); // ...your business writes go here, in the same transaction...
 const placed = await outbox.append(db, 'orders.order-placed', {
-  orderId: crypto.randomUUID(), customerId: 'cust-42', total: 59.9, currency: 'EUR',
-  placedAt: new Date().toISOString(), lines: [{ sku: 'BOOK-001', quantity: 1, unitPrice: 59.9 }],
+  orderId: crypto.randomUUID(),
+  customerId: 'cust-42',
+  total: 59.9,
+  currency: 'EUR',
+  placedAt: new Date().toISOString(),
+  lines: [{ sku: 'BOOK-001', quantity: 1, unitPrice: 59.9 }],
 });
 await db.query('COMMIT'); // the event exists if and only if this commits
 await db.end();

@@ -53,9 +53,13 @@ export function event<T>(init: EventInit<T>): HeraldEvent<T> {
     }
   }
   if (init.traceparent !== undefined && !TRACEPARENT.test(init.traceparent)) {
-    throw new HeraldError(ErrorCodes.EVENT_INVALID, `event attribute 'traceparent' is not W3C trace context (00-<32 hex>-<16 hex>-<2 hex>)`, {
-      details: { attribute: 'traceparent' },
-    });
+    throw new HeraldError(
+      ErrorCodes.EVENT_INVALID,
+      `event attribute 'traceparent' is not W3C trace context (00-<32 hex>-<16 hex>-<2 hex>)`,
+      {
+        details: { attribute: 'traceparent' },
+      },
+    );
   }
   const time = init.time instanceof Date ? init.time.toISOString() : (init.time ?? new Date().toISOString());
   return Object.freeze({

@@ -7,7 +7,13 @@ export { ContractRegistry } from './contracts/registry.js';
 export { loadContractDir, parseContract } from './contracts/load.js';
 export { PostgresOutbox, type PostgresOutboxOptions, type AppendInput } from './outbox/postgres-outbox.js';
 export { outboxDefaults, type PostgresOutboxSchemaOptions } from './outbox/postgres-schema.js';
-export { migratePostgres, postgresOutboxStatus, type MigrationResult, type OutboxStatus, type TopicStatus } from './outbox/postgres-migrate.js';
+export {
+  migratePostgres,
+  postgresOutboxStatus,
+  type MigrationResult,
+  type OutboxStatus,
+  type TopicStatus,
+} from './outbox/postgres-migrate.js';
 export type { SqlExecutor } from './outbox/sql-client.js';
 export type { Publisher, OutgoingEvent } from './brokers/publisher.js';
 export { withTopicMap } from './brokers/topic-map.js';

@@ -28,7 +28,13 @@ describe('event()', () => {
 
   it('refuses a traceparent that is not W3C trace context', () => {
     expect(() => event({ source: '/s', type: 't', data: 1, partitionkey: 'k', traceparent: 'nope' })).toThrow(/traceparent/);
-    const ok = event({ source: '/s', type: 't', data: 1, partitionkey: 'k', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    const ok = event({
+      source: '/s',
+      type: 't',
+      data: 1,
+      partitionkey: 'k',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    });
     expect(ok.traceparent).toContain('0af7651916cd43dd8448eb211c80319c');
   });
 });

@@ -35,9 +35,20 @@ export async function placeOrder(client: pg.PoolClient | pg.Client, outbox: Post
   const total = order.lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0);
   await client.query('BEGIN');
   try {
-    await client.query('INSERT INTO orders (id, customer_id, total, currency) VALUES ($1, $2, $3, $4)', [order.orderId, order.customerId, total, order.currency]);
+    await client.query('INSERT INTO orders (id, customer_id, total, currency) VALUES ($1, $2, $3, $4)', [
+      order.orderId,
+      order.customerId,
+      total,
+      order.currency,
+    ]);
     for (const [i, l] of order.lines.entries()) {
-      await client.query('INSERT INTO order_lines (order_id, line, sku, quantity, unit_price) VALUES ($1, $2, $3, $4, $5)', [order.orderId, i + 1, l.sku, l.quantity, l.unitPrice]);
+      await client.query('INSERT INTO order_lines (order_id, line, sku, quantity, unit_price) VALUES ($1, $2, $3, $4, $5)', [
+        order.orderId,
+        i + 1,
+        l.sku,
+        l.quantity,
+        l.unitPrice,
+      ]);
     }
     await outbox.append(client, 'orders.order-placed', {
       orderId: order.orderId,

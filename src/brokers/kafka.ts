@@ -22,7 +22,14 @@ export interface KafkaPublisherOptions {
 }
 
 /** The defaults of {@link KafkaPublisherOptions}, in one table. */
-export const kafkaDefaults = { clientId: 'herald-relay', createTopics: false, partitions: 4, timeoutMs: 5_000, retries: 3, ackTimeoutMs: 10_000 } as const;
+export const kafkaDefaults = {
+  clientId: 'herald-relay',
+  createTopics: false,
+  partitions: 4,
+  timeoutMs: 5_000,
+  retries: 3,
+  ackTimeoutMs: 10_000,
+} as const;
 
 type KafkaModule = typeof import('@platformatic/kafka');
 type Producer = import('@platformatic/kafka').Producer<string, string, string, string>;
@@ -50,18 +57,29 @@ export class KafkaPublisher implements Publisher {
 
   async prepare(topics: readonly string[]): Promise<void> {
     const kafka = await this.#module();
-    const admin = new kafka.Admin({ clientId: `${this.#options.clientId}-admin`, bootstrapBrokers: this.#options.brokers, timeout: this.#options.timeoutMs, retries: this.#options.retries });
+    const admin = new kafka.Admin({
+      clientId: `${this.#options.clientId}-admin`,
+      bootstrapBrokers: this.#options.brokers,
+      timeout: this.#options.timeoutMs,
+      retries: this.#options.retries,
+    });
     try {
       const wanted = [...new Set(topics)];
-      const existing = new Set(await admin.listTopics().catch((cause: unknown) => {
-        throw this.#unreachable(cause);
-      }));
+      const existing = new Set(
+        await admin.listTopics().catch((cause: unknown) => {
+          throw this.#unreachable(cause);
+        }),
+      );
       const missing = wanted.filter((t) => !existing.has(t));
       if (missing.length === 0) return;
       if (!this.#options.createTopics) {
-        throw new HeraldError(ErrorCodes.TOPIC_NOT_FOUND, `kafka topic '${missing[0]}' does not exist on ${this.#options.brokers.join(',')}; create it, map the contract to an existing topic, or pass --create-topics`, {
-          details: { topics: missing },
-        });
+        throw new HeraldError(
+          ErrorCodes.TOPIC_NOT_FOUND,
+          `kafka topic '${missing[0]}' does not exist on ${this.#options.brokers.join(',')}; create it, map the contract to an existing topic, or pass --create-topics`,
+          {
+            details: { topics: missing },
+          },
+        );
       }
       await admin.createTopics({ topics: missing, partitions: this.#options.partitions, replicas: -1 }).catch((cause: unknown) => {
         // Another relay may have created it a moment ago (TOPIC_ALREADY_EXISTS); that is fine.
@@ -98,7 +116,17 @@ export class KafkaPublisher implements Publisher {
   async #bounded<T>(operation: Promise<T>, producer: Producer, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, `${what}: no acknowledgement from ${this.#options.brokers.join(',')} within ${this.#options.ackTimeoutMs} ms; is the broker running?`, { retryable: true })), this.#options.ackTimeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new HeraldError(
+              ErrorCodes.BROKER_UNAVAILABLE,
+              `${what}: no acknowledgement from ${this.#options.brokers.join(',')} within ${this.#options.ackTimeoutMs} ms; is the broker running?`,
+              { retryable: true },
+            ),
+          ),
+        this.#options.ackTimeoutMs,
+      );
     });
     try {
       return await Promise.race([operation, timeout]);
@@ -129,7 +157,11 @@ export class KafkaPublisher implements Publisher {
     try {
       this.#kafka = await import('@platformatic/kafka');
     } catch (cause) {
-      throw new HeraldError(ErrorCodes.CONFIG_INVALID, "the kafka publisher needs the package '@platformatic/kafka': npm install @platformatic/kafka", { cause });
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        "the kafka publisher needs the package '@platformatic/kafka': npm install @platformatic/kafka",
+        { cause },
+      );
     }
     return this.#kafka;
   }
@@ -159,7 +191,11 @@ export class KafkaPublisher implements Publisher {
   }
 
   #unreachable(cause: unknown): HeraldError {
-    return new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, `cannot reach kafka at ${this.#options.brokers.join(',')}: ${describe(cause)}; check the address and that the broker is running`, { cause, retryable: true });
+    return new HeraldError(
+      ErrorCodes.BROKER_UNAVAILABLE,
+      `cannot reach kafka at ${this.#options.brokers.join(',')}: ${describe(cause)}; check the address and that the broker is running`,
+      { cause, retryable: true },
+    );
   }
 }
 
@@ -190,7 +226,11 @@ export function classify(cause: unknown, what: string): HeraldError {
     return new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, `${what}: broker unavailable: ${reason}`, { cause, retryable: true });
   }
   const unknownTopic = leaves.find((e) => e.apiId === 'UNKNOWN_TOPIC_OR_PARTITION');
-  if (unknownTopic) return new HeraldError(ErrorCodes.TOPIC_NOT_FOUND, `${what}: topic does not exist; create it or pass --create-topics`, { cause, retryable: true });
+  if (unknownTopic)
+    return new HeraldError(ErrorCodes.TOPIC_NOT_FOUND, `${what}: topic does not exist; create it or pass --create-topics`, {
+      cause,
+      retryable: true,
+    });
   if (leaves.some((e) => e.code === 'PLT_KFK_AUTHENTICATION' || (e.code === 'PLT_KFK_PROTOCOL' && e.canRetry === false))) {
     return new HeraldError(ErrorCodes.PUBLISH_REJECTED, `${what}: rejected by the broker: ${reason}`, { cause });
   }
@@ -220,10 +260,18 @@ function describe(err: unknown): string {
 
 /** Parses `kafka://h1:9092,h2:9092` (or a list of `host:port`) into bootstrap addresses. */
 export function parseKafkaBrokers(brokers: string | readonly string[]): string[] {
-  const list = typeof brokers === 'string' ? brokers.replace(/^kafka:\/\//, '').replace(/\/$/, '').split(',') : [...brokers];
+  const list =
+    typeof brokers === 'string'
+      ? brokers
+          .replace(/^kafka:\/\//, '')
+          .replace(/\/$/, '')
+          .split(',')
+      : [...brokers];
   const bad = list.find((b) => !/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b.trim()));
   if (list.length === 0 || bad !== undefined) {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `kafka address '${bad ?? ''}' must be host:port, as in kafka://127.0.0.1:9092`, { details: { option: 'kafka' } });
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `kafka address '${bad ?? ''}' must be host:port, as in kafka://127.0.0.1:9092`, {
+      details: { option: 'kafka' },
+    });
   }
   return list.map((b) => b.trim());
 }

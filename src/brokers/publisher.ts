@@ -31,4 +31,14 @@ export interface Publisher {
 }
 
 /** The CloudEvents attribute names carried as broker headers, in a fixed order. */
-export const ceAttributes = ['specversion', 'id', 'source', 'type', 'time', 'subject', 'dataschema', 'partitionkey', 'traceparent'] as const;
+export const ceAttributes = [
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'time',
+  'subject',
+  'dataschema',
+  'partitionkey',
+  'traceparent',
+] as const;

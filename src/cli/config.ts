@@ -46,7 +46,10 @@ const CONFIG_FILES = ['herald.config.json', 'herald.config.yaml', 'herald.config
  * working directory), then environment variables, then flags. Environment fallbacks live only
  * here, in the CLI; the library takes explicit options.
  */
-export async function loadConfig(flags: Partial<HeraldConfig> & { config?: string }, env: NodeJS.ProcessEnv = process.env): Promise<HeraldConfig> {
+export async function loadConfig(
+  flags: Partial<HeraldConfig> & { config?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<HeraldConfig> {
   const file = flags.config ?? (await firstExisting(CONFIG_FILES));
   const fromFile = file ? await readConfigFile(file) : {};
   const fromEnv: Partial<HeraldConfig> = {};
@@ -55,16 +58,30 @@ export async function loadConfig(flags: Partial<HeraldConfig> & { config?: strin
     if (value !== undefined && value !== '') (fromEnv as Record<string, unknown>)[option] = value;
   }
   const fromFlags = Object.fromEntries(Object.entries(flags).filter(([k, v]) => v !== undefined && k !== 'config'));
-  const config: HeraldConfig = { ...fromFile, ...fromEnv, ...fromFlags, relay: { ...fromFile.relay, ...(fromFlags.relay as object | undefined) } };
+  const config: HeraldConfig = {
+    ...fromFile,
+    ...fromEnv,
+    ...fromFlags,
+    relay: { ...fromFile.relay, ...(fromFlags.relay as object | undefined) },
+  };
   if (config.database !== undefined) checkPostgresUrl(config.database, 'database');
   return config;
 }
 
 /** Returns `config[key]` or throws a `CONFIG_INVALID` that says how to set it. */
-export function required<K extends keyof HeraldConfig>(config: HeraldConfig, key: K, flag: string, envVar?: string): NonNullable<HeraldConfig[K]> {
+export function required<K extends keyof HeraldConfig>(
+  config: HeraldConfig,
+  key: K,
+  flag: string,
+  envVar?: string,
+): NonNullable<HeraldConfig[K]> {
   const value = config[key];
   if (value === undefined || value === null || value === '') {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `missing option '${key}': pass ${flag}${envVar ? `, set ${envVar}` : ''} or add '${key}' to herald.config.json`, { details: { option: key } });
+    throw new HeraldError(
+      ErrorCodes.CONFIG_INVALID,
+      `missing option '${key}': pass ${flag}${envVar ? `, set ${envVar}` : ''} or add '${key}' to herald.config.json`,
+      { details: { option: key } },
+    );
   }
   return value as NonNullable<HeraldConfig[K]>;
 }
@@ -92,6 +109,9 @@ async function readConfigFile(file: string): Promise<HeraldConfig> {
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected an object of options');
     return parsed as HeraldConfig;
   } catch (cause) {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `cannot read config file '${file}': ${(cause as Error).message}`, { cause, details: { file } });
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `cannot read config file '${file}': ${(cause as Error).message}`, {
+      cause,
+      details: { file },
+    });
   }
 }

@@ -20,7 +20,21 @@ const PASS_THROUGH = [
 ] as const;
 
 /** JSON Schema `format`s ajv-formats knows; other ODCS formats are documentation only. */
-const KNOWN_FORMATS = new Set(['date', 'time', 'date-time', 'duration', 'uri', 'uri-reference', 'email', 'hostname', 'ipv4', 'ipv6', 'uuid', 'byte', 'regex']);
+const KNOWN_FORMATS = new Set([
+  'date',
+  'time',
+  'date-time',
+  'duration',
+  'uri',
+  'uri-reference',
+  'email',
+  'hostname',
+  'ipv4',
+  'ipv6',
+  'uuid',
+  'byte',
+  'regex',
+]);
 
 /**
  * Compiles ODCS properties into a closed JSON Schema object. A property that is not `required`

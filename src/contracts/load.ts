@@ -25,11 +25,13 @@ const KEY_TYPES = new Set(['string', 'integer']);
 export async function loadContractDir(dir: string): Promise<Contract[]> {
   let files: string[];
   try {
-    files = (await readdir(dir, { recursive: true }))
-      .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
-      .sort();
+    files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
   } catch (cause) {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `cannot read contracts directory '${dir}': ${(cause as Error).message}; set --contracts to a folder of ODCS YAML files`, { cause });
+    throw new HeraldError(
+      ErrorCodes.CONFIG_INVALID,
+      `cannot read contracts directory '${dir}': ${(cause as Error).message}; set --contracts to a folder of ODCS YAML files`,
+      { cause },
+    );
   }
   const contracts: Contract[] = [];
   for (const f of files) {
@@ -61,16 +63,18 @@ export function parseContract(text: string, file: string): Contract {
     });
   }
   const raw: unknown = doc.toJS();
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('expected a mapping with the ODCS fields (apiVersion, kind, id, version, status, schema)');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    fail('expected a mapping with the ODCS fields (apiVersion, kind, id, version, status, schema)');
 
   odcsValidator ??= new Ajv2019({ strict: false, allErrors: false, validateFormats: false, logger: false }).compile(odcsSchema);
   if (!odcsValidator(raw)) {
     const err = odcsValidator.errors![0]!;
     const path = pointerToPath(err.instancePath);
     const where = err.instancePath === '' ? '' : ` at ${err.instancePath}`;
-    const extra = err.keyword === 'additionalProperties' || err.keyword === 'unevaluatedProperties'
-      ? ` ('${String((err.params as Record<string, unknown>).additionalProperty ?? (err.params as Record<string, unknown>).unevaluatedProperty)}')`
-      : '';
+    const extra =
+      err.keyword === 'additionalProperties' || err.keyword === 'unevaluatedProperties'
+        ? ` ('${String((err.params as Record<string, unknown>).additionalProperty ?? (err.params as Record<string, unknown>).unevaluatedProperty)}')`
+        : '';
     fail(`does not follow ODCS v3.1.0${where}: ${err.message ?? err.keyword}${extra}`, path);
   }
   const c = raw as Record<string, unknown>;
@@ -95,7 +99,8 @@ export function parseContract(text: string, file: string): Contract {
   };
 
   const partitionKey = custom.get('partitionKey')?.value;
-  if (typeof partitionKey !== 'string') fail("customProperties must name the partition key: '- property: partitionKey' with 'value: <top-level property>'");
+  if (typeof partitionKey !== 'string')
+    fail("customProperties must name the partition key: '- property: partitionKey' with 'value: <top-level property>'");
   const keyIndex = properties.findIndex((p) => p.name === partitionKey);
   if (keyIndex < 0) fail(`partition key '${String(partitionKey)}' is not a top-level property of the schema`, customPath('partitionKey'));
   const keyProp = properties[keyIndex]!;
@@ -108,7 +113,8 @@ export function parseContract(text: string, file: string): Contract {
     fail(`compatibility '${String(compatibility)}' must be one of ${CompatibilityModes.join(', ')}`, customPath('compatibility'));
   }
   const topic = (custom.get('topic')?.value ?? id) as string;
-  if (typeof topic !== 'string' || !TOPIC.test(topic)) fail(`topic '${String(topic)}' must be 1-249 letters, digits, '.', '_' or '-'`, customPath('topic'));
+  if (typeof topic !== 'string' || !TOPIC.test(topic))
+    fail(`topic '${String(topic)}' must be 1-249 letters, digits, '.', '_' or '-'`, customPath('topic'));
   const eventType = (custom.get('eventType')?.value ?? id) as string;
   if (typeof eventType !== 'string' || eventType.length === 0) fail('eventType must be a non-empty string', customPath('eventType'));
 

@@ -23,9 +23,13 @@ export class ContractRegistry {
       const versions = this.#byId.get(c.id) ?? [];
       const dup = versions.find((v) => v.version === c.version);
       if (dup) {
-        throw new HeraldError(ErrorCodes.CONTRACT_INVALID, `contract '${c.id}' version ${c.version} is declared twice: ${dup.file} and ${c.file}`, {
-          details: { contract: c.id, version: c.version },
-        });
+        throw new HeraldError(
+          ErrorCodes.CONTRACT_INVALID,
+          `contract '${c.id}' version ${c.version} is declared twice: ${dup.file} and ${c.file}`,
+          {
+            details: { contract: c.id, version: c.version },
+          },
+        );
       }
       versions.push(c);
       versions.sort((a, b) => compareVersions(a.version, b.version));
@@ -49,7 +53,9 @@ export class ContractRegistry {
     const versions = this.#byId.get(id);
     const found = version === undefined ? versions?.at(-1) : versions?.find((c) => c.version === version);
     if (!found) {
-      const known = versions ? `; known versions: ${versions.map((v) => v.version).join(', ')}` : `; known contracts: ${[...this.#byId.keys()].join(', ') || 'none'}`;
+      const known = versions
+        ? `; known versions: ${versions.map((v) => v.version).join(', ')}`
+        : `; known contracts: ${[...this.#byId.keys()].join(', ') || 'none'}`;
       throw new HeraldError(ErrorCodes.CONTRACT_NOT_FOUND, `no contract '${id}'${version ? ` version ${version}` : ''}${known}`, {
         details: { contract: id, version },
       });
@@ -63,19 +69,30 @@ export class ContractRegistry {
    */
   validate(contract: Contract, data: unknown): void {
     const validator = this.#validators.get(contract);
-    if (!validator) throw new HeraldError(ErrorCodes.CONTRACT_NOT_FOUND, `contract '${contract.id}' version ${contract.version} is not in this registry`);
+    if (!validator)
+      throw new HeraldError(ErrorCodes.CONTRACT_NOT_FOUND, `contract '${contract.id}' version ${contract.version} is not in this registry`);
     if (validator(data)) return;
     const err = validator.errors![0]!;
     const params = err.params as Record<string, unknown>;
-    const path = err.keyword === 'required'
-      ? `${err.instancePath}/${String(params.missingProperty)}`
-      : err.keyword === 'additionalProperties'
-        ? `${err.instancePath}/${String(params.additionalProperty)}`
-        : err.instancePath || '/';
-    const reason = err.keyword === 'required' ? 'is required' : err.keyword === 'additionalProperties' ? 'is not in the contract' : err.message ?? err.keyword;
-    throw new HeraldError(ErrorCodes.EVENT_INVALID, `event for contract '${contract.id}' version ${contract.version} is invalid at ${path}: ${reason}`, {
-      details: { contract: contract.id, version: contract.version, path, keyword: err.keyword },
-    });
+    const path =
+      err.keyword === 'required'
+        ? `${err.instancePath}/${String(params.missingProperty)}`
+        : err.keyword === 'additionalProperties'
+          ? `${err.instancePath}/${String(params.additionalProperty)}`
+          : err.instancePath || '/';
+    const reason =
+      err.keyword === 'required'
+        ? 'is required'
+        : err.keyword === 'additionalProperties'
+          ? 'is not in the contract'
+          : (err.message ?? err.keyword);
+    throw new HeraldError(
+      ErrorCodes.EVENT_INVALID,
+      `event for contract '${contract.id}' version ${contract.version} is invalid at ${path}: ${reason}`,
+      {
+        details: { contract: contract.id, version: contract.version, path, keyword: err.keyword },
+      },
+    );
   }
 }
 

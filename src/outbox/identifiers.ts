@@ -9,9 +9,13 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
  */
 export function quoteIdent(name: string, option: string): string {
   if (typeof name !== 'string' || !IDENTIFIER.test(name)) {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option '${option}' must be a lowercase SQL identifier (letters, digits, '_', at most 63), got '${String(name).slice(0, 80)}'`, {
-      details: { option },
-    });
+    throw new HeraldError(
+      ErrorCodes.CONFIG_INVALID,
+      `option '${option}' must be a lowercase SQL identifier (letters, digits, '_', at most 63), got '${String(name).slice(0, 80)}'`,
+      {
+        details: { option },
+      },
+    );
   }
   return `"${name}"`;
 }

@@ -26,7 +26,11 @@ export function checkPostgresUrl(url: unknown, option = 'database'): string {
     ok = false;
   }
   if (!ok) {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option '${option}' must be a URL like postgres://user@127.0.0.1:5432/db, got '${typeof url === 'string' ? redactUrl(url) : String(url)}'`, { details: { option } });
+    throw new HeraldError(
+      ErrorCodes.CONFIG_INVALID,
+      `option '${option}' must be a URL like postgres://user@127.0.0.1:5432/db, got '${typeof url === 'string' ? redactUrl(url) : String(url)}'`,
+      { details: { option } },
+    );
   }
   return url as string;
 }
@@ -52,12 +56,23 @@ export async function connectPg(url: string, applicationName = 'herald'): Promis
   } catch (cause) {
     await client.end().catch(() => undefined);
     const code = (cause as { code?: string }).code;
-    const hint = code === 'ECONNREFUSED' ? 'is the server running and listening there?' : code === '28P01' || code === '28000' ? 'check the user and password' : code === '3D000' ? 'create the database or fix its name' : 'check the URL';
-    throw new HeraldError(ErrorCodes.DATABASE_ERROR, `cannot connect to postgresql at ${redactUrl(url)}: ${(cause as Error).message}; ${hint}`, {
-      cause,
-      retryable: code === 'ECONNREFUSED' || code === '57P03',
-      details: { sqlstate: code },
-    });
+    const hint =
+      code === 'ECONNREFUSED'
+        ? 'is the server running and listening there?'
+        : code === '28P01' || code === '28000'
+          ? 'check the user and password'
+          : code === '3D000'
+            ? 'create the database or fix its name'
+            : 'check the URL';
+    throw new HeraldError(
+      ErrorCodes.DATABASE_ERROR,
+      `cannot connect to postgresql at ${redactUrl(url)}: ${(cause as Error).message}; ${hint}`,
+      {
+        cause,
+        retryable: code === 'ECONNREFUSED' || code === '57P03',
+        details: { sqlstate: code },
+      },
+    );
   }
   return client;
 }

@@ -24,13 +24,20 @@ export async function migratePostgres(url: string, options: PostgresOutboxSchema
     // Serialise concurrent migrations of the same schema (two deploys starting at once).
     await db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`herald-migrate:${schemaName}`]);
     const probe = outboxNames(options);
-    const existing = await db.query(`SELECT to_regclass($1) AS meta, to_regclass($2) AS outbox`, [`${probe.schema}."meta"`, `${probe.schema}."outbox"`]);
+    const existing = await db.query(`SELECT to_regclass($1) AS meta, to_regclass($2) AS outbox`, [
+      `${probe.schema}."meta"`,
+      `${probe.schema}."outbox"`,
+    ]);
     let buckets = options.buckets;
     if (existing.rows[0]?.meta) {
       const { rows } = await db.query(`SELECT value FROM ${probe.meta} WHERE key = 'buckets'`);
       const stored = rows[0] ? Number(rows[0].value) : undefined;
       if (stored !== undefined && buckets !== undefined && stored !== buckets) {
-        throw new HeraldError(ErrorCodes.CONFIG_INVALID, `the outbox in schema '${schemaName}' has ${stored} buckets; the bucket count cannot change (got --buckets ${buckets})`, { details: { option: 'buckets' } });
+        throw new HeraldError(
+          ErrorCodes.CONFIG_INVALID,
+          `the outbox in schema '${schemaName}' has ${stored} buckets; the bucket count cannot change (got --buckets ${buckets})`,
+          { details: { option: 'buckets' } },
+        );
       }
       buckets = stored ?? buckets;
     }
@@ -77,7 +84,8 @@ export async function postgresOutboxStatus(url: string, options: PostgresOutboxS
     const dead = await db.query(`SELECT topic, count(*)::int AS dead FROM ${n.deadLetter} GROUP BY topic`);
     const relays = await db.query(`SELECT count(*)::int AS live FROM ${n.relays} WHERE seen_at > now() - interval '1 minute'`);
     const topics = new Map<string, TopicStatus>();
-    for (const r of pending.rows) topics.set(r.topic, { topic: r.topic, pending: r.pending, retrying: r.retrying, oldestPendingSeconds: r.oldest, deadLettered: 0 });
+    for (const r of pending.rows)
+      topics.set(r.topic, { topic: r.topic, pending: r.pending, retrying: r.retrying, oldestPendingSeconds: r.oldest, deadLettered: 0 });
     for (const r of dead.rows) {
       const t = topics.get(r.topic) ?? { topic: r.topic, pending: 0, retrying: 0, oldestPendingSeconds: null, deadLettered: 0 };
       topics.set(r.topic, { ...t, deadLettered: r.dead });

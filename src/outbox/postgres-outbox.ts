@@ -46,7 +46,11 @@ export class PostgresOutbox {
 
   constructor(options: PostgresOutboxOptions) {
     if (typeof options.source !== 'string' || options.source.length === 0) {
-      throw new HeraldError(ErrorCodes.CONFIG_INVALID, "option 'source' must be the CloudEvents source of this service, e.g. '/orders-service'", { details: { option: 'source' } });
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        "option 'source' must be the CloudEvents source of this service, e.g. '/orders-service'",
+        { details: { option: 'source' } },
+      );
     }
     this.#contracts = options.contracts;
     this.#source = options.source;
@@ -54,7 +58,12 @@ export class PostgresOutbox {
   }
 
   /** Validates and appends one event in `tx`; resolves with the event as it will be delivered. */
-  async append<T>(tx: unknown, contract: string, data: T, attributes: Omit<AppendInput<T>, 'contract' | 'data'> = {}): Promise<HeraldEvent<T>> {
+  async append<T>(
+    tx: unknown,
+    contract: string,
+    data: T,
+    attributes: Omit<AppendInput<T>, 'contract' | 'data'> = {},
+  ): Promise<HeraldEvent<T>> {
     const [e] = await this.appendMany(tx, [{ contract, data, ...attributes }]);
     return e as HeraldEvent<T>;
   }

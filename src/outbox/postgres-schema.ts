@@ -35,7 +35,9 @@ export function outboxNames(options: PostgresOutboxSchemaOptions = {}): OutboxNa
   const schema = quoteIdent(schemaName, 'schema');
   const buckets = options.buckets ?? outboxDefaults.buckets;
   if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1024) {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option 'buckets' must be an integer from 1 to 1024, got ${String(buckets)}`, { details: { option: 'buckets' } });
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option 'buckets' must be an integer from 1 to 1024, got ${String(buckets)}`, {
+      details: { option: 'buckets' },
+    });
   }
   return {
     schema,

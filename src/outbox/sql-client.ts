@@ -29,17 +29,26 @@ export function executorFor(tx: unknown): SqlExecutor {
   if (tx !== null && typeof tx === 'function' && typeof (tx as unknown as PostgresJsLike).unsafe === 'function') {
     const sql = tx as unknown as PostgresJsLike;
     if (typeof sql.savepoint !== 'function') {
-      throw new HeraldError(ErrorCodes.TRANSACTION_REQUIRED, "pass the 'sql' of a postgres.js transaction (sql.begin(async (tx) => ...)), not the root 'sql': the event must commit with your change");
+      throw new HeraldError(
+        ErrorCodes.TRANSACTION_REQUIRED,
+        "pass the 'sql' of a postgres.js transaction (sql.begin(async (tx) => ...)), not the root 'sql': the event must commit with your change",
+      );
     }
     return { query: async (text, params) => ({ rows: await sql.unsafe(text, [...params]) }) };
   }
   if (tx !== null && typeof tx === 'object' && typeof (tx as PgLike).query === 'function') {
     // A pg.Pool has totalCount and idleCount; each of its queries may run on another connection.
     if ('totalCount' in tx && 'idleCount' in tx) {
-      throw new HeraldError(ErrorCodes.TRANSACTION_REQUIRED, "pass the pg client that ran BEGIN (await pool.connect()), not the pool: the event must commit with your change");
+      throw new HeraldError(
+        ErrorCodes.TRANSACTION_REQUIRED,
+        'pass the pg client that ran BEGIN (await pool.connect()), not the pool: the event must commit with your change',
+      );
     }
     const client = tx as PgLike;
     return { query: (text, params) => client.query(text, [...params]) };
   }
-  throw new HeraldError(ErrorCodes.TRANSACTION_REQUIRED, 'expected a transaction: a node-postgres client inside BEGIN, or the sql of postgres.js sql.begin()');
+  throw new HeraldError(
+    ErrorCodes.TRANSACTION_REQUIRED,
+    'expected a transaction: a node-postgres client inside BEGIN, or the sql of postgres.js sql.begin()',
+  );
 }

@@ -69,12 +69,17 @@ export class PollingSource implements RelaySource {
     // Never start a batch on a lease that could run out while the broker is called.
     if (this.#owned.length === 0 || Date.now() > this.#leaseUntil - this.#leaseMs / 2) return [];
     const n = this.#names;
-    const { rows } = await this.#query(db, `SELECT id::text AS id, event_id::text AS event_id, topic, partition_key, type, source, subject,
+    const { rows } = await this.#query(
+      db,
+      `SELECT id::text AS id, event_id::text AS event_id, topic, partition_key, type, source, subject,
           to_json(time) #>> '{}' AS time, dataschema, traceparent, data::text AS data, attempts
         FROM ${n.outbox} o
         WHERE bucket = ANY($1::int[])
           AND NOT EXISTS (SELECT 1 FROM ${n.outbox} r WHERE r.retry_at > now() AND r.partition_key = o.partition_key)
-        ORDER BY o.id LIMIT $2` /* o.id, not the text alias 'id', which would sort 10 before 9 */, [this.#owned, max], 'cannot read the outbox');
+        ORDER BY o.id LIMIT $2` /* o.id, not the text alias 'id', which would sort 10 before 9 */,
+      [this.#owned, max],
+      'cannot read the outbox',
+    );
     return rows.map(toRecord);
   }
 
@@ -99,21 +104,33 @@ export class PollingSource implements RelaySource {
 
   async delivered(records: readonly RelayRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.#query(await this.#connection(), `DELETE FROM ${this.#names.outbox} WHERE id = ANY($1::bigint[])`, [records.map((r) => r.position)], 'cannot mark events delivered');
+    await this.#query(
+      await this.#connection(),
+      `DELETE FROM ${this.#names.outbox} WHERE id = ANY($1::bigint[])`,
+      [records.map((r) => r.position)],
+      'cannot mark events delivered',
+    );
   }
 
   async retryLater(record: RelayRecord, error: string, delayMs: number): Promise<void> {
-    await this.#query(await this.#connection(),
+    await this.#query(
+      await this.#connection(),
       `UPDATE ${this.#names.outbox} SET attempts = attempts + 1, last_error = $2, retry_at = now() + $3 * interval '1 millisecond' WHERE id = $1`,
-      [record.position, error, delayMs], 'cannot schedule a retry');
+      [record.position, error, delayMs],
+      'cannot schedule a retry',
+    );
   }
 
   async deadLetter(record: RelayRecord, error: string): Promise<void> {
     const n = this.#names;
-    await this.#query(await this.#connection(), `WITH moved AS (DELETE FROM ${n.outbox} WHERE id = $1 RETURNING *)
+    await this.#query(
+      await this.#connection(),
+      `WITH moved AS (DELETE FROM ${n.outbox} WHERE id = $1 RETURNING *)
       INSERT INTO ${n.deadLetter} (id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts, last_error)
       SELECT id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts + 1, $2 FROM moved`,
-    [record.position, error], 'cannot move an event to the dead-letter table');
+      [record.position, error],
+      'cannot move an event to the dead-letter table',
+    );
   }
 
   /** Releases this relay's buckets so that others take them over at once, then disconnects. */
@@ -140,22 +157,38 @@ export class PollingSource implements RelaySource {
   async #rebalance(db: PgClient): Promise<void> {
     const n = this.#names;
     const ttl = `${this.#leaseMs} * interval '1 millisecond'`;
-    const { rows: live } = await this.#query(db, `WITH me AS (
+    const { rows: live } = await this.#query(
+      db,
+      `WITH me AS (
         INSERT INTO ${n.relays} (id, host, pid) VALUES ($1, $2, $3)
         ON CONFLICT (id) DO UPDATE SET seen_at = now() RETURNING id),
       gone AS (DELETE FROM ${n.relays} WHERE seen_at < now() - 2 * ${ttl} AND id <> $1)
       SELECT id::text AS id FROM ${n.relays} WHERE seen_at > now() - ${ttl} OR id = $1
-      UNION SELECT id::text FROM me ORDER BY id`, [this.#id, hostname(), process.pid], 'cannot register the relay');
+      UNION SELECT id::text FROM me ORDER BY id`,
+      [this.#id, hostname(), process.pid],
+      'cannot register the relay',
+    );
     const ids = live.map((r) => r.id as string);
     const index = ids.indexOf(this.#id);
     const buckets = await this.#bucketCount(db);
     const mine = Array.from({ length: buckets }, (_, b) => b).filter((b) => b % ids.length === index);
-    await this.#query(db, `UPDATE ${n.lease} SET owner = NULL, expires_at = NULL WHERE owner = $1 AND NOT (bucket = ANY($2::int[]))`, [this.#id, mine], 'cannot release buckets');
-    const { rows } = await this.#query(db, `UPDATE ${n.lease} SET owner = $1, expires_at = now() + ${ttl}
+    await this.#query(
+      db,
+      `UPDATE ${n.lease} SET owner = NULL, expires_at = NULL WHERE owner = $1 AND NOT (bucket = ANY($2::int[]))`,
+      [this.#id, mine],
+      'cannot release buckets',
+    );
+    const { rows } = await this.#query(
+      db,
+      `UPDATE ${n.lease} SET owner = $1, expires_at = now() + ${ttl}
         WHERE bucket = ANY($2::int[]) AND (owner IS NULL OR owner = $1 OR expires_at < now())
-        RETURNING bucket`, [this.#id, mine], 'cannot claim buckets');
+        RETURNING bucket`,
+      [this.#id, mine],
+      'cannot claim buckets',
+    );
     const owned = rows.map((r) => Number(r.bucket)).sort((a, b) => a - b);
-    if (owned.join() !== this.#owned.join()) this.#log.info('relay buckets changed', { relays: ids.length, owned: owned.length, of: buckets });
+    if (owned.join() !== this.#owned.join())
+      this.#log.info('relay buckets changed', { relays: ids.length, owned: owned.length, of: buckets });
     this.#owned = owned;
     this.#renewedAt = Date.now();
     this.#leaseUntil = this.#renewedAt + this.#leaseMs;
@@ -164,7 +197,12 @@ export class PollingSource implements RelaySource {
   #buckets: number | undefined;
   async #bucketCount(db: PgClient): Promise<number> {
     if (this.#buckets === undefined) {
-      const { rows } = await this.#query(db, `SELECT value FROM ${this.#names.meta} WHERE key = 'buckets'`, [], 'cannot read the outbox settings');
+      const { rows } = await this.#query(
+        db,
+        `SELECT value FROM ${this.#names.meta} WHERE key = 'buckets'`,
+        [],
+        'cannot read the outbox settings',
+      );
       if (rows.length === 0) throw new HeraldError(ErrorCodes.NOT_MIGRATED, "the outbox is not set up; run 'herald migrate' first");
       this.#buckets = Number(rows[0]!.value);
     }
@@ -192,7 +230,10 @@ export class PollingSource implements RelaySource {
       if (this.#db === db) this.#db = undefined;
     });
     this.#db = db;
-    if (!this.#listener) await this.#listen().catch((err: unknown) => this.#log.warn('cannot listen for outbox notifications; polling only', { error: (err as Error).message }));
+    if (!this.#listener)
+      await this.#listen().catch((err: unknown) =>
+        this.#log.warn('cannot listen for outbox notifications; polling only', { error: (err as Error).message }),
+      );
     return db;
   }
 
@@ -212,7 +253,13 @@ export class PollingSource implements RelaySource {
 
 function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
-  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || /Connection terminated|not queryable|ECONNRESET|ECONNREFUSED/i.test((err as Error).message ?? '');
+  return (
+    code.startsWith('08') ||
+    code === '57P01' ||
+    code === '57P02' ||
+    code === '57P03' ||
+    /Connection terminated|not queryable|ECONNRESET|ECONNREFUSED/i.test((err as Error).message ?? '')
+  );
 }
 
 function toRecord(r: Record<string, unknown>): RelayRecord {

@@ -63,7 +63,9 @@ export class Relay {
     for (const key of ['batchSize', 'pollIntervalMs', 'maxAttempts', 'retryBaseMs', 'retryMaxMs'] as const) {
       const v = this.#options[key];
       if (!Number.isInteger(v) || v < 1) {
-        throw new HeraldError(ErrorCodes.CONFIG_INVALID, `relay option '${key}' must be a positive integer, got ${String(v)}`, { details: { option: key } });
+        throw new HeraldError(ErrorCodes.CONFIG_INVALID, `relay option '${key}' must be a positive integer, got ${String(v)}`, {
+          details: { option: key },
+        });
       }
     }
   }

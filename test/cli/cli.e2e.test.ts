@@ -21,11 +21,17 @@ describe('herald CLI', () => {
     expect(again.stdout).toContain(`checked the outbox in schema '${schema}' (32 ordering buckets)`);
 
     const db = await pgClient();
-    await db.query(`INSERT INTO "${schema}".outbox (event_id, topic, partition_key, type, source, time, data) VALUES (gen_random_uuid(), 't.one', 'k', 'x', '/s', now(), '{}'), (gen_random_uuid(), 't.one', 'k', 'x', '/s', now(), '{}')`);
+    await db.query(
+      `INSERT INTO "${schema}".outbox (event_id, topic, partition_key, type, source, time, data) VALUES (gen_random_uuid(), 't.one', 'k', 'x', '/s', now(), '{}'), (gen_random_uuid(), 't.one', 'k', 'x', '/s', now(), '{}')`,
+    );
     await db.end();
     const status = await herald(['status', '--database', PG_URL, '--schema', schema, '--json']);
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ pending: 2, deadLettered: 0, topics: [{ topic: 't.one', pending: 2, retrying: 0, deadLettered: 0 }] });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      pending: 2,
+      deadLettered: 0,
+      topics: [{ topic: 't.one', pending: 2, retrying: 0, deadLettered: 0 }],
+    });
     const human = await herald(['status', '--database', PG_URL, '--schema', schema]);
     expect(human.stdout).toMatch(/pending 2, oldest .*, dead-lettered 0/);
     expect(human.stdout).toMatch(/t\.one\s+2/);
@@ -56,13 +62,18 @@ describe('herald CLI', () => {
   it('names an unreachable database and what to check', async () => {
     const down = await herald(['status', '--database', 'postgres://postgres:pw@127.0.0.1:1/postgres']);
     expect(down.code).toBe(1);
-    expect(down.stderr).toMatch(/cannot connect to postgresql at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/postgres.*is the server running/);
+    expect(down.stderr).toMatch(
+      /cannot connect to postgresql at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/postgres.*is the server running/,
+    );
   });
 
   it('refuses to relay to a Kafka topic that does not exist, naming it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'herald-contracts-'));
     const topic = uniqueName('missing.topic');
-    const contract = (await readFile('examples/orders/contracts/order-placed.v1.yaml', 'utf8')).replace('value: orders.order-placed.v1', `value: ${topic}`);
+    const contract = (await readFile('examples/orders/contracts/order-placed.v1.yaml', 'utf8')).replace(
+      'value: orders.order-placed.v1',
+      `value: ${topic}`,
+    );
     await writeFile(join(dir, 'order-placed.yaml'), contract);
     const relay = await herald(['relay', '--database', PG_URL, '--schema', schema, '--kafka', `kafka://${KAFKA}`, '--contracts', dir]);
     expect(relay.code).toBe(1);

@@ -18,7 +18,15 @@ describe('herald demo', () => {
     const run = await herald(['demo', '--data-dir', dir, '--orders', '60', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout);
-    expect(summary).toMatchObject({ ordersAttempted: 61, eventsWritten: 58, rejectedByContract: 2, rolledBack: 1, delivered: 58, pending: 0, deadLettered: 0 });
+    expect(summary).toMatchObject({
+      ordersAttempted: 61,
+      eventsWritten: 58,
+      rejectedByContract: 2,
+      rolledBack: 1,
+      delivered: 58,
+      pending: 0,
+      deadLettered: 0,
+    });
     expect(await countRows(join(dir, 'warehouse.duckdb'))).toBe(58);
     const [row] = await queryDuckDb(join(dir, 'warehouse.duckdb'), `SELECT count(DISTINCT event_id) AS ids, min(type) AS type FROM events`);
     expect(row).toEqual({ ids: 58, type: 'orders.order-placed' });

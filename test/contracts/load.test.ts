@@ -22,9 +22,20 @@ const lineOf = (text: string, needle: string): number => text.split('\n').findIn
 describe('parseContract', () => {
   it('loads the example contract with its partition key, topic and closed JSON Schema', () => {
     const c = parseContract(EXAMPLE, 'order-placed.v1.yaml');
-    expect(c).toMatchObject({ id: 'orders.order-placed', version: '1.0.0', owner: 'orders-team', partitionKey: 'customerId', topic: 'orders.order-placed.v1', compatibility: 'BACKWARD' });
+    expect(c).toMatchObject({
+      id: 'orders.order-placed',
+      version: '1.0.0',
+      owner: 'orders-team',
+      partitionKey: 'customerId',
+      topic: 'orders.order-placed.v1',
+      compatibility: 'BACKWARD',
+    });
     expect(c.dataschema).toBe('urn:herald:contract:orders.order-placed:1.0.0');
-    expect(c.jsonSchema).toMatchObject({ type: 'object', additionalProperties: false, required: ['orderId', 'customerId', 'total', 'currency', 'placedAt', 'lines'] });
+    expect(c.jsonSchema).toMatchObject({
+      type: 'object',
+      additionalProperties: false,
+      required: ['orderId', 'customerId', 'total', 'currency', 'placedAt', 'lines'],
+    });
     expect((c.jsonSchema.properties as Record<string, unknown>).customerEmail).toMatchObject({ type: ['string', 'null'], format: 'email' });
   });
 
@@ -36,7 +47,10 @@ describe('parseContract', () => {
   });
 
   it('refuses a field ODCS does not allow, with its line', () => {
-    const text = EXAMPLE.replace('        logicalType: number\n        required: true\n        logicalTypeOptions: { minimum: 0 }', '        logicalType: money\n        required: true\n        logicalTypeOptions: { minimum: 0 }');
+    const text = EXAMPLE.replace(
+      '        logicalType: number\n        required: true\n        logicalTypeOptions: { minimum: 0 }',
+      '        logicalType: money\n        required: true\n        logicalTypeOptions: { minimum: 0 }',
+    );
     const err = failure(text);
     expect(err.message).toContain(`c.yaml:${lineOf(text, 'logicalType: money')}:`);
     expect(err.message).toContain('does not follow ODCS v3.1.0 at /schema/0/properties/3/logicalType');
@@ -50,7 +64,9 @@ describe('parseContract', () => {
   it('refuses a partition key that is not a property, pointing at its line', () => {
     const text = EXAMPLE.replace('    value: customerId', '    value: shopId');
     const err = failure(text);
-    expect(err.message).toBe(`invalid contract c.yaml:${lineOf(text, 'value: shopId')}: partition key 'shopId' is not a top-level property of the schema`);
+    expect(err.message).toBe(
+      `invalid contract c.yaml:${lineOf(text, 'value: shopId')}: partition key 'shopId' is not a top-level property of the schema`,
+    );
   });
 
   it('refuses an optional partition key', () => {
@@ -60,7 +76,9 @@ describe('parseContract', () => {
 
   it('refuses an unknown compatibility mode, listing the known ones', () => {
     const text = EXAMPLE.replace('    value: BACKWARD', '    value: SIDEWAYS');
-    expect(failure(text).message).toContain(`c.yaml:${lineOf(text, 'SIDEWAYS')}: compatibility 'SIDEWAYS' must be one of BACKWARD, BACKWARD_TRANSITIVE`);
+    expect(failure(text).message).toContain(
+      `c.yaml:${lineOf(text, 'SIDEWAYS')}: compatibility 'SIDEWAYS' must be one of BACKWARD, BACKWARD_TRANSITIVE`,
+    );
   });
 
   it('refuses a version that is not semantic', () => {
@@ -72,7 +90,14 @@ describe('ContractRegistry', () => {
   const v1 = parseContract(EXAMPLE, 'v1.yaml');
   const v2 = parseContract(EXAMPLE.replace('version: 1.0.0', 'version: 1.10.0'), 'v2.yaml');
   const registry = new ContractRegistry([v2, v1]);
-  const valid = { orderId: '0190f5b2-6c1e-7d3a-9a51-2f1c3b4d5e6f', customerId: 'c1', total: 10, currency: 'EUR', placedAt: '2026-11-29T18:00:00Z', lines: [{ sku: 'a', quantity: 1, unitPrice: 10 }] };
+  const valid = {
+    orderId: '0190f5b2-6c1e-7d3a-9a51-2f1c3b4d5e6f',
+    customerId: 'c1',
+    total: 10,
+    currency: 'EUR',
+    placedAt: '2026-11-29T18:00:00Z',
+    lines: [{ sku: 'a', quantity: 1, unitPrice: 10 }],
+  };
 
   it('keeps versions side by side and picks the highest by default', () => {
     expect(registry.get('orders.order-placed').version).toBe('1.10.0');
@@ -80,7 +105,9 @@ describe('ContractRegistry', () => {
   });
 
   it('names the known versions when a version is missing', () => {
-    expect(() => registry.get('orders.order-placed', '3.0.0')).toThrow("no contract 'orders.order-placed' version 3.0.0; known versions: 1.0.0, 1.10.0");
+    expect(() => registry.get('orders.order-placed', '3.0.0')).toThrow(
+      "no contract 'orders.order-placed' version 3.0.0; known versions: 1.0.0, 1.10.0",
+    );
   });
 
   it('accepts a valid payload', () => {
@@ -96,7 +123,9 @@ describe('ContractRegistry', () => {
     [{ ...valid, customerEmail: 'not-an-email' }, '/customerEmail', 'must match format "email"'],
   ])('refuses an invalid payload naming contract, version and path (%#)', (payload, path, reason) => {
     const clean = JSON.parse(JSON.stringify(payload)) as unknown;
-    expect(() => registry.validate(v1, clean)).toThrow(`event for contract 'orders.order-placed' version 1.0.0 is invalid at ${path}: ${reason}`);
+    expect(() => registry.validate(v1, clean)).toThrow(
+      `event for contract 'orders.order-placed' version 1.0.0 is invalid at ${path}: ${reason}`,
+    );
   });
 
   it('does not print the offending value', () => {

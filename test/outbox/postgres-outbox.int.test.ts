@@ -35,11 +35,15 @@ describe('migratePostgres', () => {
   });
 
   it('refuses a schema name that is not a plain identifier', async () => {
-    await expect(migratePostgres(PG_URL, { schema: 'x"; DROP TABLE y; --' })).rejects.toThrow(/option 'schema' must be a lowercase SQL identifier/);
+    await expect(migratePostgres(PG_URL, { schema: 'x"; DROP TABLE y; --' })).rejects.toThrow(
+      /option 'schema' must be a lowercase SQL identifier/,
+    );
   });
 
   it('names the server without its password when it cannot connect', async () => {
-    await expect(migratePostgres('postgres://herald:s3cret-pw@127.0.0.1:1/db', { schema })).rejects.toThrow(/cannot connect to postgresql at postgres:\/\/herald:\*\*\*@127.0.0.1:1\/db.*is the server running/);
+    await expect(migratePostgres('postgres://herald:s3cret-pw@127.0.0.1:1/db', { schema })).rejects.toThrow(
+      /cannot connect to postgresql at postgres:\/\/herald:\*\*\*@127.0.0.1:1\/db.*is the server running/,
+    );
     await expect(migratePostgres('postgres://herald:s3cret-pw@127.0.0.1:1/db', { schema })).rejects.not.toThrow(/s3cret-pw/);
   });
 });
@@ -51,15 +55,27 @@ describe('PostgresOutbox with node-postgres', () => {
     const e = await outbox.append(db, 'orders.order-placed', orderPlaced('c-1'));
     await db.query('COMMIT');
     expect(await count()).toBe(before + 1);
-    const { rows } = await db.query(`SELECT event_id::text, topic, partition_key, type, source, dataschema, data::text FROM "${schema}".outbox WHERE event_id = $1`, [e.id]);
-    expect(rows[0]).toMatchObject({ topic: 'orders.order-placed.v1', partition_key: 'c-1', type: 'orders.order-placed', source: '/test', dataschema: 'urn:herald:contract:orders.order-placed:1.0.0' });
+    const { rows } = await db.query(
+      `SELECT event_id::text, topic, partition_key, type, source, dataschema, data::text FROM "${schema}".outbox WHERE event_id = $1`,
+      [e.id],
+    );
+    expect(rows[0]).toMatchObject({
+      topic: 'orders.order-placed.v1',
+      partition_key: 'c-1',
+      type: 'orders.order-placed',
+      source: '/test',
+      dataschema: 'urn:herald:contract:orders.order-placed:1.0.0',
+    });
     expect(JSON.parse(rows[0].data)).toEqual(e.data);
   });
 
   it('leaves no event when the transaction rolls back', async () => {
     const before = await count();
     await db.query('BEGIN');
-    await outbox.appendMany(db, [{ contract: 'orders.order-placed', data: orderPlaced('c-2') }, { contract: 'orders.order-placed', data: orderPlaced('c-3') }]);
+    await outbox.appendMany(db, [
+      { contract: 'orders.order-placed', data: orderPlaced('c-2') },
+      { contract: 'orders.order-placed', data: orderPlaced('c-3') },
+    ]);
     await db.query('ROLLBACK');
     expect(await count()).toBe(before);
   });
@@ -68,7 +84,10 @@ describe('PostgresOutbox with node-postgres', () => {
     const before = await count();
     await db.query('BEGIN');
     await expect(
-      outbox.appendMany(db, [{ contract: 'orders.order-placed', data: orderPlaced('c-4') }, { contract: 'orders.order-placed', data: orderPlaced('c-5', 0, { total: -5 }) }]),
+      outbox.appendMany(db, [
+        { contract: 'orders.order-placed', data: orderPlaced('c-4') },
+        { contract: 'orders.order-placed', data: orderPlaced('c-5', 0, { total: -5 }) },
+      ]),
     ).rejects.toThrow("event for contract 'orders.order-placed' version 1.0.0 is invalid at /total: must be >= 0");
     await db.query('COMMIT');
     expect(await count()).toBe(before);
@@ -76,9 +95,14 @@ describe('PostgresOutbox with node-postgres', () => {
 
   it('keeps the order of a multi-event append in the ids', async () => {
     await db.query('BEGIN');
-    const events = await outbox.appendMany(db, Array.from({ length: 20 }, (_, i) => ({ contract: 'orders.order-placed', data: orderPlaced(`k-${i % 3}`, i) })));
+    const events = await outbox.appendMany(
+      db,
+      Array.from({ length: 20 }, (_, i) => ({ contract: 'orders.order-placed', data: orderPlaced(`k-${i % 3}`, i) })),
+    );
     await db.query('COMMIT');
-    const { rows } = await db.query(`SELECT event_id::text AS id FROM "${schema}".outbox WHERE event_id = ANY($1::uuid[]) ORDER BY id`, [events.map((e) => e.id)]);
+    const { rows } = await db.query(`SELECT event_id::text AS id FROM "${schema}".outbox WHERE event_id = ANY($1::uuid[]) ORDER BY id`, [
+      events.map((e) => e.id),
+    ]);
     expect(rows.map((r) => r.id)).toEqual(events.map((e) => e.id));
   });
 
@@ -112,7 +136,9 @@ describe('PostgresOutbox with node-postgres', () => {
       await db.query('COMMIT');
       await pending;
       await second.query('COMMIT');
-      const { rows } = await db.query(`SELECT data->'lines'->0->>'sku' AS sku FROM "${schema}".outbox WHERE partition_key = 'same-key' ORDER BY id`);
+      const { rows } = await db.query(
+        `SELECT data->'lines'->0->>'sku' AS sku FROM "${schema}".outbox WHERE partition_key = 'same-key' ORDER BY id`,
+      );
       expect(rows.map((r) => r.sku)).toEqual(['seq-1', 'seq-2']);
     } finally {
       await second.end();

@@ -33,12 +33,25 @@ async function setup(topicConfigs: Record<string, string> = {}) {
   const outbox = new PostgresOutbox({ contracts: orderContracts(topic), source: '/relay-test', schema });
   const write = async (events: Record<string, unknown>[], commit = true): Promise<string[]> => {
     await db.query('BEGIN');
-    const written = await outbox.appendMany(db, events.map((data) => ({ contract: 'orders.order-placed', data })));
+    const written = await outbox.appendMany(
+      db,
+      events.map((data) => ({ contract: 'orders.order-placed', data })),
+    );
     await db.query(commit ? 'COMMIT' : 'ROLLBACK');
     return written.map((e) => e.id);
   };
-  const start = (options: Partial<RelayOptions> = {}, publisher: Publisher = new KafkaPublisher({ brokers: KAFKA, ackTimeoutMs: 3000, timeoutMs: 1000, retries: 1 })) => {
-    const relay = new Relay({ source: new PollingSource({ database: PG_URL, schema, leaseMs: 6000 }), publisher, retryBaseMs: 50, retryMaxMs: 500, pollIntervalMs: 200, ...options });
+  const start = (
+    options: Partial<RelayOptions> = {},
+    publisher: Publisher = new KafkaPublisher({ brokers: KAFKA, ackTimeoutMs: 3000, timeoutMs: 1000, retries: 1 }),
+  ) => {
+    const relay = new Relay({
+      source: new PollingSource({ database: PG_URL, schema, leaseMs: 6000 }),
+      publisher,
+      retryBaseMs: 50,
+      retryMaxMs: 500,
+      pollIntervalMs: 200,
+      ...options,
+    });
     running.push(relay);
     const done = relay.run();
     return { relay, done };
@@ -77,8 +90,15 @@ describe('relay to Kafka', () => {
 
   it('moves an event the broker refuses for good to the dead-letter table while other keys continue', async () => {
     const t = await setup({ 'max.message.bytes': '3000' });
-    const big = orderPlaced('poison', 1, { lines: Array.from({ length: 120 }, (_, i) => ({ sku: `seq-1-${i}`, quantity: 1, unitPrice: 1 })) });
-    const ids = await t.write([orderPlaced('poison', 0), big, orderPlaced('poison', 2), ...Array.from({ length: 30 }, (_, i) => orderPlaced(`healthy-${i % 5}`, i))]);
+    const big = orderPlaced('poison', 1, {
+      lines: Array.from({ length: 120 }, (_, i) => ({ sku: `seq-1-${i}`, quantity: 1, unitPrice: 1 })),
+    });
+    const ids = await t.write([
+      orderPlaced('poison', 0),
+      big,
+      orderPlaced('poison', 2),
+      ...Array.from({ length: 30 }, (_, i) => orderPlaced(`healthy-${i % 5}`, i)),
+    ]);
     t.start();
     expect(await waitFor(async () => (await t.pending()) === 0, 30_000)).toBe(true);
 

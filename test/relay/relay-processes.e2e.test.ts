@@ -4,7 +4,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { migratePostgres, postgresOutboxStatus } from '../../src/outbox/postgres-migrate.js';
 import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
 import { orderContracts, orderPlaced, seqOf } from '../support/contracts.js';
-import { KAFKA, PG_URL, createTopic, exited, pgClient, readTopic, startRelay, uniqueName, waitFor, type KcatMessage } from '../support/services.js';
+import {
+  KAFKA,
+  PG_URL,
+  createTopic,
+  exited,
+  pgClient,
+  readTopic,
+  startRelay,
+  uniqueName,
+  waitFor,
+  type KcatMessage,
+} from '../support/services.js';
 
 const children: ChildProcess[] = [];
 let db: pg.Client;
@@ -25,7 +36,19 @@ async function setup() {
   await createTopic(topic);
   const outbox = new PostgresOutbox({ contracts: orderContracts(topic), source: '/proc-test', schema });
   const relay = (): ChildProcess & { log: string[] } => {
-    const child = startRelay(['--database', PG_URL, '--schema', schema, '--kafka', `kafka://${KAFKA}`, '--lease', '4000', '--poll-interval', '500', '--json']);
+    const child = startRelay([
+      '--database',
+      PG_URL,
+      '--schema',
+      schema,
+      '--kafka',
+      `kafka://${KAFKA}`,
+      '--lease',
+      '4000',
+      '--poll-interval',
+      '500',
+      '--json',
+    ]);
     children.push(child);
     return child;
   };
@@ -49,7 +72,10 @@ function expectKeyOrder(messages: KcatMessage[], keys: string[], expected: numbe
 
 /** Stats a relay logged when it stopped (JSON log line 'relay stopped'). */
 function stoppedStats(child: { log: string[] }): { delivered: number } | undefined {
-  const line = child.log.join('').split('\n').find((l) => l.includes('"relay stopped"'));
+  const line = child.log
+    .join('')
+    .split('\n')
+    .find((l) => l.includes('"relay stopped"'));
   return line ? (JSON.parse(line) as { delivered: number }) : undefined;
 }
 
@@ -88,7 +114,11 @@ describe('relay processes', () => {
 
     const messages = await readTopic(t.topic);
     expect(new Set(messages.map((m) => m.headers.ce_id))).toEqual(new Set(written));
-    expectKeyOrder(messages, keys, Array.from({ length: 50 }, (_, i) => i));
+    expectKeyOrder(
+      messages,
+      keys,
+      Array.from({ length: 50 }, (_, i) => i),
+    );
     // The work was really shared: more than one relay delivered events.
     const delivered = relays.map((r) => stoppedStats(r)?.delivered ?? 0);
     expect(delivered.filter((d) => d > 0).length).toBeGreaterThan(1);
@@ -101,7 +131,10 @@ describe('relay processes', () => {
     const ids: string[] = [];
     for (let seq = 0; seq < 60; seq++) {
       await db.query('BEGIN');
-      const events = await t.outbox.appendMany(db, keys.map((key) => ({ contract: 'orders.order-placed', data: orderPlaced(key, seq) })));
+      const events = await t.outbox.appendMany(
+        db,
+        keys.map((key) => ({ contract: 'orders.order-placed', data: orderPlaced(key, seq) })),
+      );
       await db.query('COMMIT');
       ids.push(...events.map((e) => e.id));
     }
@@ -124,7 +157,11 @@ describe('relay processes', () => {
     expect(duplicates).toBeGreaterThanOrEqual(0);
     expect(duplicates).toBeLessThanOrEqual(500);
     console.info(`SIGKILL mid-stream: ${ids.length} events, ${duplicates} duplicates, ${left} were still pending at the kill`);
-    expectKeyOrder(messages, keys, Array.from({ length: 60 }, (_, i) => i));
+    expectKeyOrder(
+      messages,
+      keys,
+      Array.from({ length: 60 }, (_, i) => i),
+    );
   });
 
   it('drains and exits 0 on SIGTERM, and a restart delivers the rest without duplicates', async () => {
@@ -132,7 +169,10 @@ describe('relay processes', () => {
     const ids: string[] = [];
     for (let seq = 0; seq < 40; seq++) {
       await db.query('BEGIN');
-      const events = await t.outbox.appendMany(db, Array.from({ length: 50 }, (_, k) => ({ contract: 'orders.order-placed', data: orderPlaced(`term-${k}`, seq) })));
+      const events = await t.outbox.appendMany(
+        db,
+        Array.from({ length: 50 }, (_, k) => ({ contract: 'orders.order-placed', data: orderPlaced(`term-${k}`, seq) })),
+      );
       await db.query('COMMIT');
       ids.push(...events.map((e) => e.id));
     }

@@ -37,7 +37,9 @@ export interface KcatMessage {
  * and returns them in partition, then offset order.
  */
 export async function readTopic(topic: string): Promise<KcatMessage[]> {
-  const { stdout } = await run('kcat', ['-b', KAFKA, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-J'], { maxBuffer: 512 * 1024 * 1024 });
+  const { stdout } = await run('kcat', ['-b', KAFKA, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-J'], {
+    maxBuffer: 512 * 1024 * 1024,
+  });
   return stdout
     .split('\n')
     .filter((l) => l.trim().length > 0)
@@ -100,7 +102,12 @@ export async function createTopic(topic: string, configs: Record<string, string>
   const { Admin } = await import('@platformatic/kafka');
   const admin = new Admin({ clientId: 'herald-test', bootstrapBrokers: [KAFKA] });
   try {
-    await admin.createTopics({ topics: [topic], partitions: 4, replicas: 1, configs: Object.entries(configs).map(([name, value]) => ({ name, value })) });
+    await admin.createTopics({
+      topics: [topic],
+      partitions: 4,
+      replicas: 1,
+      configs: Object.entries(configs).map(([name, value]) => ({ name, value })),
+    });
   } finally {
     await admin.close();
   }

@@ -84,7 +84,11 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
       const order = sampleOrder(i);
       const invalid = i % 25 === 24;
       try {
-        await placeOrder(db, outbox, invalid ? { ...order, lines: [...order.lines, { sku: 'GIFT-000', quantity: 0, unitPrice: 0 }] } : order);
+        await placeOrder(
+          db,
+          outbox,
+          invalid ? { ...order, lines: [...order.lines, { sku: 'GIFT-000', quantity: 0, unitPrice: 0 }] } : order,
+        );
         counts.eventsWritten++;
       } catch (err) {
         if (!isHeraldError(err, 'EVENT_INVALID')) throw err;
@@ -122,8 +126,11 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
     };
     const rows = flags.kafka
       ? []
-      : await queryDuckDb(warehouse, `SELECT partition_key AS customer, count(*) AS orders, round(sum((data->>'total')::DOUBLE), 2) AS revenue
-          FROM events WHERE topic = 'orders.order-placed.v1' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`);
+      : await queryDuckDb(
+          warehouse,
+          `SELECT partition_key AS customer, count(*) AS orders, round(sum((data->>'total')::DOUBLE), 2) AS revenue
+          FROM events WHERE topic = 'orders.order-placed.v1' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`,
+        );
     printResult(flags.json === true, { ...summary, topCustomers: rows }, () => {
       const lines = [
         '',
@@ -137,7 +144,14 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
         `took                    ${summary.seconds}s`,
       ];
       if (rows.length > 0) {
-        lines.push('', 'top customers in the warehouse (all demo runs):', table(['customer', 'orders', 'revenue'], rows.map((r) => [String(r.customer), Number(r.orders), Number(r.revenue)])));
+        lines.push(
+          '',
+          'top customers in the warehouse (all demo runs):',
+          table(
+            ['customer', 'orders', 'revenue'],
+            rows.map((r) => [String(r.customer), Number(r.orders), Number(r.revenue)]),
+          ),
+        );
       }
       return lines.join('\n');
     });
@@ -160,11 +174,22 @@ function sampleOrder(i: number): Order {
     customerId: customer,
     customerEmail: `${customer}@example.com`,
     currency: 'EUR',
-    lines: Array.from({ length: (i % 3) + 1 }, (_, l) => ({ sku: SKUS[(i + l) % SKUS.length]!, quantity: (l % 2) + 1, unitPrice: 9.5 + l * 10 })),
+    lines: Array.from({ length: (i % 3) + 1 }, (_, l) => ({
+      sku: SKUS[(i + l) % SKUS.length]!,
+      quantity: (l % 2) + 1,
+      unitPrice: 9.5 + l * 10,
+    })),
   };
 }
 
 function toEvent(order: Order): Record<string, unknown> {
   const total = order.lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0);
-  return { orderId: order.orderId, customerId: order.customerId, total, currency: order.currency, placedAt: new Date().toISOString(), lines: order.lines };
+  return {
+    orderId: order.orderId,
+    customerId: order.customerId,
+    total,
+    currency: order.currency,
+    placedAt: new Date().toISOString(),
+    lines: order.lines,
+  };
 }

@@ -9,7 +9,9 @@ export async function migrateCommand(flags: Partial<HeraldConfig> & { config?: s
     ...(config.schema === undefined ? {} : { schema: config.schema }),
     ...(config.buckets === undefined ? {} : { buckets: Number(config.buckets) }),
   });
-  printResult(flags.json === true, result, () =>
-    `${result.created ? 'created' : 'checked'} the outbox in schema '${result.schema}' (${result.buckets} ordering buckets)`,
+  printResult(
+    flags.json === true,
+    result,
+    () => `${result.created ? 'created' : 'checked'} the outbox in schema '${result.schema}' (${result.buckets} ordering buckets)`,
   );
 }

@@ -23,7 +23,10 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
   const config = await loadConfig(flags);
   const log = consoleLogger({ json: flags.json === true, debug: flags.debug === true });
   const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
-  const kafka = new KafkaPublisher({ brokers: required(config, 'kafka', '--kafka', 'HERALD_KAFKA'), createTopics: config.createTopics === true });
+  const kafka = new KafkaPublisher({
+    brokers: required(config, 'kafka', '--kafka', 'HERALD_KAFKA'),
+    createTopics: config.createTopics === true,
+  });
   const publisher = withTopicMap(kafka, config.topics ?? {});
   const topics = config.contracts ? (await ContractRegistry.fromDir(config.contracts)).list().map((c) => c.topic) : [];
   await runRelay({ config, database, publisher, topics, log });
@@ -43,7 +46,12 @@ export interface RunRelayInput {
 /** Starts a polling relay with the given publisher and runs it until a signal; returns its stats. */
 export async function runRelay({ config, database, publisher, topics, log, signal }: RunRelayInput): Promise<Relay['stats']> {
   const schema = config.schema === undefined ? {} : { schema: config.schema };
-  const source = new PollingSource({ database, ...schema, logger: log, ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}) });
+  const source = new PollingSource({
+    database,
+    ...schema,
+    logger: log,
+    ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}),
+  });
   const options: RelayOptions = { source, publisher, logger: log, ...numeric(config.relay ?? {}) };
   const relay = new Relay(options);
   try {
