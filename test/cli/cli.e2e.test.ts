@@ -81,6 +81,13 @@ describe('herald CLI', () => {
     expect(relay.stderr).toContain('--create-topics');
   });
 
+  it('names an unreachable Kafka and what to check', async () => {
+    const relay = await herald(['relay', '--database', PG_URL, '--schema', schema, '--kafka', 'kafka://127.0.0.1:9']);
+    expect(relay.code).toBe(1);
+    expect(relay.stderr).toContain('herald: cannot reach kafka at 127.0.0.1:9');
+    expect(relay.stderr).toContain('check the address and that the broker is running');
+  });
+
   it('refuses a malformed Kafka address', async () => {
     const relay = await herald(['relay', '--database', PG_URL, '--kafka', 'kafka://nohost']);
     expect(relay.code).toBe(2);

@@ -88,6 +88,17 @@ describe('relay to Kafka', () => {
     expect(alice.map((m) => seqOf(m.payload))).toEqual([0, 1]);
   });
 
+  it('is woken by NOTIFY: an event arrives long before the safety-net poll', async () => {
+    const t = await setup();
+    const { relay } = t.start({ pollIntervalMs: 60_000 });
+    // Let the relay claim its buckets and go to sleep on the long poll.
+    await new Promise((r) => setTimeout(r, 1500));
+    const started = Date.now();
+    await t.write([orderPlaced('notify', 0)]);
+    expect(await waitFor(async () => relay.stats.delivered === 1, 10_000, 20)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('moves an event the broker refuses for good to the dead-letter table while other keys continue', async () => {
     const t = await setup({ 'max.message.bytes': '3000' });
     const big = orderPlaced('poison', 1, {
