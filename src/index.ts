@@ -14,6 +14,7 @@ export {
   type OutboxStatus,
   type TopicStatus,
 } from './outbox/postgres-migrate.js';
+export { listDeadLetters, requeueDeadLetters, type DeadLetter } from './outbox/postgres-dead-letters.js';
 export type { SqlExecutor } from './outbox/sql-client.js';
 export type { Publisher, OutgoingEvent } from './brokers/publisher.js';
 export { withTopicMap } from './brokers/topic-map.js';

@@ -5,6 +5,7 @@ import { migrateCommand } from './commands/migrate.js';
 import { relayCommand } from './commands/relay.js';
 import { statusCommand } from './commands/status.js';
 import { demoCommand } from './commands/demo.js';
+import { deadLettersCommand } from './commands/dead-letters.js';
 
 const program = new Command('herald')
   .description('Publish events from your database to brokers under data contracts, without dual writes.')
@@ -41,6 +42,13 @@ common(program.command('relay'))
 common(program.command('status'))
   .description('pending events, age of the oldest, retries and dead letters per topic')
   .action((flags) => statusCommand(flags));
+
+common(program.command('dead-letters'))
+  .description('list dead-lettered events with their last error, or put them back in the outbox with --requeue')
+  .option('--requeue', 'move dead letters back into the outbox (all, or those given with --id)')
+  .option('--id <event-id...>', 'only these event ids')
+  .addOption(new Option('--limit <n>', 'most events to list').default(100).argParser(Number))
+  .action((flags) => deadLettersCommand(flags));
 
 program
   .command('demo')

@@ -37,6 +37,27 @@ describe('herald CLI', () => {
     expect(human.stdout).toMatch(/t\.one\s+2/);
   });
 
+  it('lists dead letters and requeues them into the outbox with their event ids', async () => {
+    const db = await pgClient();
+    const id = '01a2289c-2a35-712d-b52d-d0addbb7179f';
+    await db.query(
+      `INSERT INTO "${schema}".dead_letter (id, event_id, topic, partition_key, type, source, time, data, created_at, attempts, last_error)
+       VALUES (999999, $1, 't.dead', 'k', 'x', '/s', now(), '{"a":1}', now(), 10, 'rejected by the broker: too large')`,
+      [id],
+    );
+    const list = await herald(['dead-letters', '--database', PG_URL, '--schema', schema, '--json']);
+    expect(JSON.parse(list.stdout)).toMatchObject([
+      { eventId: id, topic: 't.dead', attempts: 10, lastError: 'rejected by the broker: too large' },
+    ]);
+    const requeue = await herald(['dead-letters', '--database', PG_URL, '--schema', schema, '--requeue', '--id', id]);
+    expect(requeue.stdout.trim()).toBe('requeued 1 event(s) into the outbox');
+    const { rows } = await db.query(`SELECT data::text, attempts FROM "${schema}".outbox WHERE event_id = $1`, [id]);
+    expect(rows).toEqual([{ data: '{"a":1}', attempts: 0 }]);
+    expect((await herald(['dead-letters', '--database', PG_URL, '--schema', schema])).stdout.trim()).toBe('no dead letters');
+    await db.query(`DELETE FROM "${schema}".outbox WHERE event_id = $1`, [id]);
+    await db.end();
+  });
+
   it('reads options from herald.config.json and environment variables', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'herald-cli-'));
     await writeFile(join(dir, 'herald.config.json'), JSON.stringify({ database: PG_URL, schema }));
@@ -95,7 +116,7 @@ describe('herald CLI', () => {
   });
 
   it('prints help for every command', async () => {
-    for (const cmd of ['migrate', 'relay', 'status', 'demo']) {
+    for (const cmd of ['migrate', 'relay', 'status', 'dead-letters', 'demo']) {
       const help = await herald([cmd, '--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toContain(`Usage: herald ${cmd}`);

@@ -1,0 +1,33 @@
+import { listDeadLetters, requeueDeadLetters } from '../../outbox/postgres-dead-letters.js';
+import { loadConfig, required, type HeraldConfig } from '../config.js';
+import { printResult, table } from '../output.js';
+
+/** Flags of `herald dead-letters`. */
+export interface DeadLetterFlags extends Partial<HeraldConfig> {
+  config?: string;
+  json?: boolean;
+  requeue?: boolean;
+  id?: string[];
+  limit?: number;
+}
+
+/** `herald dead-letters`: lists dead-lettered events, or moves them back to the outbox with `--requeue`. */
+export async function deadLettersCommand(flags: DeadLetterFlags): Promise<void> {
+  const config = await loadConfig(flags);
+  const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
+  const schema = config.schema === undefined ? {} : { schema: config.schema };
+  if (flags.requeue) {
+    const moved = await requeueDeadLetters(database, { ...schema, ...(flags.id?.length ? { eventIds: flags.id } : {}) });
+    printResult(flags.json === true, { requeued: moved }, () => `requeued ${moved} event(s) into the outbox`);
+    return;
+  }
+  const letters = await listDeadLetters(database, { ...schema, ...(flags.limit ? { limit: flags.limit } : {}) });
+  printResult(flags.json === true, letters, () =>
+    letters.length === 0
+      ? 'no dead letters'
+      : table(
+          ['event id', 'topic', 'key', 'attempts', 'failed at', 'last error'],
+          letters.map((l) => [l.eventId, l.topic, l.partitionKey, l.attempts, l.failedAt, l.lastError.slice(0, 80)]),
+        ),
+  );
+}
