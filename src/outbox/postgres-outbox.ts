@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Contract } from '../contracts/contract.js';
 import type { ContractRegistry } from '../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
@@ -18,6 +19,12 @@ export interface PostgresOutboxOptions extends PostgresOutboxSchemaOptions {
    * the application already serialises writers per key.
    */
   readonly serializeKeys?: boolean;
+  /**
+   * Send the append statements as named (prepared) statements, planned once per connection.
+   * Default true. Turn it off behind a connection pooler that cannot keep prepared statements
+   * (PgBouncer in transaction mode before 1.21).
+   */
+  readonly prepareStatements?: boolean;
 }
 
 /** One event to append: a contract id, its payload and optional envelope attributes. */
@@ -42,7 +49,9 @@ const LOCK_CLASS = 0x48524c44;
 export class PostgresOutbox {
   readonly #contracts: ContractRegistry;
   readonly #source: string;
-  readonly #sql: string;
+  readonly #manySql: string;
+  readonly #oneSql: string;
+  readonly #names: { one: string; many: string } | undefined;
 
   constructor(options: PostgresOutboxOptions) {
     if (typeof options.source !== 'string' || options.source.length === 0) {
@@ -54,7 +63,14 @@ export class PostgresOutbox {
     }
     this.#contracts = options.contracts;
     this.#source = options.source;
-    this.#sql = insertSql(outboxNames(options), options.serializeKeys ?? true);
+    const names = outboxNames(options);
+    const serializeKeys = options.serializeKeys ?? true;
+    this.#manySql = insertManySql(names, serializeKeys);
+    this.#oneSql = insertOneSql(names, serializeKeys);
+    // Statement names are per connection; they include a hash of the text so that two outboxes
+    // (different schemas or settings) on one connection never share a name.
+    this.#names =
+      options.prepareStatements === false ? undefined : { one: statementName(this.#oneSql), many: statementName(this.#manySql) };
   }
 
   /** Validates and appends one event in `tx`; resolves with the event as it will be delivered. */
@@ -77,7 +93,24 @@ export class PostgresOutbox {
     if (inputs.length === 0) return [];
     const rows = inputs.map((input) => this.#build(input));
     try {
-      await executor.query(this.#sql, [JSON.stringify(rows.map((r) => r.row))]);
+      if (rows.length === 1) {
+        const r = rows[0]!.row;
+        const params = [
+          r.event_id,
+          r.topic,
+          r.partition_key,
+          r.type,
+          r.source,
+          r.subject,
+          r.time,
+          r.dataschema,
+          r.traceparent,
+          JSON.stringify(r.data),
+        ];
+        await executor.query(this.#oneSql, params, this.#names?.one);
+      } else {
+        await executor.query(this.#manySql, [JSON.stringify(rows.map((r) => r.row))], this.#names?.many);
+      }
     } catch (cause) {
       throw databaseError(cause, `cannot append ${rows.length} event(s) to the outbox`);
     }
@@ -121,7 +154,7 @@ export class PostgresOutbox {
  * are taken (in hash order, to avoid deadlocks between two multi-key appends) before any row gets
  * its id, because the MATERIALIZED aggregate must finish before the INSERT produces a row.
  */
-function insertSql(n: OutboxNames, serializeKeys: boolean): string {
+function insertManySql(n: OutboxNames, serializeKeys: boolean): string {
   const locks = serializeKeys
     ? `, locks AS MATERIALIZED (
         SELECT count(pg_advisory_xact_lock(${LOCK_CLASS}, h)) AS n
@@ -135,6 +168,21 @@ function insertSql(n: OutboxNames, serializeKeys: boolean): string {
     INSERT INTO ${n.outbox} (event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data)
     SELECT event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data
     FROM (SELECT input.* FROM input${serializeKeys ? ', locks' : ''} ORDER BY ord) ordered`;
+}
+
+/**
+ * The single-event form of {@link insertManySql}: plain parameters, and the key's advisory lock in
+ * a one-row subquery that the INSERT's only row depends on, so the lock is held before the row
+ * takes its id.
+ */
+function insertOneSql(n: OutboxNames, serializeKeys: boolean): string {
+  const lock = serializeKeys ? ` FROM (SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext($3::text))) AS key_lock` : '';
+  return `INSERT INTO ${n.outbox} (event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data)
+    SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::timestamptz, $8::text, $9::text, $10::text::json${lock}`;
+}
+
+function statementName(sql: string): string {
+  return `herald_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
 }
 
 /** Wraps a driver error; says to run migrate when the outbox table is missing (SQLSTATE 42P01). */

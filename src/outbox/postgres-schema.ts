@@ -85,7 +85,8 @@ export function migrationSql(n: OutboxNames): string[] {
       retry_at timestamptz,
       last_error text
     )`,
-    `CREATE INDEX IF NOT EXISTS outbox_bucket_id ON ${n.outbox} (bucket, id)`,
+    // No index on bucket: the relay walks the primary key in id order and filters its buckets,
+    // which stays cheap with any backlog, and every index would slow down each append.
     // Tiny partial index: only rows waiting for a retry, used to hold back the rest of their key.
     `CREATE INDEX IF NOT EXISTS outbox_retrying_keys ON ${n.outbox} (partition_key) WHERE retry_at IS NOT NULL`,
     `CREATE TABLE IF NOT EXISTS ${n.deadLetter} (

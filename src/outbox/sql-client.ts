@@ -5,17 +5,22 @@ import { HeraldError, ErrorCodes } from '../errors.js';
  * Herald never begins, commits or rolls back through this port.
  */
 export interface SqlExecutor {
-  query(text: string, params: readonly unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  /**
+   * Runs `text`. With `name`, the driver prepares the statement once per connection and reuses
+   * the plan (Herald's statements are fixed per outbox, so parsing and planning them every call
+   * would cost more than executing them).
+   */
+  query(text: string, params: readonly unknown[], name?: string): Promise<{ rows: Record<string, unknown>[] }>;
 }
 
 /** A node-postgres `Client` or `PoolClient` (structural, so `pg` stays an optional peer). */
 interface PgLike {
-  query(text: string, params: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+  query(config: { text: string; values: unknown[]; name?: string }): Promise<{ rows: Record<string, unknown>[] }>;
 }
 
 /** A postgres.js transaction handle, the `sql` passed to `sql.begin(async (sql) => ...)`. */
 interface PostgresJsLike {
-  unsafe(text: string, params: unknown[]): Promise<Record<string, unknown>[]>;
+  unsafe(text: string, params: unknown[], options?: { prepare?: boolean }): Promise<Record<string, unknown>[]>;
   savepoint?: unknown;
   begin?: unknown;
 }
@@ -34,7 +39,7 @@ export function executorFor(tx: unknown): SqlExecutor {
         "pass the 'sql' of a postgres.js transaction (sql.begin(async (tx) => ...)), not the root 'sql': the event must commit with your change",
       );
     }
-    return { query: async (text, params) => ({ rows: await sql.unsafe(text, [...params]) }) };
+    return { query: async (text, params, name) => ({ rows: await sql.unsafe(text, [...params], { prepare: name !== undefined }) }) };
   }
   if (tx !== null && typeof tx === 'object' && typeof (tx as PgLike).query === 'function') {
     // A pg.Pool has totalCount and idleCount; each of its queries may run on another connection.
@@ -45,7 +50,7 @@ export function executorFor(tx: unknown): SqlExecutor {
       );
     }
     const client = tx as PgLike;
-    return { query: (text, params) => client.query(text, [...params]) };
+    return { query: (text, params, name) => client.query({ text, values: [...params], ...(name === undefined ? {} : { name }) }) };
   }
   throw new HeraldError(
     ErrorCodes.TRANSACTION_REQUIRED,

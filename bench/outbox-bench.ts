@@ -1,0 +1,785 @@
+// Herald benchmarks (DESIGN.md §8): write overhead of the outbox in a business transaction, and
+// relay throughput PostgreSQL → Kafka against the raw Kafka client. Every comparison runs side
+// by side in one process, on the same database, broker and durability, so that the ratios hold
+// even where absolute numbers drift on a shared machine.
+//
+//   node --import tsx bench/outbox-bench.ts [--only write|relay] [--write-tx 1500] ...
+//   npx tsx bench/outbox-bench.ts --help
+//
+// stdout: one JSON line per part (starts with '{'), followed by a short table. Progress: stderr.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import {
+  ContractRegistry,
+  migratePostgres,
+  parseContract,
+  PollingSource,
+  PostgresOutbox,
+  postgresOutboxStatus,
+  Relay,
+  type AppendInput,
+  type HeraldEvent,
+  type Logger,
+  type OutgoingEvent,
+  type Publisher,
+  type RelayRecord,
+  type RelaySource,
+} from '../src/index.js';
+import { KafkaPublisher } from '../src/brokers/kafka.js';
+
+// ------------------------------------------------------------------------------ configuration
+
+interface Setting {
+  readonly env: string;
+  readonly fallback: string;
+  readonly help: string;
+}
+
+const SETTINGS = {
+  pg: { env: 'BENCH_PG', fallback: process.env.HERALD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres', help: 'PostgreSQL URL' },
+  kafka: { env: 'BENCH_KAFKA', fallback: process.env.HERALD_TEST_KAFKA ?? '127.0.0.1:9092', help: 'Kafka bootstrap host:port' },
+  only: { env: 'BENCH_ONLY', fallback: 'all', help: 'which part to run: write, relay or all' },
+  'write-clients': { env: 'BENCH_WRITE_CLIENTS', fallback: '4', help: 'concurrent pg connections writing business transactions' },
+  'write-tx': { env: 'BENCH_WRITE_TX', fallback: '1500', help: 'transactions per connection, per variant, per round' },
+  'write-rounds': { env: 'BENCH_WRITE_ROUNDS', fallback: '5', help: 'rounds of the three write variants (median is reported)' },
+  'relay-events': { env: 'BENCH_RELAY_EVENTS', fallback: '50000', help: 'events drained per relay run' },
+  'relay-batch': { env: 'BENCH_RELAY_BATCH', fallback: '1000', help: 'relay batchSize and raw producer batch size' },
+  'relay-rounds': { env: 'BENCH_RELAY_ROUNDS', fallback: '5', help: 'rounds of herald relay vs raw producer (median is reported)' },
+} satisfies Record<string, Setting>;
+
+type SettingName = keyof typeof SETTINGS;
+
+interface Config {
+  pg: string;
+  kafka: string;
+  only: 'write' | 'relay' | 'all';
+  writeClients: number;
+  writeTx: number;
+  writeRounds: number;
+  relayEvents: number;
+  relayBatch: number;
+  relayRounds: number;
+}
+
+function usage(): string {
+  const lines = Object.entries(SETTINGS).map(([name, s]) => `  --${name.padEnd(14)} ${s.env.padEnd(20)} ${s.help} (default ${s.fallback})`);
+  return `usage: node --import tsx bench/outbox-bench.ts [options]\n\n  flag             env var\n${lines.join('\n')}\n`;
+}
+
+function readConfig(): Config {
+  const options = Object.fromEntries(Object.keys(SETTINGS).map((k) => [k, { type: 'string' as const }]));
+  const { values } = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    process.stdout.write(usage());
+    process.exit(0);
+  }
+  const get = (name: SettingName): string => {
+    const flag = (values as Record<string, unknown>)[name];
+    return typeof flag === 'string' ? flag : (process.env[SETTINGS[name].env] ?? SETTINGS[name].fallback);
+  };
+  const int = (name: SettingName): number => {
+    const v = Number(get(name));
+    if (!Number.isInteger(v) || v < 1)
+      throw new BenchError(`--${name} (${SETTINGS[name].env}) must be a positive integer, got '${get(name)}'`);
+    return v;
+  };
+  const only = get('only');
+  if (only !== 'write' && only !== 'relay' && only !== 'all')
+    throw new BenchError(`--only (BENCH_ONLY) must be write, relay or all, got '${only}'`);
+  return {
+    pg: get('pg'),
+    kafka: get('kafka').replace(/^kafka:\/\//, ''),
+    only,
+    writeClients: int('write-clients'),
+    writeTx: int('write-tx'),
+    writeRounds: int('write-rounds'),
+    relayEvents: int('relay-events'),
+    relayBatch: int('relay-batch'),
+    relayRounds: int('relay-rounds'),
+  };
+}
+
+/** An error whose message is all the user needs; printed without a stack. */
+class BenchError extends Error {}
+
+// ------------------------------------------------------------------------------ small helpers
+
+const SOURCE = '/herald-bench';
+const CONTRACT = 'orders.order-placed';
+const CONTRACT_FILE = new URL('../examples/orders/contracts/order-placed.v1.yaml', import.meta.url);
+const suffix = randomBytes(4).toString('hex');
+
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** The example order-placed contract, routed to `topic`. */
+function orderContracts(topic: string): ContractRegistry {
+  const text = readFileSync(CONTRACT_FILE, 'utf8').replace('value: orders.order-placed.v1', `value: ${topic}`);
+  return new ContractRegistry([parseContract(text, 'order-placed.v1.yaml')]);
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+function messageOf(err: unknown): string {
+  const e = err as { message?: string; errors?: unknown[] };
+  const nested = Array.isArray(e.errors) && e.errors.length > 0 ? ` (${e.errors.map(messageOf).join('; ')})` : '';
+  return `${e.message ?? String(err)}${nested}`;
+}
+
+/** Cleanup steps, run in reverse order at the end, on error and on Ctrl-C. */
+const cleanups: { what: string; run: () => Promise<unknown> }[] = [];
+async function cleanup(): Promise<void> {
+  while (cleanups.length > 0) {
+    const step = cleanups.pop()!;
+    await withTimeout(step.run(), 15_000, step.what).catch((err: unknown) => log(`cleanup: ${step.what} failed: ${messageOf(err)}`));
+  }
+}
+
+async function pgConnect(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, application_name: 'herald-bench' });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+  } catch (err) {
+    await c.end().catch(() => undefined);
+    throw new BenchError(`cannot connect to PostgreSQL at ${redact(url)}: ${messageOf(err)}. Start the services with: npm run services`);
+  }
+  return c;
+}
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
+
+async function kafkaModule(): Promise<typeof import('@platformatic/kafka')> {
+  return import('@platformatic/kafka');
+}
+
+async function kafkaAdmin(cfg: Config): Promise<import('@platformatic/kafka').Admin> {
+  const { Admin } = await kafkaModule();
+  return new Admin({ clientId: 'herald-bench-admin', bootstrapBrokers: [cfg.kafka], timeout: 5_000, retries: 1 });
+}
+
+/** Fails fast, with the fix, when Kafka cannot be reached. */
+async function checkKafka(cfg: Config): Promise<void> {
+  const admin = await kafkaAdmin(cfg);
+  try {
+    await withTimeout(admin.listTopics(), 15_000, 'listing topics');
+  } catch (err) {
+    throw new BenchError(`cannot reach Kafka at ${cfg.kafka}: ${messageOf(err)}. Start the services with: npm run services`);
+  } finally {
+    await withTimeout(admin.close(), 5_000, 'closing the admin client').catch(() => undefined);
+  }
+}
+
+// ------------------------------------------------------------------------------ machine facts
+
+interface Machine {
+  node: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGiB: number;
+  platform: string;
+  postgres: string;
+  pgSettings: Record<string, string>;
+  kafka: string;
+}
+
+async function machineFacts(cfg: Config, db: pg.Client): Promise<Machine> {
+  const { rows } = await db.query<{ server_version: string }>('SHOW server_version');
+  const settings = await db.query<{ name: string; setting: string }>(
+    `SELECT name, setting FROM pg_settings WHERE name IN ('synchronous_commit', 'fsync', 'autovacuum', 'shared_buffers', 'wal_level', 'max_wal_size') ORDER BY name`,
+  );
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    cpus: typeof os.availableParallelism === 'function' ? os.availableParallelism() : cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${process.platform}-${process.arch}`,
+    postgres: rows[0]?.server_version ?? 'unknown',
+    pgSettings: Object.fromEntries(settings.rows.map((r) => [r.name, r.setting])),
+    kafka: cfg.kafka,
+  };
+}
+
+// ------------------------------------------------------------------------------ 1. write overhead
+
+interface Order {
+  id: string;
+  customerId: string;
+  currency: string;
+  lines: { sku: string; quantity: number; unitPrice: number }[];
+}
+
+function makeOrder(): Order {
+  const lines = Array.from({ length: 3 }, (_, i) => ({
+    sku: `sku-${Math.floor(Math.random() * 5000)}-${i}`,
+    quantity: 1 + Math.floor(Math.random() * 4),
+    unitPrice: Math.round(Math.random() * 10_000) / 100,
+  }));
+  // 10,000 customers: the per-key advisory lock of Herald's append rarely collides, as in a real shop.
+  return { id: randomUUID(), customerId: `cust-${Math.floor(Math.random() * 10_000)}`, currency: 'EUR', lines };
+}
+
+const totalOf = (o: Order): number => Math.round(o.lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0) * 100) / 100;
+
+/** The order-placed payload; built the same way for the hand-written and the Herald variant. */
+function payloadOf(o: Order): Record<string, unknown> {
+  return {
+    orderId: o.id,
+    customerId: o.customerId,
+    total: totalOf(o),
+    currency: o.currency,
+    placedAt: new Date().toISOString(),
+    lines: o.lines,
+  };
+}
+
+type Variant = 'none' | 'handWritten' | 'herald';
+const VARIANTS: readonly Variant[] = ['none', 'handWritten', 'herald'];
+const VARIANT_LABEL: Record<Variant, string> = {
+  none: '(a) no event',
+  handWritten: '(b) hand-written outbox INSERT',
+  herald: '(c) Herald PostgresOutbox.append',
+};
+
+async function writeBench(cfg: Config, machine: Machine, admin: pg.Client): Promise<void> {
+  const schema = `herald_bench_app_${suffix}`;
+  const heraldSchema = `herald_bench_outbox_${suffix}`;
+  log(`write overhead: schemas ${schema} (orders, order_lines, hand-written outbox) and ${heraldSchema} (Herald outbox)`);
+  cleanups.push({ what: `drop schema ${schema}`, run: () => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) });
+  cleanups.push({ what: `drop schema ${heraldSchema}`, run: () => admin.query(`DROP SCHEMA IF EXISTS ${heraldSchema} CASCADE`) });
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  // The tables of examples/orders/service.ts.
+  await admin.query(`CREATE TABLE ${schema}.orders (
+    id uuid PRIMARY KEY, customer_id text NOT NULL, total numeric(12,2) NOT NULL, currency char(3) NOT NULL,
+    placed_at timestamptz NOT NULL DEFAULT now())`);
+  await admin.query(`CREATE TABLE ${schema}.order_lines (
+    order_id uuid NOT NULL REFERENCES ${schema}.orders(id), line int NOT NULL, sku text NOT NULL, quantity int NOT NULL,
+    unit_price numeric(12,2) NOT NULL, PRIMARY KEY (order_id, line))`);
+  // A fair minimal outbox: what a team writes by hand (id, destination, key, event JSON, time).
+  // `json`, not `jsonb`, like Herald's data column, so the baseline does not pay for jsonb parsing.
+  await admin.query(`CREATE TABLE ${schema}.outbox (
+    id bigserial PRIMARY KEY, topic text NOT NULL, partition_key text NOT NULL, payload json NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now())`);
+  await migratePostgres(cfg.pg, { schema: heraldSchema });
+
+  const contracts = orderContracts('bench.order-placed.v1');
+  const contract = contracts.get(CONTRACT);
+  const outbox = new PostgresOutbox({ contracts, source: SOURCE, schema: heraldSchema });
+
+  const emit: Record<Variant, (c: pg.Client, o: Order) => Promise<unknown>> = {
+    none: async () => undefined,
+    handWritten: (c, o) => {
+      const e = {
+        specversion: '1.0',
+        id: randomUUID(),
+        source: SOURCE,
+        type: contract.eventType,
+        time: new Date().toISOString(),
+        datacontenttype: 'application/json',
+        partitionkey: o.customerId,
+        data: payloadOf(o),
+      };
+      return c.query(`INSERT INTO ${schema}.outbox (topic, partition_key, payload) VALUES ($1, $2, $3)`, [
+        contract.topic,
+        o.customerId,
+        JSON.stringify(e),
+      ]);
+    },
+    herald: (c, o) => outbox.append(c, CONTRACT, payloadOf(o)),
+  };
+
+  const insertOrder = `INSERT INTO ${schema}.orders (id, customer_id, total, currency) VALUES ($1, $2, $3, $4)`;
+  const insertLine = `INSERT INTO ${schema}.order_lines (order_id, line, sku, quantity, unit_price) VALUES ($1, $2, $3, $4, $5)`;
+  async function placeOrder(c: pg.Client, o: Order, variant: Variant): Promise<void> {
+    await c.query('BEGIN');
+    try {
+      await c.query(insertOrder, [o.id, o.customerId, totalOf(o), o.currency]);
+      for (const [i, l] of o.lines.entries()) await c.query(insertLine, [o.id, i + 1, l.sku, l.quantity, l.unitPrice]);
+      await emit[variant](c, o);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  const clients: pg.Client[] = [];
+  cleanups.push({ what: 'close write connections', run: () => Promise.all(clients.map((c) => c.end())) });
+  for (let i = 0; i < cfg.writeClients; i++) clients.push(await pgConnect(cfg.pg));
+
+  /** Every variant starts from empty tables and a fresh checkpoint, so none inherits another's WAL or bloat. */
+  async function reset(): Promise<void> {
+    await admin.query(`TRUNCATE ${schema}.order_lines, ${schema}.orders, ${schema}.outbox, ${heraldSchema}.outbox`);
+    await admin.query('CHECKPOINT');
+  }
+
+  async function run(variant: Variant, perClient: number): Promise<number> {
+    const work = clients.map(() => Array.from({ length: perClient }, makeOrder));
+    const t0 = performance.now();
+    await Promise.all(
+      clients.map(async (c, i) => {
+        for (const o of work[i]!) await placeOrder(c, o, variant);
+      }),
+    );
+    return (performance.now() - t0) / 1000;
+  }
+
+  log('write overhead: warming up (JIT, contract validator, plan caches)');
+  for (const v of VARIANTS) await run(v, Math.min(200, cfg.writeTx));
+
+  const total = cfg.writeClients * cfg.writeTx;
+  const rates: Record<Variant, number[]> = { none: [], handWritten: [], herald: [] };
+  for (let r = 0; r < cfg.writeRounds; r++) {
+    // Rotate the order each round so that no variant always runs first or last.
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + r) % VARIANTS.length]!);
+    for (const v of order) {
+      await reset();
+      const secs = await run(v, cfg.writeTx);
+      rates[v].push(total / secs);
+      log(
+        `write overhead: round ${r + 1}/${cfg.writeRounds} ${v.padEnd(11)} ${total} tx in ${secs.toFixed(2)} s = ${Math.round(total / secs)} tx/s`,
+      );
+    }
+  }
+  await reset();
+
+  const med = { none: median(rates.none), handWritten: median(rates.handWritten), herald: median(rates.herald) };
+  const ratios = {
+    heraldVsPlain: round3(med.herald / med.none),
+    heraldVsHandWritten: round3(med.herald / med.handWritten),
+    handWrittenVsPlain: round3(med.handWritten / med.none),
+  };
+  const perRound = (a: Variant, b: Variant): number[] => rates[a].map((x, i) => round3(x / rates[b][i]!));
+  const result = {
+    bench: 'write-overhead',
+    unit: 'business transactions/s (1 order + 3 order_lines rows, then COMMIT)',
+    machine,
+    config: {
+      clients: cfg.writeClients,
+      txPerClientPerVariantPerRound: cfg.writeTx,
+      rounds: cfg.writeRounds,
+      serializeKeys: true,
+      statistic: 'median of rounds',
+    },
+    txPerSec: { none: round1(med.none), handWritten: round1(med.handWritten), herald: round1(med.herald) },
+    rounds: { none: rates.none.map(round1), handWritten: rates.handWritten.map(round1), herald: rates.herald.map(round1) },
+    ratios,
+    perRoundRatios: { heraldVsPlain: perRound('herald', 'none'), heraldVsHandWritten: perRound('herald', 'handWritten') },
+    goal: { heraldVsPlain: 0.85, met: ratios.heraldVsPlain >= 0.85 },
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(
+    `\nWrite overhead: ${cfg.writeClients} connections x ${cfg.writeTx} tx per variant, median of ${cfg.writeRounds} rounds\n`,
+  );
+  process.stdout.write(
+    table(
+      ['variant', 'tx/s', 'vs (a)', 'rounds'],
+      VARIANTS.map((v) => [
+        VARIANT_LABEL[v],
+        Math.round(med[v]),
+        (med[v] / med.none).toFixed(3),
+        rates[v].map((x) => Math.round(x)).join(' / '),
+      ]),
+    ) + '\n',
+  );
+  process.stdout.write(
+    `herald/plain = ${ratios.heraldVsPlain.toFixed(3)} (goal >= 0.85: ${result.goal.met ? 'met' : 'NOT met'}), herald/hand-written = ${ratios.heraldVsHandWritten.toFixed(3)}\n\n`,
+  );
+}
+
+// ------------------------------------------------------------------------------ 2. relay throughput
+
+type RawMessage = { topic: string; key: string; value: string; headers: Map<string, string> };
+type RawProducer = import('@platformatic/kafka').Producer<string, string, string, string>;
+
+/** The message the raw client sends for a Herald event: the same key, value bytes and CloudEvents headers. */
+function rawMessage(topic: string, e: HeraldEvent): RawMessage {
+  const headers = new Map<string, string>([['content-type', 'application/json']]);
+  const attrs = e as unknown as Record<string, unknown>;
+  for (const name of ['specversion', 'id', 'source', 'type', 'time', 'subject', 'dataschema', 'partitionkey', 'traceparent']) {
+    const v = attrs[name];
+    if (typeof v === 'string') headers.set(`ce_${name}`, v);
+  }
+  return { topic, key: e.partitionkey, value: JSON.stringify(e.data), headers };
+}
+
+/** Where the relay's time goes: wraps its source and publisher and adds up the time of each call. */
+interface Breakdown {
+  readMs: number;
+  publishMs: number;
+  deleteMs: number;
+  reads: number;
+  publishes: number;
+  deletes: number;
+}
+
+function timedSource(source: RelaySource, b: Breakdown): RelaySource {
+  return {
+    name: source.name,
+    start: () => source.start(),
+    next: async (max) => {
+      const t = performance.now();
+      try {
+        return await source.next(max);
+      } finally {
+        b.readMs += performance.now() - t;
+        b.reads++;
+      }
+    },
+    waitForWork: (ms, signal) => source.waitForWork(ms, signal),
+    delivered: async (records: readonly RelayRecord[]) => {
+      const t = performance.now();
+      try {
+        await source.delivered(records);
+      } finally {
+        b.deleteMs += performance.now() - t;
+        b.deletes++;
+      }
+    },
+    retryLater: (r, e, d) => source.retryLater(r, e, d),
+    deadLetter: (r, e) => source.deadLetter(r, e),
+    close: () => source.close(),
+  };
+}
+
+function timedPublisher(publisher: Publisher, b: Breakdown): Publisher {
+  return {
+    name: publisher.name,
+    prepare: (topics) => publisher.prepare(topics),
+    publish: async (batch: readonly OutgoingEvent[]) => {
+      const t = performance.now();
+      try {
+        await publisher.publish(batch);
+      } finally {
+        b.publishMs += performance.now() - t;
+        b.publishes++;
+      }
+    },
+    close: () => publisher.close(),
+  };
+}
+
+/** Relay warnings (e.g. a broker outage) go to stderr; they would explain a slow or stuck run. */
+const stderrLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m, f) => log(`relay warn: ${m} ${JSON.stringify(f ?? {})}`),
+  error: (m, f) => log(`relay error: ${m} ${JSON.stringify(f ?? {})}`),
+};
+
+async function relayBench(cfg: Config, machine: Machine, admin: pg.Client): Promise<void> {
+  const N = cfg.relayEvents;
+  const schema = `herald_bench_relay_${suffix}`;
+  const heraldTopic = `herald-bench-relay-${suffix}`;
+  const rawTopic = `herald-bench-raw-${suffix}`;
+  log(`relay throughput: schema ${schema}, topics ${heraldTopic} (herald) and ${rawTopic} (raw), 4 partitions each`);
+
+  const kafka = await kafkaModule();
+  const kadmin = await kafkaAdmin(cfg);
+  cleanups.push({ what: 'close the kafka admin client', run: () => kadmin.close() });
+  cleanups.push({ what: `delete topics ${heraldTopic}, ${rawTopic}`, run: () => kadmin.deleteTopics({ topics: [heraldTopic, rawTopic] }) });
+  await kadmin.createTopics({ topics: [heraldTopic, rawTopic], partitions: 4, replicas: 1 }).catch((err: unknown) => {
+    throw new BenchError(
+      `cannot create the benchmark topics on ${cfg.kafka}: ${messageOf(err)}. Is the broker running? (npm run services)`,
+    );
+  });
+
+  cleanups.push({ what: `drop schema ${schema}`, run: () => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) });
+  await migratePostgres(cfg.pg, { schema });
+  const contracts = orderContracts(heraldTopic);
+  const outbox = new PostgresOutbox({ contracts, source: SOURCE, schema });
+
+  // One publisher and one raw producer for all rounds, each connected (and its idempotent
+  // producer id obtained) by one warm-up message before anything is timed.
+  const publisher = new KafkaPublisher({ brokers: [cfg.kafka], clientId: 'herald-bench-relay' });
+  cleanups.push({ what: 'close the herald publisher', run: () => publisher.close() });
+  await publisher.prepare([heraldTopic]);
+  const producer: RawProducer = new kafka.Producer({
+    clientId: 'herald-bench-raw',
+    bootstrapBrokers: [cfg.kafka],
+    idempotent: true,
+    acks: kafka.ProduceAcks.ALL,
+    timeout: 5_000,
+    retries: 3,
+    autocreateTopics: false,
+    serializers: kafka.stringSerializers,
+  });
+  cleanups.push({ what: 'close the raw producer', run: () => producer.close() });
+  const warm = outboxEvent();
+  await withTimeout(
+    publisher.publish([{ topic: heraldTopic, data: JSON.stringify(warm.data), event: warm }]),
+    30_000,
+    'herald warm-up publish',
+  );
+  await withTimeout(producer.send({ messages: [rawMessage(rawTopic, warm)] }), 30_000, 'raw warm-up send');
+
+  const db = await pgConnect(cfg.pg);
+  cleanups.push({ what: 'close the prefill connection', run: () => db.end() });
+
+  /** Appends n events in chunks of 1000 (one transaction each); returns them as written. */
+  async function prefill(n: number): Promise<HeraldEvent[]> {
+    const events: HeraldEvent[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < n; i += 1000) {
+      const inputs: AppendInput[] = Array.from({ length: Math.min(1000, n - i) }, () => ({
+        contract: CONTRACT,
+        data: payloadOf(relayOrder()),
+      }));
+      await db.query('BEGIN');
+      events.push(...(await outbox.appendMany(db, inputs)));
+      await db.query('COMMIT');
+    }
+    // Flush the prefill's WAL now rather than during the timed drain.
+    await db.query('CHECKPOINT');
+    log(`relay throughput: prefilled ${n} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return events;
+  }
+
+  async function runHerald(n: number): Promise<{ secs: number; breakdown: Breakdown }> {
+    const breakdown: Breakdown = { readMs: 0, publishMs: 0, deleteMs: 0, reads: 0, publishes: 0, deletes: 0 };
+    const source = new PollingSource({ database: cfg.pg, schema, logger: stderrLogger });
+    await source.start();
+    const relay = new Relay({
+      source: timedSource(source, breakdown),
+      publisher: timedPublisher(publisher, breakdown),
+      batchSize: cfg.relayBatch,
+      logger: stderrLogger,
+    });
+    let failure: unknown;
+    const t0 = performance.now();
+    const running = relay.run().catch((err: unknown) => {
+      failure = err;
+    });
+    let last = 0;
+    let lastProgress = performance.now();
+    // relay.stats.delivered counts events after their DELETE returned, so it reaches N exactly
+    // when the outbox is empty; polling it costs nothing, unlike a count(*) on the outbox.
+    while (relay.stats.delivered < n && failure === undefined) {
+      await new Promise((r) => setTimeout(r, 2));
+      if (relay.stats.delivered !== last) {
+        last = relay.stats.delivered;
+        lastProgress = performance.now();
+      } else if (performance.now() - lastProgress > 60_000) {
+        failure = new BenchError(`the relay made no progress for 60 s (${last}/${n} delivered); is Kafka still up? (npm run services)`);
+      }
+    }
+    const secs = (performance.now() - t0) / 1000;
+    await relay.stop();
+    await running;
+    await source.close();
+    if (failure !== undefined) throw failure;
+    const status = await postgresOutboxStatus(cfg.pg, { schema });
+    if (status.pending !== 0)
+      throw new BenchError(`relay reported ${relay.stats.delivered} delivered but ${status.pending} events are still pending`);
+    // Autovacuum may be off (it is on the test machines): vacuum the drained outbox so that every
+    // round starts from the same table, not from the previous rounds' dead rows.
+    await db.query(`VACUUM ${schema}.outbox`);
+    return { secs, breakdown };
+  }
+
+  async function runRaw(messages: RawMessage[]): Promise<{ secs: number; sendMs: number }> {
+    const t0 = performance.now();
+    let sendMs = 0;
+    for (let i = 0; i < messages.length; i += cfg.relayBatch) {
+      const t = performance.now();
+      await producer.send({ messages: messages.slice(i, i + cfg.relayBatch) });
+      sendMs += performance.now() - t;
+    }
+    return { secs: (performance.now() - t0) / 1000, sendMs };
+  }
+
+  // Untimed warm-up of both paths (JIT, plan caches, producer buffers, broker segments).
+  const warmN = Math.min(N, 5000);
+  const warmEvents = await prefill(warmN);
+  await runRaw(warmEvents.map((e) => rawMessage(rawTopic, e)));
+  await runHerald(warmN);
+  log(`relay throughput: warmed up with ${warmN} events each`);
+
+  const herald: { rate: number; breakdown: Breakdown; secs: number }[] = [];
+  const raw: { rate: number; secs: number; sendMs: number }[] = [];
+  for (let r = 0; r < cfg.relayRounds; r++) {
+    const events = await prefill(N);
+    const messages = events.map((e) => rawMessage(rawTopic, e));
+    // Alternate which side goes first, so that drift on the machine does not favour one.
+    const steps = [
+      async () => {
+        const h = await runHerald(N);
+        herald.push({ rate: N / h.secs, breakdown: h.breakdown, secs: h.secs });
+        log(
+          `relay throughput: round ${r + 1}/${cfg.relayRounds} herald ${N} events in ${h.secs.toFixed(2)} s = ${Math.round(N / h.secs)} events/s`,
+        );
+      },
+      async () => {
+        const w = await runRaw(messages);
+        raw.push({ rate: N / w.secs, secs: w.secs, sendMs: w.sendMs });
+        log(
+          `relay throughput: round ${r + 1}/${cfg.relayRounds} raw    ${N} events in ${w.secs.toFixed(2)} s = ${Math.round(N / w.secs)} events/s`,
+        );
+      },
+    ];
+    if (r % 2 === 1) steps.reverse();
+    for (const step of steps) await step();
+  }
+
+  const heraldRate = median(herald.map((h) => h.rate));
+  const rawRate = median(raw.map((w) => w.rate));
+  const ratio = round3(heraldRate / rawRate);
+  // Breakdown of the median herald round: share of wall time in each step of the relay loop.
+  const mid = [...herald].sort((a, b) => a.rate - b.rate)[Math.floor(herald.length / 2)]!;
+  const wallMs = mid.secs * 1000;
+  const b = mid.breakdown;
+  const otherMs = Math.max(0, wallMs - b.readMs - b.publishMs - b.deleteMs);
+  const midRaw = [...raw].sort((a, c) => a.rate - c.rate)[Math.floor(raw.length / 2)]!;
+  const batches = Math.ceil(N / cfg.relayBatch);
+  const result = {
+    bench: 'relay-throughput',
+    unit: 'events/s, PostgreSQL outbox -> Kafka (idempotent producer, acks=all)',
+    machine,
+    config: { events: N, batchSize: cfg.relayBatch, partitions: 4, rounds: cfg.relayRounds, statistic: 'median of rounds' },
+    eventsPerSec: { herald: round1(heraldRate), raw: round1(rawRate) },
+    rounds: { herald: herald.map((h) => round1(h.rate)), raw: raw.map((w) => round1(w.rate)) },
+    ratio: { heraldVsRaw: ratio },
+    perRoundRatios: { heraldVsRaw: herald.map((h, i) => round3(h.rate / raw[i]!.rate)) },
+    goal: { heraldVsRaw: 0.6, met: ratio >= 0.6 },
+    heraldBreakdownMedianRound: {
+      wallMs: Math.round(wallMs),
+      readSelectMs: Math.round(b.readMs),
+      publishMs: Math.round(b.publishMs),
+      deleteMs: Math.round(b.deleteMs),
+      otherMs: Math.round(otherMs),
+      reads: b.reads,
+      publishes: b.publishes,
+      deletes: b.deletes,
+      msPerBatch: {
+        read: round1(b.readMs / Math.max(1, b.reads)),
+        publish: round1(b.publishMs / Math.max(1, b.publishes)),
+        delete: round1(b.deleteMs / Math.max(1, b.deletes)),
+      },
+    },
+    rawMedianRound: {
+      wallMs: Math.round(midRaw.secs * 1000),
+      sendMs: Math.round(midRaw.sendMs),
+      msPerBatch: round1(midRaw.sendMs / batches),
+    },
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.stdout.write(
+    `\nRelay throughput: ${N} events, batches of ${cfg.relayBatch}, 4 partitions, acks=all idempotent, median of ${cfg.relayRounds} rounds\n`,
+  );
+  process.stdout.write(
+    table(
+      ['variant', 'events/s', 'vs raw', 'rounds'],
+      [
+        ['raw @platformatic/kafka Producer', Math.round(rawRate), '1.000', raw.map((w) => Math.round(w.rate)).join(' / ')],
+        [
+          'Herald Relay (PollingSource + KafkaPublisher)',
+          Math.round(heraldRate),
+          ratio.toFixed(3),
+          herald.map((h) => Math.round(h.rate)).join(' / '),
+        ],
+      ],
+    ) + '\n',
+  );
+  const pct = (ms: number): string => `${((100 * ms) / wallMs).toFixed(0)}%`;
+  process.stdout.write(
+    `herald/raw = ${ratio.toFixed(3)} (goal >= 0.6: ${result.goal.met ? 'met' : 'NOT met'}); herald time per batch: ` +
+      `SELECT ${result.heraldBreakdownMedianRound.msPerBatch.read} ms (${pct(b.readMs)}), send ${result.heraldBreakdownMedianRound.msPerBatch.publish} ms (${pct(b.publishMs)}), ` +
+      `DELETE ${result.heraldBreakdownMedianRound.msPerBatch.delete} ms (${pct(b.deleteMs)}), other ${pct(otherMs)}; raw send ${result.rawMedianRound.msPerBatch} ms per batch\n\n`,
+  );
+}
+
+/** Orders for the relay backlog: 1,000 customers, so that keys spread over all buckets and partitions. */
+function relayOrder(): Order {
+  const o = makeOrder();
+  return { ...o, customerId: `cust-${Math.floor(Math.random() * 1000)}` };
+}
+
+/** A valid event (not written anywhere) used to warm up the producers. */
+function outboxEvent(): HeraldEvent {
+  const o = relayOrder();
+  return {
+    specversion: '1.0',
+    id: randomUUID(),
+    source: SOURCE,
+    type: CONTRACT,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    partitionkey: o.customerId,
+    data: payloadOf(o),
+  };
+}
+
+// ------------------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  const cfg = readConfig();
+  const admin = await pgConnect(cfg.pg);
+  cleanups.push({ what: 'close the admin connection', run: () => admin.end() });
+  // Check Kafka before the write part runs, so a missing broker is reported at once.
+  if (cfg.only !== 'write') await checkKafka(cfg);
+  const machine = await machineFacts(cfg, admin);
+  log(`node ${machine.node}, ${machine.cpus} cpus (${machine.cpuModel}), PostgreSQL ${machine.postgres}, Kafka ${cfg.kafka}`);
+  if (cfg.only !== 'relay') await writeBench(cfg, machine, admin);
+  if (cfg.only !== 'write') await relayBench(cfg, machine, admin);
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`${signal}: cleaning up benchmark schemas and topics (send it again to quit at once)`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const t0 = performance.now();
+try {
+  await main();
+  log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+} catch (err) {
+  process.exitCode = 1;
+  if (err instanceof BenchError) log(`error: ${err.message}`);
+  else log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+} finally {
+  await cleanup();
+}
+// Any client left open (e.g. after an error) must not keep the process alive.
+process.exit(process.exitCode ?? 0);
