@@ -76,3 +76,16 @@ export async function connectPg(url: string, applicationName = 'herald'): Promis
   }
   return client;
 }
+
+/**
+ * True when `err` means the connection itself failed (server restarted, network dropped), not the
+ * statement: such errors are worth retrying on a new connection.
+ */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return (
+    code.startsWith('08') ||
+    ['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code) ||
+    /Connection terminated|not queryable|ECONNRESET|ECONNREFUSED/i.test((err as Error).message ?? '')
+  );
+}

@@ -5,6 +5,7 @@ import { HeraldError, ErrorCodes } from '../errors.js';
 import { event, type HeraldEvent } from '../event.js';
 import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from './postgres-schema.js';
 import { executorFor } from './sql-client.js';
+import { isConnectionError } from './pg-connect.js';
 
 /** Options of {@link PostgresOutbox}. */
 export interface PostgresOutboxOptions extends PostgresOutboxSchemaOptions {
@@ -193,7 +194,7 @@ export function databaseError(cause: unknown, what: string): HeraldError {
   }
   return new HeraldError(ErrorCodes.DATABASE_ERROR, `${what}: ${(cause as Error).message}`, {
     cause,
-    retryable: code === '40001' || code === '40P01' || code?.startsWith('08') === true || code === '57P01',
+    retryable: code === '40001' || code === '40P01' || isConnectionError(cause),
     details: { sqlstate: code },
   });
 }

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { databaseError } from '../outbox/postgres-outbox.js';
 import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from '../outbox/postgres-schema.js';
-import { connectPg, type PgClient } from '../outbox/pg-connect.js';
+import { connectPg, isConnectionError, type PgClient } from '../outbox/pg-connect.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import type { RelayRecord, RelaySource } from './source.js';
 
@@ -45,6 +45,7 @@ export class PollingSource implements RelaySource {
   #renewedAt = 0;
   #wake: (() => void) | undefined;
   #notified = false;
+  #buckets: number | undefined;
 
   constructor(options: PollingSourceOptions) {
     this.#names = outboxNames(options);
@@ -194,7 +195,6 @@ export class PollingSource implements RelaySource {
     this.#leaseUntil = this.#renewedAt + this.#leaseMs;
   }
 
-  #buckets: number | undefined;
   async #bucketCount(db: PgClient): Promise<number> {
     if (this.#buckets === undefined) {
       const { rows } = await this.#query(
@@ -249,17 +249,6 @@ export class PollingSource implements RelaySource {
       throw databaseError(cause, what);
     }
   }
-}
-
-function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: string }).code ?? '';
-  return (
-    code.startsWith('08') ||
-    code === '57P01' ||
-    code === '57P02' ||
-    code === '57P03' ||
-    /Connection terminated|not queryable|ECONNRESET|ECONNREFUSED/i.test((err as Error).message ?? '')
-  );
 }
 
 function toRecord(r: Record<string, unknown>): RelayRecord {

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaPublisher } from '../../src/brokers/kafka.js';
@@ -10,6 +12,7 @@ import { Relay, type RelayOptions } from '../../src/relay/relay.js';
 import { orderContracts, orderPlaced, seqOf } from '../support/contracts.js';
 import { KAFKA, PG_URL, createTopic, pgClient, readTopic, services, uniqueName, waitFor } from '../support/services.js';
 
+const run = promisify(execFile);
 let db: pg.Client;
 let running: Relay[] = [];
 
@@ -25,6 +28,23 @@ afterAll(async () => {
 });
 
 /** A fresh outbox schema and topic, with an outbox writer and a way to start relays on them. */
+/** Restarts the machine's PostgreSQL cluster (the one `scripts/services.sh` checks) and waits for it. */
+async function restartPostgres(): Promise<void> {
+  await db.end().catch(() => undefined);
+  const version = (await run('ls', ['/etc/postgresql'])).stdout.trim().split('\n')[0]!;
+  await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart']);
+  expect(
+    await waitFor(
+      async () =>
+        await run('pg_isready', ['-h', '127.0.0.1']).then(
+          () => true,
+          () => false,
+        ),
+      30_000,
+    ),
+  ).toBe(true);
+}
+
 async function setup(topicConfigs: Record<string, string> = {}) {
   const schema = uniqueName('relay');
   const topic = uniqueName('relay.topic').replace('_', '.');
@@ -154,6 +174,21 @@ describe('relay to Kafka', () => {
     const gaps = calls.slice(1).map((c, i) => c - calls[i]!);
     expect(gaps.length).toBeGreaterThanOrEqual(3);
     expect(gaps.at(-1)!).toBeGreaterThan(gaps[0]! / 2);
+  });
+
+  it('survives a PostgreSQL restart: the relay reconnects and delivers what was written before and after', async () => {
+    const t = await setup();
+    const { relay, done } = t.start();
+    const before = await t.write(Array.from({ length: 50 }, (_, i) => orderPlaced(`pg-${i % 5}`, Math.floor(i / 5))));
+    expect(await waitFor(async () => relay.stats.delivered === 50, 20_000)).toBe(true);
+    await restartPostgres();
+    db = await pgClient();
+    const after = await t.write(Array.from({ length: 50 }, (_, i) => orderPlaced(`pg-${i % 5}`, 10 + Math.floor(i / 5))));
+    expect(await waitFor(async () => (await t.pending()) === 0, 60_000, 500)).toBe(true);
+    const messages = await readTopic(t.topic);
+    expect(new Set(messages.map((m) => m.headers.ce_id))).toEqual(new Set([...before, ...after]));
+    // The relay kept running through the restart instead of failing.
+    expect(await Promise.race([done.then(() => 'stopped'), new Promise((r) => setTimeout(() => r('running'), 100))])).toBe('running');
   });
 
   it('keeps events while Kafka is down and delivers them all once it is back', async () => {
