@@ -30,6 +30,7 @@ import {
   type RelaySource,
 } from '../src/index.js';
 import { KafkaPublisher } from '../src/brokers/kafka.js';
+import { redactUrl } from '../src/outbox/pg-connect.js';
 
 // ------------------------------------------------------------------------------ configuration
 
@@ -169,20 +170,9 @@ async function pgConnect(url: string): Promise<pg.Client> {
     await c.connect();
   } catch (err) {
     await c.end().catch(() => undefined);
-    throw new BenchError(`cannot connect to PostgreSQL at ${redact(url)}: ${messageOf(err)}. Start the services with: npm run services`);
+    throw new BenchError(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${messageOf(err)}. Start the services with: npm run services`);
   }
   return c;
-}
-
-/** The URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
-  }
 }
 
 async function kafkaModule(): Promise<typeof import('@platformatic/kafka')> {
