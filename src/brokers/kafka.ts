@@ -96,7 +96,7 @@ export class KafkaPublisher implements Publisher {
     const what = `cannot publish ${batch.length} event(s) to kafka (${[...new Set(batch.map((e) => `'${e.topic}'`))].join(', ')})`;
     const producer = await this.#connect(what);
     try {
-      await this.#bounded(producer.send({ messages: batch.map(toMessage) }), producer, what);
+      await this.#bounded(producer.send({ messages: batch.map(toMessage) }), what);
     } catch (cause) {
       // After a refused send the idempotent producer's sequence numbers no longer match the
       // broker's ("out of order sequence number" on the next send). A fresh producer id resets them.
@@ -111,9 +111,9 @@ export class KafkaPublisher implements Publisher {
   /**
    * Waits for `operation` at most `ackTimeoutMs`. The client retries some failures (such as an
    * unreachable cluster while initialising the idempotent producer) without end; on timeout the
-   * producer is closed, which aborts its requests, and the next publish starts a fresh one.
+   * caller closes the producer, which aborts its requests, and the next publish starts a fresh one.
    */
-  async #bounded<T>(operation: Promise<T>, producer: Producer, what: string): Promise<T> {
+  async #bounded<T>(operation: Promise<T>, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -131,11 +131,8 @@ export class KafkaPublisher implements Publisher {
     try {
       return await Promise.race([operation, timeout]);
     } catch (err) {
-      if (err instanceof HeraldError && err.code === ErrorCodes.BROKER_UNAVAILABLE) {
-        operation.catch(() => undefined);
-        if (this.#producer === producer) this.#producer = undefined;
-        await forceClose(producer);
-      }
+      // The abandoned operation may still reject; the caller discards the producer either way.
+      operation.catch(() => undefined);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -181,7 +178,7 @@ export class KafkaPublisher implements Publisher {
     });
     this.#producer = producer;
     try {
-      await this.#bounded(producer.initIdempotentProducer({}), producer, what);
+      await this.#bounded(producer.initIdempotentProducer({}), what);
     } catch (cause) {
       if (this.#producer === producer) this.#producer = undefined;
       await forceClose(producer);
