@@ -27,18 +27,35 @@ export const ORDERS_DDL = [
     unit_price numeric(12,2) NOT NULL, PRIMARY KEY (order_id, line))`,
 ];
 
+/** The order's total, rounded to cents. */
+function totalOf(order: Order): number {
+  return Math.round(order.lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0) * 100) / 100;
+}
+
+/** The `orders.order-placed` payload for an order, as its contract describes it. */
+export function orderPlacedEvent(order: Order): Record<string, unknown> {
+  return {
+    orderId: order.orderId,
+    customerId: order.customerId,
+    ...(order.customerEmail === undefined ? {} : { customerEmail: order.customerEmail }),
+    total: totalOf(order),
+    currency: order.currency,
+    placedAt: new Date().toISOString(),
+    lines: order.lines,
+  };
+}
+
 /**
  * Places an order: the order row, its lines and the `orders.order-placed` event commit together
  * or not at all. This is the whole of the transactional outbox from the service's side.
  */
 export async function placeOrder(client: pg.PoolClient | pg.Client, outbox: PostgresOutbox, order: Order): Promise<void> {
-  const total = order.lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0);
   await client.query('BEGIN');
   try {
     await client.query('INSERT INTO orders (id, customer_id, total, currency) VALUES ($1, $2, $3, $4)', [
       order.orderId,
       order.customerId,
-      total,
+      totalOf(order),
       order.currency,
     ]);
     for (const [i, l] of order.lines.entries()) {
@@ -50,15 +67,7 @@ export async function placeOrder(client: pg.PoolClient | pg.Client, outbox: Post
         l.unitPrice,
       ]);
     }
-    await outbox.append(client, 'orders.order-placed', {
-      orderId: order.orderId,
-      customerId: order.customerId,
-      ...(order.customerEmail === undefined ? {} : { customerEmail: order.customerEmail }),
-      total: Math.round(total * 100) / 100,
-      currency: order.currency,
-      placedAt: new Date().toISOString(),
-      lines: order.lines,
-    });
+    await outbox.append(client, 'orders.order-placed', orderPlacedEvent(order));
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK');

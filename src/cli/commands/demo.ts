@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { placeOrder, ORDERS_DDL, type Order } from '../../../examples/orders/service.js';
+import { orderPlacedEvent, placeOrder, ORDERS_DDL, type Order } from '../../../examples/orders/service.js';
 import { ContractRegistry } from '../../contracts/registry.js';
 import { KafkaPublisher } from '../../brokers/kafka.js';
 import type { Publisher } from '../../brokers/publisher.js';
@@ -99,14 +99,18 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
     // A transaction that rolls back for a business reason, after the event was appended.
     await db.query('BEGIN');
     const rollbackOrder = sampleOrder(flags.orders);
-    await outbox.append(db, 'orders.order-placed', { ...toEvent(rollbackOrder) });
+    await outbox.append(db, 'orders.order-placed', orderPlacedEvent(rollbackOrder));
     await db.query('ROLLBACK');
     counts.rolledBack++;
 
+    // Wait on the relay's own counters, then read the outbox; it is read again only if events of
+    // an earlier, interrupted run are still pending.
     const deadline = Date.now() + 60_000;
+    const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 100));
+    while (relay.stats.delivered + relay.stats.deadLettered < counts.eventsWritten && Date.now() < deadline) await pause();
     let status = await postgresOutboxStatus(database);
     while (status.pending > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
+      await pause();
       status = await postgresOutboxStatus(database);
     }
     await relay.stop();
@@ -179,17 +183,5 @@ function sampleOrder(i: number): Order {
       quantity: (l % 2) + 1,
       unitPrice: 9.5 + l * 10,
     })),
-  };
-}
-
-function toEvent(order: Order): Record<string, unknown> {
-  const total = order.lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0);
-  return {
-    orderId: order.orderId,
-    customerId: order.customerId,
-    total,
-    currency: order.currency,
-    placedAt: new Date().toISOString(),
-    lines: order.lines,
   };
 }
