@@ -1,8 +1,7 @@
 import { ContractRegistry } from '../../contracts/registry.js';
 import { KafkaPublisher } from '../../brokers/kafka.js';
 import { withTopicMap } from '../../brokers/topic-map.js';
-import type { Publisher } from '../../brokers/publisher.js';
-import { consoleLogger, type Logger } from '../../observe/logger.js';
+import { consoleLogger } from '../../observe/logger.js';
 import { PollingSource } from '../../relay/polling-source.js';
 import { Relay, type RelayOptions } from '../../relay/relay.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
@@ -29,56 +28,32 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
   });
   const publisher = withTopicMap(kafka, config.topics ?? {});
   const topics = config.contracts ? (await ContractRegistry.fromDir(config.contracts)).list().map((c) => c.topic) : [];
-  await runRelay({ config, database, publisher, topics, log });
-}
-
-/** What {@link runRelay} needs. */
-export interface RunRelayInput {
-  config: HeraldConfig;
-  database: string;
-  publisher: Publisher;
-  topics: readonly string[];
-  log: Logger;
-  /** Stop after this signal instead of process signals (used by the demo). */
-  signal?: AbortSignal;
-}
-
-/** Starts a polling relay with the given publisher and runs it until a signal; returns its stats. */
-export async function runRelay({ config, database, publisher, topics, log, signal }: RunRelayInput): Promise<Relay['stats']> {
-  const schema = config.schema === undefined ? {} : { schema: config.schema };
   const source = new PollingSource({
     database,
-    ...schema,
+    ...(config.schema === undefined ? {} : { schema: config.schema }),
     logger: log,
     ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}),
   });
-  const options: RelayOptions = { source, publisher, logger: log, ...numeric(config.relay ?? {}) };
-  const relay = new Relay(options);
+  const relay = new Relay({ source, publisher, logger: log, ...numeric(config.relay ?? {}) });
+  const handlers = { SIGTERM: () => onSignal('SIGTERM'), SIGINT: () => onSignal('SIGINT') };
+  let signals = 0;
+  function onSignal(name: string): void {
+    if (++signals > 1) {
+      log.warn(`second ${name}: exiting now; undelivered events stay in the outbox`);
+      process.exit(130);
+    }
+    log.info(`${name}: draining the batch in flight`);
+    void relay.stop();
+  }
   try {
     await publisher.prepare(topics);
     await source.start();
     log.info('relay started', { source: source.name, publisher: publisher.name, instance: source.instanceId, topics: topics.length });
-    let signals = 0;
-    const onSignal = (name: string): void => {
-      signals++;
-      if (signals > 1) {
-        log.warn(`second ${name}: exiting now; undelivered events stay in the outbox`);
-        process.exit(130);
-      }
-      log.info(`${name}: draining the batch in flight`);
-      void relay.stop();
-    };
-    const handlers = { SIGTERM: () => onSignal('SIGTERM'), SIGINT: () => onSignal('SIGINT') };
-    if (!signal) for (const [name, fn] of Object.entries(handlers)) process.on(name, fn);
-    signal?.addEventListener('abort', () => void relay.stop(), { once: true });
-    try {
-      await relay.run();
-    } finally {
-      for (const [name, fn] of Object.entries(handlers)) process.off(name, fn);
-    }
+    for (const [name, fn] of Object.entries(handlers)) process.on(name, fn);
+    await relay.run();
     log.info('relay stopped', { ...relay.stats });
-    return relay.stats;
   } finally {
+    for (const [name, fn] of Object.entries(handlers)) process.off(name, fn);
     await source.close();
     await publisher.close();
   }
