@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import {
+  consoleLogger,
   ContractRegistry,
   migratePostgres,
   parseContract,
@@ -23,7 +24,6 @@ import {
   Relay,
   type AppendInput,
   type HeraldEvent,
-  type Logger,
   type OutgoingEvent,
   type Publisher,
   type RelayRecord,
@@ -440,29 +440,37 @@ interface Breakdown {
   deletes: number;
 }
 
+/** Runs `work` and hands its duration in ms to `record`, whether it resolves or rejects. */
+async function timed<T>(work: () => Promise<T>, record: (ms: number) => void): Promise<T> {
+  const t = performance.now();
+  try {
+    return await work();
+  } finally {
+    record(performance.now() - t);
+  }
+}
+
 function timedSource(source: RelaySource, b: Breakdown): RelaySource {
   return {
     name: source.name,
     start: () => source.start(),
-    next: async (max) => {
-      const t = performance.now();
-      try {
-        return await source.next(max);
-      } finally {
-        b.readMs += performance.now() - t;
-        b.reads++;
-      }
-    },
+    next: (max) =>
+      timed(
+        () => source.next(max),
+        (ms) => {
+          b.readMs += ms;
+          b.reads++;
+        },
+      ),
     waitForWork: (ms, signal) => source.waitForWork(ms, signal),
-    delivered: async (records: readonly RelayRecord[]) => {
-      const t = performance.now();
-      try {
-        await source.delivered(records);
-      } finally {
-        b.deleteMs += performance.now() - t;
-        b.deletes++;
-      }
-    },
+    delivered: (records: readonly RelayRecord[]) =>
+      timed(
+        () => source.delivered(records),
+        (ms) => {
+          b.deleteMs += ms;
+          b.deletes++;
+        },
+      ),
     retryLater: (r, e, d) => source.retryLater(r, e, d),
     deadLetter: (r, e) => source.deadLetter(r, e),
     close: () => source.close(),
@@ -473,26 +481,20 @@ function timedPublisher(publisher: Publisher, b: Breakdown): Publisher {
   return {
     name: publisher.name,
     prepare: (topics) => publisher.prepare(topics),
-    publish: async (batch: readonly OutgoingEvent[]) => {
-      const t = performance.now();
-      try {
-        await publisher.publish(batch);
-      } finally {
-        b.publishMs += performance.now() - t;
-        b.publishes++;
-      }
-    },
+    publish: (batch: readonly OutgoingEvent[]) =>
+      timed(
+        () => publisher.publish(batch),
+        (ms) => {
+          b.publishMs += ms;
+          b.publishes++;
+        },
+      ),
     close: () => publisher.close(),
   };
 }
 
 /** Relay warnings (e.g. a broker outage) go to stderr; they would explain a slow or stuck run. */
-const stderrLogger: Logger = {
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (m, f) => log(`relay warn: ${m} ${JSON.stringify(f ?? {})}`),
-  error: (m, f) => log(`relay error: ${m} ${JSON.stringify(f ?? {})}`),
-};
+const stderrLogger = consoleLogger({ quiet: true });
 
 async function relayBench(cfg: Config, machine: Machine, admin: pg.Client): Promise<void> {
   const N = cfg.relayEvents;
