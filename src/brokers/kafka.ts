@@ -93,7 +93,9 @@ export class KafkaPublisher implements Publisher {
   async publish(batch: readonly OutgoingEvent[]): Promise<void> {
     if (this.#closed) throw new HeraldError(ErrorCodes.CLOSED, 'kafka publisher is closed');
     if (batch.length === 0) return;
-    const what = `cannot publish ${batch.length} event(s) to kafka (${[...new Set(batch.map((e) => `'${e.topic}'`))].join(', ')})`;
+    // Built only when an error needs it: this is the relay's hot path.
+    const what = (): string =>
+      `cannot publish ${batch.length} event(s) to kafka (${[...new Set(batch.map((e) => `'${e.topic}'`))].join(', ')})`;
     const producer = await this.#connect(what);
     try {
       await this.#bounded(producer.send({ messages: batch.map(toMessage) }), what);
@@ -104,7 +106,7 @@ export class KafkaPublisher implements Publisher {
         this.#producer = undefined;
         await forceClose(producer);
       }
-      throw cause instanceof HeraldError ? cause : classify(cause, what);
+      throw cause instanceof HeraldError ? cause : classify(cause, what());
     }
   }
 
@@ -113,7 +115,7 @@ export class KafkaPublisher implements Publisher {
    * unreachable cluster while initialising the idempotent producer) without end; on timeout the
    * caller closes the producer, which aborts its requests, and the next publish starts a fresh one.
    */
-  async #bounded<T>(operation: Promise<T>, what: string): Promise<T> {
+  async #bounded<T>(operation: Promise<T>, what: () => string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -121,7 +123,7 @@ export class KafkaPublisher implements Publisher {
           reject(
             new HeraldError(
               ErrorCodes.BROKER_UNAVAILABLE,
-              `${what}: no acknowledgement from ${this.#options.brokers.join(',')} within ${this.#options.ackTimeoutMs} ms; is the broker running?`,
+              `${what()}: no acknowledgement from ${this.#options.brokers.join(',')} within ${this.#options.ackTimeoutMs} ms; is the broker running?`,
               { retryable: true },
             ),
           ),
@@ -163,7 +165,7 @@ export class KafkaPublisher implements Publisher {
     return this.#kafka;
   }
 
-  async #connect(what: string): Promise<Producer> {
+  async #connect(what: () => string): Promise<Producer> {
     if (this.#producer) return this.#producer;
     const kafka = await this.#module();
     const producer: Producer = new kafka.Producer({
@@ -182,7 +184,7 @@ export class KafkaPublisher implements Publisher {
     } catch (cause) {
       if (this.#producer === producer) this.#producer = undefined;
       await forceClose(producer);
-      throw cause instanceof HeraldError ? cause : classify(cause, what);
+      throw cause instanceof HeraldError ? cause : classify(cause, what());
     }
     return producer;
   }
