@@ -28,6 +28,10 @@ export const ErrorCodes = {
   PUBLISH_REJECTED: 'PUBLISH_REJECTED',
   /** A destination topic does not exist and Herald was not allowed to create it. */
   TOPIC_NOT_FOUND: 'TOPIC_NOT_FOUND',
+  /** PostgreSQL invalidated the logical relay's replication slot; it must be recreated. */
+  SLOT_INVALIDATED: 'SLOT_INVALIDATED',
+  /** The database role lacks a privilege or attribute the operation needs. */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
   /** The component was used after `close()`. */
   CLOSED: 'CLOSED',
 } as const;

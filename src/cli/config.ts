@@ -21,7 +21,15 @@ export interface HeraldConfig {
   topics?: Record<string, string>;
   /** Create missing Kafka topics at relay start. */
   createTopics?: boolean;
+  /** Where the relay reads the outbox: `polling` (default) or `logical` (PostgreSQL logical replication). */
+  source?: 'polling' | 'logical';
+  /** Replication slot of the logical relay (default `<schema>_relay`). */
+  slot?: string;
+  /** Publication of the logical relay (default `<schema>_outbox`). */
+  publication?: string;
   relay?: {
+    heartbeatMs?: number;
+    maxBufferedEvents?: number;
     batchSize?: number;
     pollIntervalMs?: number;
     maxAttempts?: number;
@@ -37,6 +45,7 @@ export const ENV_VARS = {
   HERALD_SCHEMA: 'schema',
   HERALD_CONTRACTS: 'contracts',
   HERALD_KAFKA: 'kafka',
+  HERALD_SOURCE: 'source',
 } as const satisfies Record<string, keyof HeraldConfig>;
 
 const CONFIG_FILES = ['herald.config.json', 'herald.config.yaml', 'herald.config.yml', 'herald.config.mjs', 'herald.config.js'];
@@ -65,6 +74,11 @@ export async function loadConfig(
     relay: { ...fromFile.relay, ...(fromFlags.relay as object | undefined) },
   };
   if (config.database !== undefined) checkPostgresUrl(config.database, 'database');
+  if (config.source !== undefined && config.source !== 'polling' && config.source !== 'logical') {
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option 'source' must be 'polling' or 'logical', got '${String(config.source)}'`, {
+      details: { option: 'source' },
+    });
+  }
   return config;
 }
 

@@ -22,6 +22,11 @@ const common = (cmd: Command): Command =>
 common(program.command('migrate'))
   .description('create or check the outbox, dead-letter and relay tables and the NOTIFY trigger (idempotent)')
   .addOption(new Option('--buckets <n>', 'ordering buckets, fixed at the first migrate (default 32)').argParser(Number))
+  .addOption(sourceOption())
+  .option('--slot <name>', 'replication slot of the logical relay (default <schema>_relay)')
+  .option('--publication <name>', 'publication of the logical relay (default <schema>_outbox)')
+  .option('--recreate-slot', 'drop an invalidated slot and create it again (the outbox table backlog is kept)')
+  .option('--relay-role <name>', 'role named in the printed grants of the logical relay', 'herald_relay')
   .action((flags) => migrateCommand(flags));
 
 common(program.command('relay'))
@@ -29,18 +34,36 @@ common(program.command('relay'))
   .option('--kafka <url>', 'kafka://host:port[,host:port] (env HERALD_KAFKA)')
   .option('--contracts <dir>', 'contract folder; its topics are checked at start (env HERALD_CONTRACTS)')
   .option('--create-topics', 'create missing topics instead of failing')
+  .addOption(sourceOption())
+  .option('--slot <name>', 'replication slot of the logical relay (default <schema>_relay)')
+  .option('--publication <name>', 'publication of the logical relay (default <schema>_outbox)')
   .addOption(new Option('--batch-size <n>', 'events per broker batch (default 500)').argParser(Number))
   .addOption(new Option('--max-attempts <n>', 'refusals before an event is dead-lettered (default 10)').argParser(Number))
   .addOption(new Option('--poll-interval <ms>', 'safety-net poll interval (default 2000)').argParser(Number))
-  .addOption(new Option('--lease <ms>', 'bucket lease time; a crashed relay holds its keys this long (default 15000)').argParser(Number))
+  .addOption(
+    new Option('--lease <ms>', 'polling: bucket lease time; a crashed relay holds its keys this long (default 15000)').argParser(Number),
+  )
+  .addOption(new Option('--heartbeat <ms>', 'logical: idle time before a WAL heartbeat moves the slot (default 10000)').argParser(Number))
+  .addOption(new Option('--max-buffered <n>', 'logical: decoded events held in memory at most (default 5000)').argParser(Number))
   .option('--debug', 'log debug lines')
   .action((flags) => {
-    const relay = { batchSize: flags.batchSize, maxAttempts: flags.maxAttempts, pollIntervalMs: flags.pollInterval, leaseMs: flags.lease };
+    const relay = {
+      batchSize: flags.batchSize,
+      maxAttempts: flags.maxAttempts,
+      pollIntervalMs: flags.pollInterval,
+      leaseMs: flags.lease,
+      heartbeatMs: flags.heartbeat,
+      maxBufferedEvents: flags.maxBuffered,
+    };
     return relayCommand({ ...flags, relay: Object.fromEntries(Object.entries(relay).filter(([, v]) => v !== undefined)) });
   });
 
 common(program.command('status'))
-  .description('pending events, age of the oldest, retries and dead letters per topic')
+  .description('pending events, age of the oldest, retries and dead letters per topic; the replication slot lag')
+  .option('--slot <name>', 'replication slot of the logical relay (default <schema>_relay)')
+  .addOption(
+    new Option('--max-lag <bytes>', 'warn when the slot keeps more unconfirmed WAL than this').default(256 * 1024 * 1024).argParser(Number),
+  )
   .action((flags) => statusCommand(flags));
 
 common(program.command('dead-letters'))
@@ -59,6 +82,13 @@ program
   .option('--data-dir <dir>', 'where the embedded database and warehouse live', '.herald/demo')
   .option('--json', 'print the summary as JSON')
   .action((flags) => demoCommand(flags));
+
+function sourceOption(): Option {
+  return new Option('--source <source>', 'how the relay reads the outbox (env HERALD_SOURCE, default polling)').choices([
+    'polling',
+    'logical',
+  ]);
+}
 
 program.parseAsync().catch((err: unknown) => {
   // One line a person can act on; the stack only with DEBUG=herald.

@@ -39,7 +39,11 @@ export function checkPostgresUrl(url: unknown, option = 'database'): string {
  * Opens a node-postgres connection. Errors name the server (password removed) and say what to
  * check; the connection is marked so that a later query after a dropped link fails fast.
  */
-export async function connectPg(url: string, applicationName = 'herald'): Promise<PgClient> {
+export async function connectPg(
+  url: string,
+  applicationName = 'herald',
+  extra: { replication?: 'database'; options?: string } = {},
+): Promise<PgClient> {
   checkPostgresUrl(url);
   if (!pgModule) {
     try {
@@ -48,7 +52,7 @@ export async function connectPg(url: string, applicationName = 'herald'): Promis
       throw new HeraldError(ErrorCodes.CONFIG_INVALID, "herald needs the package 'pg' to talk to PostgreSQL: npm install pg", { cause });
     }
   }
-  const client = new pgModule.Client({ connectionString: url, application_name: applicationName });
+  const client = new pgModule.Client({ connectionString: url, application_name: applicationName, ...extra });
   // An idle connection that the server closes emits 'error'; without a listener Node would crash.
   client.on('error', () => undefined);
   try {
@@ -56,14 +60,24 @@ export async function connectPg(url: string, applicationName = 'herald'): Promis
   } catch (cause) {
     await client.end().catch(() => undefined);
     const code = (cause as { code?: string }).code;
+    const user = new URL(url).username || 'the connecting role';
+    if (extra.replication && code === '42501') {
+      throw new HeraldError(
+        ErrorCodes.PERMISSION_DENIED,
+        `cannot open a replication connection to ${redactUrl(url)}: role '${user}' lacks the REPLICATION attribute; run ALTER ROLE ${user} REPLICATION (see the grants 'herald migrate --source logical' prints)`,
+        { cause, details: { sqlstate: code } },
+      );
+    }
     const hint =
       code === 'ECONNREFUSED'
         ? 'is the server running and listening there?'
-        : code === '28P01' || code === '28000'
+        : code === '28P01' || (code === '28000' && !extra.replication)
           ? 'check the user and password'
           : code === '3D000'
             ? 'create the database or fix its name'
-            : 'check the URL';
+            : code === '28000' && extra.replication
+              ? "allow replication connections for this role in pg_hba.conf (a 'host <db> <role> ...' line; logical replication matches the database name)"
+              : 'check the URL';
     throw new HeraldError(
       ErrorCodes.DATABASE_ERROR,
       `cannot connect to postgresql at ${redactUrl(url)}: ${(cause as Error).message}; ${hint}`,

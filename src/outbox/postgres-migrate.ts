@@ -2,6 +2,23 @@ import { HeraldError, ErrorCodes } from '../errors.js';
 import { databaseError } from './postgres-outbox.js';
 import { migrationSql, outboxNames, type PostgresOutboxSchemaOptions } from './postgres-schema.js';
 import { connectPg } from './pg-connect.js';
+import {
+  logicalNames,
+  logicalSlotStatus,
+  setupLogical,
+  type LogicalNamesOptions,
+  type LogicalSetup,
+  type SlotStatus,
+} from './postgres-logical.js';
+
+/** Options of {@link migratePostgres}. */
+export interface MigrateOptions extends PostgresOutboxSchemaOptions {
+  /**
+   * Also set up the logical relay: the publication and the permanent replication slot (see
+   * `setupLogical`). Off by default, because an unused slot keeps WAL forever.
+   */
+  readonly logical?: Omit<LogicalNamesOptions, keyof PostgresOutboxSchemaOptions> & { readonly recreateSlot?: boolean };
+}
 
 /** What {@link migratePostgres} did. */
 export interface MigrationResult {
@@ -9,6 +26,8 @@ export interface MigrationResult {
   readonly buckets: number;
   /** False when everything already existed (the migration changed nothing). */
   readonly created: boolean;
+  /** What was set up for the logical relay, when asked. */
+  readonly logical?: LogicalSetup;
 }
 
 /**
@@ -16,7 +35,7 @@ export interface MigrationResult {
  * NOTIFY trigger in one transaction. Idempotent: running it again changes nothing. Refuses to
  * change the bucket count of an existing outbox, because that would reorder keys in flight.
  */
-export async function migratePostgres(url: string, options: PostgresOutboxSchemaOptions = {}): Promise<MigrationResult> {
+export async function migratePostgres(url: string, options: MigrateOptions = {}): Promise<MigrationResult> {
   const db = await connectPg(url, 'herald-migrate');
   try {
     const schemaName = options.schema ?? 'herald';
@@ -44,7 +63,10 @@ export async function migratePostgres(url: string, options: PostgresOutboxSchema
     const names = outboxNames({ ...options, ...(buckets === undefined ? {} : { buckets }) });
     for (const statement of migrationSql(names)) await db.query(statement);
     await db.query('COMMIT');
-    return { schema: schemaName, buckets: names.buckets, created: existing.rows[0]?.outbox === null };
+    const result = { schema: schemaName, buckets: names.buckets, created: existing.rows[0]?.outbox === null };
+    if (!options.logical) return result;
+    const logical = await setupLogical(url, names, logicalNames({ ...options, ...options.logical }), options.logical);
+    return { ...result, logical };
   } catch (err) {
     await db.query('ROLLBACK').catch(() => undefined);
     throw err instanceof HeraldError ? err : databaseError(err, 'cannot migrate the outbox');
@@ -71,10 +93,12 @@ export interface OutboxStatus {
   readonly deadLettered: number;
   readonly relays: number;
   readonly topics: readonly TopicStatus[];
+  /** The logical relay's slot, when one exists with the configured (or default) name. */
+  readonly slot?: SlotStatus;
 }
 
 /** Reads pending counts, ages and dead letters per topic, and the number of live relays. */
-export async function postgresOutboxStatus(url: string, options: PostgresOutboxSchemaOptions = {}): Promise<OutboxStatus> {
+export async function postgresOutboxStatus(url: string, options: LogicalNamesOptions = {}): Promise<OutboxStatus> {
   const n = outboxNames(options);
   const db = await connectPg(url, 'herald-status');
   try {
@@ -83,6 +107,7 @@ export async function postgresOutboxStatus(url: string, options: PostgresOutboxS
           extract(epoch FROM now() - min(created_at))::float8 AS oldest FROM ${n.outbox} GROUP BY topic`);
     const dead = await db.query(`SELECT topic, count(*)::int AS dead FROM ${n.deadLetter} GROUP BY topic`);
     const relays = await db.query(`SELECT count(*)::int AS live FROM ${n.relays} WHERE seen_at > now() - interval '1 minute'`);
+    const slot = await logicalSlotStatus(db, n, logicalNames(options).slot);
     const topics = new Map<string, TopicStatus>();
     for (const r of pending.rows)
       topics.set(r.topic, { topic: r.topic, pending: r.pending, retrying: r.retrying, oldestPendingSeconds: r.oldest, deadLettered: 0 });
@@ -98,6 +123,7 @@ export async function postgresOutboxStatus(url: string, options: PostgresOutboxS
       deadLettered: list.reduce((s, t) => s + t.deadLettered, 0),
       relays: relays.rows[0].live,
       topics: list,
+      ...(slot.exists ? { slot } : {}),
     };
   } catch (err) {
     throw databaseError(err, 'cannot read the outbox status');

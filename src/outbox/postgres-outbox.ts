@@ -6,6 +6,7 @@ import { event, type HeraldEvent } from '../event.js';
 import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from './postgres-schema.js';
 import { executorFor } from './sql-client.js';
 import { isConnectionError } from './pg-connect.js';
+import { encodeWalMessage } from './wal-message.js';
 
 /** Options of {@link PostgresOutbox}. */
 export interface PostgresOutboxOptions extends PostgresOutboxSchemaOptions {
@@ -26,6 +27,13 @@ export interface PostgresOutboxOptions extends PostgresOutboxSchemaOptions {
    * (PgBouncer in transaction mode before 1.21).
    */
   readonly prepareStatements?: boolean;
+  /**
+   * Where events are written. `table` (default): a row in the outbox table, which any relay can
+   * read and which stays queryable until delivered. `wal`: a transactional logical message
+   * (`pg_logical_emit_message`) that only the logical relay reads: no table writes, no bloat,
+   * but no queryable backlog either (see the README).
+   */
+  readonly mode?: 'table' | 'wal';
 }
 
 /** One event to append: a contract id, its payload and optional envelope attributes. */
@@ -53,6 +61,7 @@ export class PostgresOutbox {
   readonly #manySql: string;
   readonly #oneSql: string;
   readonly #names: { one: string; many: string } | undefined;
+  readonly #walPrefix: string | undefined;
 
   constructor(options: PostgresOutboxOptions) {
     if (typeof options.source !== 'string' || options.source.length === 0) {
@@ -66,8 +75,16 @@ export class PostgresOutbox {
     this.#source = options.source;
     const names = outboxNames(options);
     const serializeKeys = options.serializeKeys ?? true;
-    this.#manySql = insertManySql(names, serializeKeys);
-    this.#oneSql = insertOneSql(names, serializeKeys);
+    const mode = options.mode ?? 'table';
+    if (mode !== 'table' && mode !== 'wal') {
+      throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option 'mode' must be 'table' or 'wal', got '${String(mode)}'`, {
+        details: { option: 'mode' },
+      });
+    }
+    // WAL messages reach the relay in commit order, so they need no per-key lock.
+    this.#walPrefix = mode === 'wal' ? names.messagePrefix : undefined;
+    this.#manySql = mode === 'wal' ? EMIT_MANY_SQL : insertManySql(names, serializeKeys);
+    this.#oneSql = mode === 'wal' ? EMIT_ONE_SQL : insertOneSql(names, serializeKeys);
     // Statement names are per connection; they include a hash of the text so that two outboxes
     // (different schemas or settings) on one connection never share a name.
     this.#names =
@@ -94,7 +111,13 @@ export class PostgresOutbox {
     if (inputs.length === 0) return [];
     const rows = inputs.map((input) => this.#build(input));
     try {
-      if (rows.length === 1) {
+      if (this.#walPrefix !== undefined) {
+        const messages = rows.map(({ event: { data, ...attributes }, row }) =>
+          encodeWalMessage({ topic: row.topic as string, event: attributes, data: JSON.stringify(data) }),
+        );
+        if (messages.length === 1) await executor.query(this.#oneSql, [this.#walPrefix, messages[0]], this.#names?.one);
+        else await executor.query(this.#manySql, [this.#walPrefix, messages], this.#names?.many);
+      } else if (rows.length === 1) {
         const r = rows[0]!.row;
         const params = [
           r.event_id,
@@ -181,6 +204,10 @@ function insertOneSql(n: OutboxNames, serializeKeys: boolean): string {
   return `INSERT INTO ${n.outbox} (event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data)
     SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::timestamptz, $8::text, $9::text, $10::text::json${lock}`;
 }
+
+/** WAL-message mode: transactional logical messages, one per event, in input order. */
+const EMIT_ONE_SQL = 'SELECT pg_logical_emit_message(true, $1::text, $2::text)';
+const EMIT_MANY_SQL = 'SELECT count(pg_logical_emit_message(true, $1::text, m)) FROM unnest($2::text[]) WITH ORDINALITY AS u(m, ord)';
 
 function statementName(sql: string): string {
   return `herald_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;

@@ -24,6 +24,14 @@ export interface OutboxNames {
   readonly lease: string;
   readonly relays: string;
   readonly meta: string;
+  /** Events the logical relay holds back behind a failed event of their key (and slot backlogs). */
+  readonly parked: string;
+  /** Per replication slot: the last event the logical relay delivered. */
+  readonly progress: string;
+  /** The outbox id sequence, also used for ids of parked and dead-lettered WAL messages. */
+  readonly idSequence: string;
+  /** The logical message prefix of WAL-message appends, passed as a value. */
+  readonly messagePrefix: string;
   /** The LISTEN/NOTIFY channel, unquoted (it is passed as a value, not an identifier). */
   readonly channel: string;
   readonly buckets: number;
@@ -46,13 +54,17 @@ export function outboxNames(options: PostgresOutboxSchemaOptions = {}): OutboxNa
     lease: `${schema}."relay_lease"`,
     relays: `${schema}."relay_instance"`,
     meta: `${schema}."meta"`,
+    parked: `${schema}."relay_parked"`,
+    progress: `${schema}."relay_progress"`,
+    idSequence: `${schema}."outbox_id_seq"`,
+    messagePrefix: `herald:${schemaName}`,
     channel: `${schemaName}_outbox`,
     buckets,
   };
 }
 
 /** Bumped when the table layout changes; recorded in the meta table. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * The idempotent DDL for the PostgreSQL outbox: every statement can run again on an existing
@@ -105,6 +117,37 @@ export function migrationSql(n: OutboxNames): string[] {
       attempts integer NOT NULL,
       last_error text NOT NULL,
       failed_at timestamptz NOT NULL DEFAULT now()
+    )`,
+    // Used by the logical relay only. A parked event waits here, in stream order (`id`), while an
+    // earlier event of its key waits for a retry; ids come from the outbox sequence so that they
+    // never collide with outbox ids in the dead-letter table.
+    `CREATE TABLE IF NOT EXISTS ${n.parked} (
+      id bigint PRIMARY KEY DEFAULT nextval('${n.idSequence}'::regclass),
+      event_id uuid NOT NULL,
+      topic text NOT NULL,
+      partition_key text NOT NULL,
+      type text NOT NULL,
+      source text NOT NULL,
+      subject text,
+      time timestamptz NOT NULL,
+      dataschema text,
+      traceparent text,
+      data json NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      attempts integer NOT NULL DEFAULT 0,
+      retry_at timestamptz,
+      last_error text
+    )`,
+    `CREATE INDEX IF NOT EXISTS relay_parked_keys ON ${n.parked} (partition_key, id)`,
+    // The last stream position whose events are all delivered: the transaction's commit LSN and
+    // how many of its events are done, so a restart skips them even inside a large transaction.
+    `CREATE TABLE IF NOT EXISTS ${n.progress} (
+      slot text PRIMARY KEY,
+      commit_lsn pg_lsn NOT NULL,
+      events_done integer NOT NULL,
+      last_event_id uuid,
+      commit_time timestamptz,
+      updated_at timestamptz NOT NULL DEFAULT now()
     )`,
     `CREATE TABLE IF NOT EXISTS ${n.lease} (bucket smallint PRIMARY KEY, owner uuid, expires_at timestamptz)`,
     `INSERT INTO ${n.lease} (bucket) SELECT generate_series(0, ${n.buckets - 1}) ON CONFLICT DO NOTHING`,

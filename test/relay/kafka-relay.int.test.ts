@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaPublisher } from '../../src/brokers/kafka.js';
@@ -10,9 +8,18 @@ import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
 import { PollingSource } from '../../src/relay/polling-source.js';
 import { Relay, type RelayOptions } from '../../src/relay/relay.js';
 import { orderContracts, orderPlaced, seqOf } from '../support/contracts.js';
-import { KAFKA, PG_URL, createTopic, pgClient, readTopic, services, uniqueName, waitFor } from '../support/services.js';
+import {
+  KAFKA,
+  PG_URL,
+  createTopic,
+  pgClient,
+  readTopic,
+  restartPostgresCluster,
+  services,
+  uniqueName,
+  waitFor,
+} from '../support/services.js';
 
-const run = promisify(execFile);
 let db: pg.Client;
 let running: Relay[] = [];
 
@@ -27,24 +34,13 @@ afterAll(async () => {
   await db.end();
 });
 
-/** A fresh outbox schema and topic, with an outbox writer and a way to start relays on them. */
-/** Restarts the machine's PostgreSQL cluster (the one `scripts/services.sh` checks) and waits for it. */
+/** Restarts PostgreSQL; this suite's own connection goes with it. */
 async function restartPostgres(): Promise<void> {
   await db.end().catch(() => undefined);
-  const version = (await run('ls', ['/etc/postgresql'])).stdout.trim().split('\n')[0]!;
-  await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart']);
-  expect(
-    await waitFor(
-      async () =>
-        await run('pg_isready', ['-h', '127.0.0.1']).then(
-          () => true,
-          () => false,
-        ),
-      30_000,
-    ),
-  ).toBe(true);
+  await restartPostgresCluster();
 }
 
+/** A fresh outbox schema and topic, with an outbox writer and a way to start relays on them. */
 async function setup(topicConfigs: Record<string, string> = {}) {
   const schema = uniqueName('relay');
   const topic = uniqueName('relay.topic').replace('_', '.');

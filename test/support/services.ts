@@ -62,6 +62,21 @@ export async function waitFor(check: () => Promise<boolean>, ms: number, everyMs
   }
 }
 
+/** Restarts the machine's PostgreSQL cluster (the one `scripts/services.sh` checks) and waits until it accepts connections. */
+export async function restartPostgresCluster(): Promise<void> {
+  const version = (await run('ls', ['/etc/postgresql'])).stdout.trim().split('\n')[0]!;
+  await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart']);
+  const ready = await waitFor(
+    () =>
+      run('pg_isready', ['-h', '127.0.0.1']).then(
+        () => true,
+        () => false,
+      ),
+    30_000,
+  );
+  if (!ready) throw new Error('PostgreSQL did not come back within 30 s after a restart');
+}
+
 /** Runs `scripts/services.sh <command>` (kafka-stop, kafka-start). */
 export async function services(command: string): Promise<void> {
   await run('bash', ['scripts/services.sh', command], { maxBuffer: 16 * 1024 * 1024 });

@@ -1,17 +1,55 @@
 import { migratePostgres } from '../../outbox/postgres-migrate.js';
+import { relayGrants } from '../../outbox/postgres-logical.js';
+import { outboxNames } from '../../outbox/postgres-schema.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { printResult } from '../output.js';
 
-/** `herald migrate`: creates or checks the outbox tables; safe to run on every deploy. */
-export async function migrateCommand(flags: Partial<HeraldConfig> & { config?: string; json?: boolean }): Promise<void> {
+/** Flags of `herald migrate`. */
+export interface MigrateFlags extends Partial<HeraldConfig> {
+  config?: string;
+  json?: boolean;
+  recreateSlot?: boolean;
+  relayRole?: string;
+}
+
+/**
+ * `herald migrate`: creates or checks the outbox tables; safe to run on every deploy. With
+ * `--source logical` it also creates the publication and the replication slot, and prints the
+ * grants of a least-privilege relay role.
+ */
+export async function migrateCommand(flags: MigrateFlags): Promise<void> {
   const config = await loadConfig(flags);
+  const logical = config.source === 'logical';
   const result = await migratePostgres(required(config, 'database', '--database', 'HERALD_DATABASE_URL'), {
     ...(config.schema === undefined ? {} : { schema: config.schema }),
     ...(config.buckets === undefined ? {} : { buckets: Number(config.buckets) }),
+    ...(logical
+      ? {
+          logical: {
+            ...(config.slot === undefined ? {} : { slot: config.slot }),
+            ...(config.publication === undefined ? {} : { publication: config.publication }),
+            recreateSlot: flags.recreateSlot === true,
+          },
+        }
+      : {}),
   });
-  printResult(
-    flags.json === true,
-    result,
-    () => `${result.created ? 'created' : 'checked'} the outbox in schema '${result.schema}' (${result.buckets} ordering buckets)`,
-  );
+  const grants = logical ? relayGrants(outboxNames({ schema: result.schema }), flags.relayRole ?? 'herald_relay') : undefined;
+  printResult(flags.json === true, { ...result, ...(grants ? { relayGrants: grants } : {}) }, () => {
+    const lines = [
+      `${result.created ? 'created' : 'checked'} the outbox in schema '${result.schema}' (${result.buckets} ordering buckets)`,
+    ];
+    const l = result.logical;
+    if (l) {
+      lines.push(
+        `${l.createdPublication ? 'created' : 'checked'} publication '${l.publication}' (inserts into the outbox table only)`,
+        l.createdSlot
+          ? `created replication slot '${l.slot}'; ${l.handedOver} event(s) already in the outbox were handed to the relay's backlog`
+          : `checked replication slot '${l.slot}'`,
+        '',
+        `-- the logical relay needs only these privileges (role '${flags.relayRole ?? 'herald_relay'}'; set a password or use your auth method):`,
+        ...grants!.map((g) => `${g};`),
+      );
+    }
+    return lines.join('\n');
+  });
 }

@@ -3,6 +3,7 @@ import { KafkaPublisher } from '../../brokers/kafka.js';
 import { withTopicMap } from '../../brokers/topic-map.js';
 import { consoleLogger } from '../../observe/logger.js';
 import { PollingSource } from '../../relay/polling-source.js';
+import { LogicalSource } from '../../relay/logical-source.js';
 import { Relay, type RelayOptions } from '../../relay/relay.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 
@@ -14,9 +15,10 @@ export interface RelayFlags extends Partial<HeraldConfig> {
 }
 
 /**
- * `herald relay`: delivers the outbox to Kafka until SIGTERM or SIGINT. On the first signal it
- * finishes the batch in flight, records it, releases its buckets and exits 0; a second signal
- * exits at once (nothing is lost: undelivered rows stay in the outbox).
+ * `herald relay`: delivers the outbox to Kafka until SIGTERM or SIGINT, reading it by polling or,
+ * with `source: logical`, from the replication slot. On the first signal it finishes the batch in
+ * flight, records it, releases its buckets (or confirms its slot position) and exits 0; a second
+ * signal exits at once (nothing is lost: undelivered events stay in the outbox or the slot).
  */
 export async function relayCommand(flags: RelayFlags): Promise<void> {
   const config = await loadConfig(flags);
@@ -28,12 +30,24 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
   });
   const publisher = withTopicMap(kafka, config.topics ?? {});
   const topics = config.contracts ? (await ContractRegistry.fromDir(config.contracts)).list().map((c) => c.topic) : [];
-  const source = new PollingSource({
-    database,
-    ...(config.schema === undefined ? {} : { schema: config.schema }),
-    logger: log,
-    ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}),
-  });
+  const schema = config.schema === undefined ? {} : { schema: config.schema };
+  const source =
+    config.source === 'logical'
+      ? new LogicalSource({
+          database,
+          ...schema,
+          ...(config.slot === undefined ? {} : { slot: config.slot }),
+          ...(config.publication === undefined ? {} : { publication: config.publication }),
+          ...(config.relay?.heartbeatMs ? { heartbeatMs: Number(config.relay.heartbeatMs) } : {}),
+          ...(config.relay?.maxBufferedEvents ? { maxBufferedEvents: Number(config.relay.maxBufferedEvents) } : {}),
+          logger: log,
+        })
+      : new PollingSource({
+          database,
+          ...schema,
+          logger: log,
+          ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}),
+        });
   const relay = new Relay({ source, publisher, logger: log, ...numeric(config.relay ?? {}) });
   const handlers = { SIGTERM: () => onSignal('SIGTERM'), SIGINT: () => onSignal('SIGINT') };
   let signals = 0;
@@ -48,10 +62,15 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
   try {
     await publisher.prepare(topics);
     await source.start();
-    log.info('relay started', { source: source.name, publisher: publisher.name, instance: source.instanceId, topics: topics.length });
+    log.info('relay started', {
+      source: source.name,
+      publisher: publisher.name,
+      ...(source instanceof PollingSource ? { instance: source.instanceId } : { slot: source.slot }),
+      topics: topics.length,
+    });
     for (const [name, fn] of Object.entries(handlers)) process.on(name, fn);
     await relay.run();
-    log.info('relay stopped', { ...relay.stats });
+    log.info('relay stopped', { ...relay.stats, ...(source instanceof LogicalSource ? source.stats : {}) });
   } finally {
     for (const [name, fn] of Object.entries(handlers)) process.off(name, fn);
     await source.close();
