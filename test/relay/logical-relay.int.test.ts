@@ -224,6 +224,23 @@ describe('logical relay', () => {
     expect(firstSeqs(messages, 'early')).toEqual(Array.from({ length: 30 }, (_, i) => i));
   });
 
+  it('lets one relay stream a slot at a time: a second one waits as a standby and takes over when the first stops', async () => {
+    const t = await setup('table');
+    const first = t.start({ retryMaxMs: 300 });
+    const firstIds = await t.write(Array.from({ length: 10 }, (_, i) => orderPlaced('standby', i)));
+    expect(await waitFor(async () => first.relay.stats.delivered === 10, 20_000)).toBe(true);
+    const second = t.start({ retryBaseMs: 100, retryMaxMs: 300 });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(second.relay.stats.delivered).toBe(0);
+    expect(second.source.stats.streams).toBe(0);
+    await first.relay.stop();
+    await first.source.close();
+    const secondIds = await t.write(Array.from({ length: 10 }, (_, i) => orderPlaced('standby', 10 + i)));
+    expect(await waitFor(async () => second.relay.stats.delivered === 10, 20_000)).toBe(true);
+    const messages = await readTopic(t.topic);
+    expect(messages.map((m) => m.headers.ce_id)).toEqual([...firstIds, ...secondIds]);
+  });
+
   it('refuses to start without its slot and says to run migrate', async () => {
     const t = await setup('table', { slot: false });
     const source = new LogicalSource({ database: PG_URL, schema: t.schema });

@@ -32,7 +32,7 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
     if (s) {
       lines.push(
         `slot ${s.slot}: ${s.active ? 'streaming' : 'no relay streaming'}, lag ${bytes(s.lagBytes)}` +
-          ` (${s.lagSeconds === null ? 'no lag measured' : duration(s.lagSeconds)}), last delivery ${duration(s.lastDeliverySeconds)} ago,` +
+          ` (${s.lagSeconds === null ? 'no lag measured' : duration(s.lagSeconds)}), last delivery ${s.lastDeliverySeconds === null ? 'none yet' : `${duration(s.lastDeliverySeconds)} ago`},` +
           ` WAL ${s.walStatus}${s.safeWalBytes === null ? '' : `, ${bytes(s.safeWalBytes)} until invalidation`}, parked ${s.parked}`,
       );
     }
