@@ -63,6 +63,10 @@ export function outboxNames(options: PostgresOutboxSchemaOptions = {}): OutboxNa
   };
 }
 
+/** The event's columns as the dead-letter and parked tables hold them (the outbox adds `bucket`). */
+const EVENT_COLUMNS = `event_id uuid NOT NULL, topic text NOT NULL, partition_key text NOT NULL, type text NOT NULL,
+      source text NOT NULL, subject text, time timestamptz NOT NULL, dataschema text, traceparent text, data json NOT NULL`;
+
 /** Bumped when the table layout changes; recorded in the meta table. */
 export const SCHEMA_VERSION = 2;
 
@@ -103,16 +107,7 @@ export function migrationSql(n: OutboxNames): string[] {
     `CREATE INDEX IF NOT EXISTS outbox_retrying_keys ON ${n.outbox} (partition_key) WHERE retry_at IS NOT NULL`,
     `CREATE TABLE IF NOT EXISTS ${n.deadLetter} (
       id bigint PRIMARY KEY,
-      event_id uuid NOT NULL,
-      topic text NOT NULL,
-      partition_key text NOT NULL,
-      type text NOT NULL,
-      source text NOT NULL,
-      subject text,
-      time timestamptz NOT NULL,
-      dataschema text,
-      traceparent text,
-      data json NOT NULL,
+      ${EVENT_COLUMNS},
       created_at timestamptz NOT NULL,
       attempts integer NOT NULL,
       last_error text NOT NULL,
@@ -123,16 +118,7 @@ export function migrationSql(n: OutboxNames): string[] {
     // never collide with outbox ids in the dead-letter table.
     `CREATE TABLE IF NOT EXISTS ${n.parked} (
       id bigint PRIMARY KEY DEFAULT nextval('${n.idSequence}'::regclass),
-      event_id uuid NOT NULL,
-      topic text NOT NULL,
-      partition_key text NOT NULL,
-      type text NOT NULL,
-      source text NOT NULL,
-      subject text,
-      time timestamptz NOT NULL,
-      dataschema text,
-      traceparent text,
-      data json NOT NULL,
+      ${EVENT_COLUMNS},
       created_at timestamptz NOT NULL DEFAULT now(),
       attempts integer NOT NULL DEFAULT 0,
       retry_at timestamptz,

@@ -1,14 +1,13 @@
-import type { OutgoingEvent } from '../brokers/publisher.js';
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
-import { connectPg, isConnectionError, type PgClient } from '../outbox/pg-connect.js';
 import { logicalNames, slotInvalidated, type LogicalNames, type LogicalNamesOptions } from '../outbox/postgres-logical.js';
-import { databaseError } from '../outbox/postgres-outbox.js';
 import { outboxNames, type OutboxNames } from '../outbox/postgres-schema.js';
 import { decodeWalMessage } from '../outbox/wal-message.js';
 import { formatLsn, parseLsn, type Lsn } from './lsn.js';
 import { decodePgOutput, type StreamMessage } from './pgoutput.js';
 import { openReplicationStream, type ReplicationStream } from './replication-stream.js';
+import { PgSession } from './pg-session.js';
+import { recordFromRow } from './outbox-record.js';
 import type { RelayRecord, RelaySource } from './source.js';
 
 /** Options of {@link LogicalSource}. Defaults are in {@link logicalDefaults}. */
@@ -104,7 +103,7 @@ export class LogicalSource implements RelaySource {
   readonly #log: Logger;
   readonly #heartbeatMs: number;
   readonly #maxBuffered: number;
-  #db: PgClient | undefined;
+  readonly #db: PgSession;
   #stream: ReplicationStream | undefined;
   #streamError: unknown;
   #paused = false;
@@ -132,6 +131,7 @@ export class LogicalSource implements RelaySource {
     this.#names = logicalNames(options);
     this.#schemaName = options.schema ?? 'herald';
     this.#url = options.database;
+    this.#db = new PgSession(options.database, 'herald-relay');
     this.#log = options.logger ?? silentLogger;
     this.#heartbeatMs = positive(options.heartbeatMs ?? logicalDefaults.heartbeatMs, 'heartbeatMs');
     this.#maxBuffered = positive(options.maxBufferedEvents ?? logicalDefaults.maxBufferedEvents, 'maxBufferedEvents');
@@ -144,9 +144,7 @@ export class LogicalSource implements RelaySource {
 
   /** Checks the slot (missing or invalidated: a clear error) and loads the recorded position. */
   async start(): Promise<void> {
-    const db = await this.#connection();
-    const { rows } = await this.#query(
-      db,
+    const { rows } = await this.#db.query(
       `SELECT wal_status, confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = $1`,
       [this.#names.slot],
       'cannot read the replication slot',
@@ -160,7 +158,7 @@ export class LogicalSource implements RelaySource {
     }
     if (rows[0]!.wal_status === 'lost') throw slotInvalidated(this.#names.slot);
     if (rows[0]!.confirmed) this.#confirmed = this.#sentConfirmed = parseLsn(rows[0]!.confirmed as string);
-    await this.#loadState(db);
+    await this.#loadState();
     this.#timer = setInterval(() => this.#tick(), 250);
     this.#timer.unref();
   }
@@ -213,8 +211,7 @@ export class LogicalSource implements RelaySource {
   async delivered(records: readonly RelayRecord[]): Promise<void> {
     const { stream, parked } = this.#split(records);
     if (parked.length > 0) {
-      await this.#query(
-        await this.#connection(),
+      await this.#db.query(
         `DELETE FROM ${this.#n.parked} WHERE id = ANY($1::bigint[])`,
         [parked.map((e) => e.record.position)],
         'cannot mark parked events delivered',
@@ -227,8 +224,7 @@ export class LogicalSource implements RelaySource {
   async retryLater(record: RelayRecord, error: string, delayMs: number): Promise<void> {
     const entry = this.#entry(record);
     if (entry.origin === 'parked') {
-      await this.#query(
-        await this.#connection(),
+      await this.#db.query(
         `UPDATE ${this.#n.parked} SET attempts = attempts + 1, last_error = $2, retry_at = now() + $3 * interval '1 millisecond' WHERE id = $1`,
         [record.position, error, delayMs],
         'cannot schedule a retry',
@@ -242,8 +238,7 @@ export class LogicalSource implements RelaySource {
     const entry = this.#entry(record);
     const n = this.#n;
     if (entry.origin === 'parked') {
-      await this.#query(
-        await this.#connection(),
+      await this.#db.query(
         `WITH moved AS (DELETE FROM ${n.parked} WHERE id = $1 RETURNING *)
          INSERT INTO ${n.deadLetter} (id, ${EVENT_FIELDS}, created_at, attempts, last_error)
          SELECT id, ${EVENT_FIELDS}, created_at, attempts + 1, $2 FROM moved`,
@@ -264,9 +259,7 @@ export class LogicalSource implements RelaySource {
     this.#sendStatus(true);
     await this.#stream?.close();
     this.#stream = undefined;
-    const db = this.#db;
-    this.#db = undefined;
-    await db?.end().catch(() => undefined);
+    await this.#db.close();
     this.#wake?.();
   }
 
@@ -280,7 +273,7 @@ export class LogicalSource implements RelaySource {
       throw err;
     }
     if (this.#stream) return;
-    await this.#loadState(await this.#connection());
+    await this.#loadState();
     const stream = await openReplicationStream({
       database: this.#url,
       slot: this.#names.slot,
@@ -348,7 +341,7 @@ export class LogicalSource implements RelaySource {
       case 'insert':
         if (msg.relation === this.#outboxRelation?.oid) {
           const columns = this.#outboxRelation.columns;
-          this.#add(() => rowRecord(msg.values, columns));
+          this.#add(() => streamRecord(msg.values, columns));
         }
         return;
       case 'message':
@@ -430,9 +423,7 @@ export class LogicalSource implements RelaySource {
     this.#sendStatus(false);
     if (!this.#stream || !this.#idle() || Date.now() - this.#lastActivity < this.#heartbeatMs) return;
     this.#lastActivity = Date.now();
-    const db = this.#db;
-    if (!db) return;
-    db.query(`SELECT pg_logical_emit_message(false, $1, '')`, [heartbeatPrefix(this.#n)]).then(
+    this.#db.query(`SELECT pg_logical_emit_message(false, $1, '')`, [heartbeatPrefix(this.#n)], 'cannot write a heartbeat').then(
       () => this.stats.heartbeats++,
       (err: unknown) => this.#log.warn('cannot write a heartbeat; the slot advances on keepalives only', { error: messageOf(err) }),
     );
@@ -453,8 +444,7 @@ export class LogicalSource implements RelaySource {
     const n = this.#n;
     const progress = last && last.seq > this.#resolvedSeq ? last : undefined;
     try {
-      await this.#query(
-        await this.#connection(),
+      await this.#db.query(
         `WITH parked AS (
            INSERT INTO ${n.parked} (${EVENT_FIELDS}, attempts, retry_at, last_error)
            SELECT ${EVENT_VALUES}, attempts,
@@ -503,8 +493,7 @@ export class LogicalSource implements RelaySource {
   /** Parked events whose key has no failed event waiting for its retry time, in stream order. */
   async #dueParked(max: number): Promise<ParkedEntry[]> {
     const n = this.#n;
-    const { rows } = await this.#query(
-      await this.#connection(),
+    const { rows } = await this.#db.query(
       `SELECT id::text AS id, event_id::text AS event_id, topic, partition_key, type, source, subject,
           to_json(time) #>> '{}' AS time, dataschema, traceparent, data::text AS data, attempts
         FROM ${n.parked} p
@@ -516,7 +505,7 @@ export class LogicalSource implements RelaySource {
     // Nothing due: look again in a moment rather than on every batch.
     this.#parkedCheckAt = rows.length < max ? Date.now() + 200 : 0;
     return rows.map((r) => {
-      const record = rowRecord(r, undefined);
+      const record = recordFromRow(r);
       const entry: ParkedEntry = { origin: 'parked', record, key: record.outgoing.event.partitionkey };
       this.#entries.set(entry.record, entry);
       return entry;
@@ -525,8 +514,7 @@ export class LogicalSource implements RelaySource {
 
   /** Stops holding back the keys that have no parked events left. */
   async #releaseKeys(keys: string[]): Promise<void> {
-    const { rows } = await this.#query(
-      await this.#connection(),
+    const { rows } = await this.#db.query(
       `SELECT DISTINCT partition_key FROM ${this.#n.parked} WHERE partition_key = ANY($1::text[])`,
       [keys],
       'cannot read parked events',
@@ -536,15 +524,14 @@ export class LogicalSource implements RelaySource {
     this.#parkedCheckAt = 0;
   }
 
-  async #loadState(db: PgClient): Promise<void> {
-    const { rows } = await this.#query(
-      db,
+  async #loadState(): Promise<void> {
+    const { rows } = await this.#db.query(
       `SELECT commit_lsn::text AS commit_lsn, events_done FROM ${this.#n.progress} WHERE slot = $1`,
       [this.#names.slot],
       'cannot read the relay position',
     );
     if (rows[0]) this.#replayFrom = { commitLsn: parseLsn(rows[0].commit_lsn as string), done: rows[0].events_done as number };
-    const held = await this.#query(db, `SELECT DISTINCT partition_key FROM ${this.#n.parked}`, [], 'cannot read parked events');
+    const held = await this.#db.query(`SELECT DISTINCT partition_key FROM ${this.#n.parked}`, [], 'cannot read parked events');
     this.#held.clear();
     for (const r of held.rows) this.#held.add(r.partition_key as string);
     this.#parkedCheckAt = 0;
@@ -564,35 +551,6 @@ export class LogicalSource implements RelaySource {
     const e = this.#entries.get(record);
     if (!e) throw new HeraldError(ErrorCodes.CONFIG_INVALID, `event ${record.outgoing.event.id} was not handed out by this source`);
     return e;
-  }
-
-  async #connection(): Promise<PgClient> {
-    if (this.#db) return this.#db;
-    const db = await connectPg(this.#url, 'herald-relay');
-    db.on('end', () => {
-      if (this.#db === db) this.#db = undefined;
-    });
-    this.#db = db;
-    return db;
-  }
-
-  async #query(db: PgClient, text: string, params: unknown[], what: string): Promise<{ rows: Record<string, unknown>[] }> {
-    try {
-      return await db.query(text, params);
-    } catch (cause) {
-      if (this.#db === db && isConnectionError(cause)) {
-        this.#db = undefined;
-        await db.end().catch(() => undefined);
-      }
-      if ((cause as { code?: string }).code === '42501') {
-        throw new HeraldError(
-          ErrorCodes.PERMISSION_DENIED,
-          `${what}: ${(cause as Error).message}; grant the privileges that 'herald migrate --source logical' prints`,
-          { cause },
-        );
-      }
-      throw databaseError(cause, what);
-    }
   }
 }
 
@@ -622,39 +580,12 @@ function heartbeatPrefix(n: OutboxNames): string {
   return `${n.messagePrefix}:heartbeat`;
 }
 
-/**
- * Builds a record from an outbox row: from the replication stream (text values by column
- * position, `columns` given) or from a query (values by name).
- */
-function rowRecord(
-  values: (string | null)[] | Record<string, unknown>,
-  columns: Map<string, number> | undefined,
-): RelayRecord & { outboxId: string | undefined } {
-  const get = (name: string): string | undefined => {
-    const v = columns ? (values as (string | null)[])[columns.get(name) ?? -1] : (values as Record<string, unknown>)[name];
-    return v === null || v === undefined ? undefined : String(v);
-  };
-  const id = get('id');
-  const subject = get('subject');
-  const dataschema = get('dataschema');
-  const traceparent = get('traceparent');
-  const outgoing: OutgoingEvent = {
-    topic: get('topic')!,
-    data: get('data')!,
-    event: {
-      specversion: '1.0',
-      id: get('event_id')!,
-      source: get('source')!,
-      type: get('type')!,
-      time: columns ? isoTime(get('time')!) : get('time')!,
-      datacontenttype: 'application/json',
-      partitionkey: get('partition_key')!,
-      ...(subject === undefined ? {} : { subject }),
-      ...(dataschema === undefined ? {} : { dataschema }),
-      ...(traceparent === undefined ? {} : { traceparent }),
-    },
-  };
-  return { position: id ?? '', attempts: Number(get('attempts') ?? 0), outgoing, outboxId: columns ? id : undefined };
+/** A record from a replicated outbox row (text values by column position), with its row id. */
+function streamRecord(values: (string | null)[], columns: Map<string, number>): RelayRecord & { outboxId: string | undefined } {
+  const row: Record<string, unknown> = {};
+  for (const [name, i] of columns) row[name] = values[i];
+  row.time = isoTime(row.time as string);
+  return { ...recordFromRow(row), outboxId: row.id as string };
 }
 
 /** `2026-11-29 19:30:00.123+00` (ISO DateStyle, UTC) → RFC 3339. */

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { databaseError } from '../outbox/postgres-outbox.js';
 import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from '../outbox/postgres-schema.js';
-import { connectPg, isConnectionError, type PgClient } from '../outbox/pg-connect.js';
+import { connectPg, type PgClient } from '../outbox/pg-connect.js';
+import { PgSession } from './pg-session.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
+import { recordFromRow } from './outbox-record.js';
 import type { RelayRecord, RelaySource } from './source.js';
 
 /** Options of {@link PollingSource}. Defaults are in {@link pollingDefaults}. */
@@ -38,7 +39,7 @@ export class PollingSource implements RelaySource {
   readonly #leaseMs: number;
   readonly #log: Logger;
   readonly #id = randomUUID();
-  #db: PgClient | undefined;
+  readonly #db: PgSession;
   #listener: PgClient | undefined;
   #owned: number[] = [];
   #leaseUntil = 0;
@@ -50,6 +51,13 @@ export class PollingSource implements RelaySource {
   constructor(options: PollingSourceOptions) {
     this.#names = outboxNames(options);
     this.#url = options.database;
+    // Each new connection also (re)starts listening, unless the listener is still up.
+    this.#db = new PgSession(options.database, 'herald-relay', async () => {
+      if (!this.#listener)
+        await this.#listen().catch((err: unknown) =>
+          this.#log.warn('cannot listen for outbox notifications; polling only', { error: (err as Error).message }),
+        );
+    });
     this.#leaseMs = options.leaseMs ?? pollingDefaults.leaseMs;
     this.#log = options.logger ?? silentLogger;
   }
@@ -61,17 +69,15 @@ export class PollingSource implements RelaySource {
 
   /** Connects and starts listening; rejects with a clear error when the database is unreachable. */
   async start(): Promise<void> {
-    await this.#bucketCount(await this.#connection());
+    await this.#bucketCount();
   }
 
   async next(max: number): Promise<RelayRecord[]> {
-    const db = await this.#connection();
-    if (Date.now() - this.#renewedAt > this.#leaseMs / 3) await this.#rebalance(db);
+    if (Date.now() - this.#renewedAt > this.#leaseMs / 3) await this.#rebalance();
     // Never start a batch on a lease that could run out while the broker is called.
     if (this.#owned.length === 0 || Date.now() > this.#leaseUntil - this.#leaseMs / 2) return [];
     const n = this.#names;
-    const { rows } = await this.#query(
-      db,
+    const { rows } = await this.#db.query(
       `SELECT id::text AS id, event_id::text AS event_id, topic, partition_key, type, source, subject,
           to_json(time) #>> '{}' AS time, dataschema, traceparent, data::text AS data, attempts
         FROM ${n.outbox} o
@@ -81,7 +87,7 @@ export class PollingSource implements RelaySource {
       [this.#owned, max],
       'cannot read the outbox',
     );
-    return rows.map(toRecord);
+    return rows.map(recordFromRow);
   }
 
   async waitForWork(ms: number, signal: AbortSignal): Promise<void> {
@@ -105,8 +111,7 @@ export class PollingSource implements RelaySource {
 
   async delivered(records: readonly RelayRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.#query(
-      await this.#connection(),
+    await this.#db.query(
       `DELETE FROM ${this.#names.outbox} WHERE id = ANY($1::bigint[])`,
       [records.map((r) => r.position)],
       'cannot mark events delivered',
@@ -114,8 +119,7 @@ export class PollingSource implements RelaySource {
   }
 
   async retryLater(record: RelayRecord, error: string, delayMs: number): Promise<void> {
-    await this.#query(
-      await this.#connection(),
+    await this.#db.query(
       `UPDATE ${this.#names.outbox} SET attempts = attempts + 1, last_error = $2, retry_at = now() + $3 * interval '1 millisecond' WHERE id = $1`,
       [record.position, error, delayMs],
       'cannot schedule a retry',
@@ -124,8 +128,7 @@ export class PollingSource implements RelaySource {
 
   async deadLetter(record: RelayRecord, error: string): Promise<void> {
     const n = this.#names;
-    await this.#query(
-      await this.#connection(),
+    await this.#db.query(
       `WITH moved AS (DELETE FROM ${n.outbox} WHERE id = $1 RETURNING *)
       INSERT INTO ${n.deadLetter} (id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts, last_error)
       SELECT id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts + 1, $2 FROM moved`,
@@ -136,13 +139,12 @@ export class PollingSource implements RelaySource {
 
   /** Releases this relay's buckets so that others take them over at once, then disconnects. */
   async close(): Promise<void> {
-    const db = this.#db;
-    this.#db = undefined;
+    const db = this.#db.current;
     if (db) {
       await db.query(`UPDATE ${this.#names.lease} SET owner = NULL, expires_at = NULL WHERE owner = $1`, [this.#id]).catch(() => undefined);
       await db.query(`DELETE FROM ${this.#names.relays} WHERE id = $1`, [this.#id]).catch(() => undefined);
-      await db.end().catch(() => undefined);
     }
+    await this.#db.close();
     const listener = this.#listener;
     this.#listener = undefined;
     await listener?.end().catch(() => undefined);
@@ -155,11 +157,10 @@ export class PollingSource implements RelaySource {
    * expired ones inside it. Called between batches only, so a released bucket has nothing in
    * flight here.
    */
-  async #rebalance(db: PgClient): Promise<void> {
+  async #rebalance(): Promise<void> {
     const n = this.#names;
     const ttl = `${this.#leaseMs} * interval '1 millisecond'`;
-    const { rows: live } = await this.#query(
-      db,
+    const { rows: live } = await this.#db.query(
       `WITH me AS (
         INSERT INTO ${n.relays} (id, host, pid) VALUES ($1, $2, $3)
         ON CONFLICT (id) DO UPDATE SET seen_at = now() RETURNING id),
@@ -171,16 +172,14 @@ export class PollingSource implements RelaySource {
     );
     const ids = live.map((r) => r.id as string);
     const index = ids.indexOf(this.#id);
-    const buckets = await this.#bucketCount(db);
+    const buckets = await this.#bucketCount();
     const mine = Array.from({ length: buckets }, (_, b) => b).filter((b) => b % ids.length === index);
-    await this.#query(
-      db,
+    await this.#db.query(
       `UPDATE ${n.lease} SET owner = NULL, expires_at = NULL WHERE owner = $1 AND NOT (bucket = ANY($2::int[]))`,
       [this.#id, mine],
       'cannot release buckets',
     );
-    const { rows } = await this.#query(
-      db,
+    const { rows } = await this.#db.query(
       `UPDATE ${n.lease} SET owner = $1, expires_at = now() + ${ttl}
         WHERE bucket = ANY($2::int[]) AND (owner IS NULL OR owner = $1 OR expires_at < now())
         RETURNING bucket`,
@@ -195,10 +194,9 @@ export class PollingSource implements RelaySource {
     this.#leaseUntil = this.#renewedAt + this.#leaseMs;
   }
 
-  async #bucketCount(db: PgClient): Promise<number> {
+  async #bucketCount(): Promise<number> {
     if (this.#buckets === undefined) {
-      const { rows } = await this.#query(
-        db,
+      const { rows } = await this.#db.query(
         `SELECT value FROM ${this.#names.meta} WHERE key = 'buckets'`,
         [],
         'cannot read the outbox settings',
@@ -222,58 +220,4 @@ export class PollingSource implements RelaySource {
     await listener.query(`LISTEN "${this.#names.channel}"`);
     this.#listener = listener;
   }
-
-  async #connection(): Promise<PgClient> {
-    if (this.#db) return this.#db;
-    const db = await connectPg(this.#url, 'herald-relay');
-    db.on('end', () => {
-      if (this.#db === db) this.#db = undefined;
-    });
-    this.#db = db;
-    if (!this.#listener)
-      await this.#listen().catch((err: unknown) =>
-        this.#log.warn('cannot listen for outbox notifications; polling only', { error: (err as Error).message }),
-      );
-    return db;
-  }
-
-  async #query(db: PgClient, text: string, params: unknown[], what: string): Promise<{ rows: Record<string, unknown>[] }> {
-    try {
-      return await db.query(text, params);
-    } catch (cause) {
-      // A broken connection is replaced on the next call; the caller decides whether to retry.
-      if (this.#db === db && isConnectionError(cause)) {
-        this.#db = undefined;
-        await db.end().catch(() => undefined);
-      }
-      throw databaseError(cause, what);
-    }
-  }
-}
-
-function toRecord(r: Record<string, unknown>): RelayRecord {
-  const opt = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
-  const subject = opt(r.subject);
-  const dataschema = opt(r.dataschema);
-  const traceparent = opt(r.traceparent);
-  return {
-    position: r.id as string,
-    attempts: r.attempts as number,
-    outgoing: {
-      topic: r.topic as string,
-      data: r.data as string,
-      event: {
-        specversion: '1.0',
-        id: r.event_id as string,
-        source: r.source as string,
-        type: r.type as string,
-        time: r.time as string,
-        datacontenttype: 'application/json',
-        partitionkey: r.partition_key as string,
-        ...(subject === undefined ? {} : { subject }),
-        ...(dataschema === undefined ? {} : { dataschema }),
-        ...(traceparent === undefined ? {} : { traceparent }),
-      },
-    },
-  };
 }

@@ -7,18 +7,8 @@ import { migratePostgres } from '../../src/outbox/postgres-migrate.js';
 import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
 import { LogicalSource, type LogicalSourceOptions } from '../../src/relay/logical-source.js';
 import { Relay, type RelayOptions } from '../../src/relay/relay.js';
-import { orderContracts, orderPlaced, seqOf } from '../support/contracts.js';
-import {
-  KAFKA,
-  PG_URL,
-  createTopic,
-  pgClient,
-  readTopic,
-  restartPostgresCluster,
-  uniqueName,
-  waitFor,
-  type KcatMessage,
-} from '../support/services.js';
+import { firstSeqs, orderContracts, orderPlaced } from '../support/contracts.js';
+import { KAFKA, PG_URL, createTopic, pgClient, readTopic, restartPostgresCluster, uniqueName, waitFor } from '../support/services.js';
 
 let db: pg.Client;
 const running: { relay: Relay; source: LogicalSource }[] = [];
@@ -81,18 +71,6 @@ async function setup(mode: Mode, { slot = true } = {}) {
   /** Distinct event ids that reached the topic. */
   const arrived = async (): Promise<number> => new Set((await readTopic(topic)).map((m) => m.headers.ce_id)).size;
   return { schema, topic, outbox, write, start, arrived, slot: `${schema}_relay` };
-}
-
-/** Per key, the sequence numbers of the first delivery of each event. */
-function firstSeqs(messages: KcatMessage[], key: string): number[] {
-  const seen = new Set<string>();
-  const out: number[] = [];
-  for (const m of messages.filter((x) => x.key === key)) {
-    if (seen.has(m.headers.ce_id!)) continue;
-    seen.add(m.headers.ce_id!);
-    out.push(seqOf(m.payload));
-  }
-  return out;
 }
 
 describe.each(['table', 'wal'] as const)('logical relay, %s mode', (mode) => {

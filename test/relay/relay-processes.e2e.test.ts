@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { migratePostgres, postgresOutboxStatus } from '../../src/outbox/postgres-migrate.js';
 import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
-import { orderContracts, orderPlaced, seqOf } from '../support/contracts.js';
+import { firstSeqs, orderContracts, orderPlaced } from '../support/contracts.js';
 import {
   KAFKA,
   PG_URL,
@@ -58,16 +58,7 @@ async function setup() {
 
 /** Asserts that, per key, the first delivery of each event follows the given sequence. */
 function expectKeyOrder(messages: KcatMessage[], keys: string[], expected: number[]): void {
-  for (const key of keys) {
-    const seen = new Set<string>();
-    const firsts: number[] = [];
-    for (const m of messages.filter((x) => x.key === key)) {
-      if (seen.has(m.headers.ce_id!)) continue;
-      seen.add(m.headers.ce_id!);
-      firsts.push(seqOf(m.payload));
-    }
-    expect(firsts, `order of key ${key}`).toEqual(expected);
-  }
+  for (const key of keys) expect(firstSeqs(messages, key), `order of key ${key}`).toEqual(expected);
 }
 
 /** Stats a relay logged when it stopped (JSON log line 'relay stopped'). */

@@ -27,3 +27,15 @@ export function orderPlaced(customerId: string, seq = 0, extra: Record<string, u
 export function seqOf(payload: string): number {
   return Number((JSON.parse(payload) as { lines: { sku: string }[] }).lines[0]!.sku.slice(4));
 }
+
+/** Per key, the sequence numbers of the first delivery of each event. */
+export function firstSeqs(messages: readonly { key: string; payload: string; headers: Record<string, string> }[], key: string): number[] {
+  const seen = new Set<string>();
+  const out: number[] = [];
+  for (const m of messages.filter((x) => x.key === key)) {
+    if (seen.has(m.headers.ce_id!)) continue;
+    seen.add(m.headers.ce_id!);
+    out.push(seqOf(m.payload));
+  }
+  return out;
+}
