@@ -7,17 +7,11 @@
 //   npx tsx bench/outbox-bench.ts --help
 //
 // stdout: one JSON line per part (starts with '{'), followed by a short table. Progress: stderr.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import {
-  consoleLogger,
-  ContractRegistry,
   migratePostgres,
-  parseContract,
   PollingSource,
   PostgresOutbox,
   postgresOutboxStatus,
@@ -30,15 +24,38 @@ import {
   type RelaySource,
 } from '../src/index.js';
 import { KafkaPublisher } from '../src/brokers/kafka.js';
-import { redactUrl } from '../src/outbox/pg-connect.js';
+import {
+  BenchError,
+  checkKafka,
+  cleanups,
+  CONTRACT,
+  kafkaAdmin,
+  kafkaModule,
+  log,
+  machineFacts,
+  makeOrder,
+  median,
+  messageOf,
+  orderContracts,
+  payloadOf,
+  pgConnect,
+  readSettings,
+  relayOrder,
+  round1,
+  round3,
+  runBench,
+  SOURCE,
+  stderrLogger,
+  suffix,
+  table,
+  totalOf,
+  withTimeout,
+  type Machine,
+  type Order,
+  type Setting,
+} from './common.js';
 
 // ------------------------------------------------------------------------------ configuration
-
-interface Setting {
-  readonly env: string;
-  readonly fallback: string;
-  readonly help: string;
-}
 
 const SETTINGS = {
   pg: { env: 'BENCH_PG', fallback: process.env.HERALD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres', help: 'PostgreSQL URL' },
@@ -52,8 +69,6 @@ const SETTINGS = {
   'relay-rounds': { env: 'BENCH_RELAY_ROUNDS', fallback: '5', help: 'rounds of herald relay vs raw producer (median is reported)' },
 } satisfies Record<string, Setting>;
 
-type SettingName = keyof typeof SETTINGS;
-
 interface Config {
   pg: string;
   kafka: string;
@@ -66,28 +81,8 @@ interface Config {
   relayRounds: number;
 }
 
-function usage(): string {
-  const lines = Object.entries(SETTINGS).map(([name, s]) => `  --${name.padEnd(14)} ${s.env.padEnd(20)} ${s.help} (default ${s.fallback})`);
-  return `usage: node --import tsx bench/outbox-bench.ts [options]\n\n  flag             env var\n${lines.join('\n')}\n`;
-}
-
 function readConfig(): Config {
-  const options = Object.fromEntries(Object.keys(SETTINGS).map((k) => [k, { type: 'string' as const }]));
-  const { values } = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true });
-  if (values.help) {
-    process.stdout.write(usage());
-    process.exit(0);
-  }
-  const get = (name: SettingName): string => {
-    const flag = (values as Record<string, unknown>)[name];
-    return typeof flag === 'string' ? flag : (process.env[SETTINGS[name].env] ?? SETTINGS[name].fallback);
-  };
-  const int = (name: SettingName): number => {
-    const v = Number(get(name));
-    if (!Number.isInteger(v) || v < 1)
-      throw new BenchError(`--${name} (${SETTINGS[name].env}) must be a positive integer, got '${get(name)}'`);
-    return v;
-  };
+  const { get, int } = readSettings(SETTINGS, 'bench/outbox-bench.ts');
   const only = get('only');
   if (only !== 'write' && only !== 'relay' && only !== 'all')
     throw new BenchError(`--only (BENCH_ONLY) must be write, relay or all, got '${only}'`);
@@ -104,161 +99,7 @@ function readConfig(): Config {
   };
 }
 
-/** An error whose message is all the user needs; printed without a stack. */
-class BenchError extends Error {}
-
-// ------------------------------------------------------------------------------ small helpers
-
-const SOURCE = '/herald-bench';
-const CONTRACT = 'orders.order-placed';
-const CONTRACT_FILE = new URL('../examples/orders/contracts/order-placed.v1.yaml', import.meta.url);
-const suffix = randomBytes(4).toString('hex');
-
-function log(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
-}
-
-/** The example order-placed contract, routed to `topic`. */
-function orderContracts(topic: string): ContractRegistry {
-  const text = readFileSync(CONTRACT_FILE, 'utf8').replace('value: orders.order-placed.v1', `value: ${topic}`);
-  return new ContractRegistry([parseContract(text, 'order-placed.v1.yaml')]);
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-const round1 = (x: number): number => Math.round(x * 10) / 10;
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
-
-function table(headers: string[], rows: (string | number)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
-function messageOf(err: unknown): string {
-  const e = err as { message?: string; errors?: unknown[] };
-  const nested = Array.isArray(e.errors) && e.errors.length > 0 ? ` (${e.errors.map(messageOf).join('; ')})` : '';
-  return `${e.message ?? String(err)}${nested}`;
-}
-
-/** Cleanup steps, run in reverse order at the end, on error and on Ctrl-C. */
-const cleanups: { what: string; run: () => Promise<unknown> }[] = [];
-async function cleanup(): Promise<void> {
-  while (cleanups.length > 0) {
-    const step = cleanups.pop()!;
-    await withTimeout(step.run(), 15_000, step.what).catch((err: unknown) => log(`cleanup: ${step.what} failed: ${messageOf(err)}`));
-  }
-}
-
-async function pgConnect(url: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: url, application_name: 'herald-bench' });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-  } catch (err) {
-    await c.end().catch(() => undefined);
-    throw new BenchError(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${messageOf(err)}. Start the services with: npm run services`);
-  }
-  return c;
-}
-
-async function kafkaModule(): Promise<typeof import('@platformatic/kafka')> {
-  return import('@platformatic/kafka');
-}
-
-async function kafkaAdmin(cfg: Config): Promise<import('@platformatic/kafka').Admin> {
-  const { Admin } = await kafkaModule();
-  return new Admin({ clientId: 'herald-bench-admin', bootstrapBrokers: [cfg.kafka], timeout: 5_000, retries: 1 });
-}
-
-/** Fails fast, with the fix, when Kafka cannot be reached. */
-async function checkKafka(cfg: Config): Promise<void> {
-  const admin = await kafkaAdmin(cfg);
-  try {
-    await withTimeout(admin.listTopics(), 15_000, 'listing topics');
-  } catch (err) {
-    throw new BenchError(`cannot reach Kafka at ${cfg.kafka}: ${messageOf(err)}. Start the services with: npm run services`);
-  } finally {
-    await withTimeout(admin.close(), 5_000, 'closing the admin client').catch(() => undefined);
-  }
-}
-
-// ------------------------------------------------------------------------------ machine facts
-
-interface Machine {
-  node: string;
-  cpus: number;
-  cpuModel: string;
-  memoryGiB: number;
-  platform: string;
-  postgres: string;
-  pgSettings: Record<string, string>;
-  kafka: string;
-}
-
-async function machineFacts(cfg: Config, db: pg.Client): Promise<Machine> {
-  const { rows } = await db.query<{ server_version: string }>('SHOW server_version');
-  const settings = await db.query<{ name: string; setting: string }>(
-    `SELECT name, setting FROM pg_settings WHERE name IN ('synchronous_commit', 'fsync', 'autovacuum', 'shared_buffers', 'wal_level', 'max_wal_size') ORDER BY name`,
-  );
-  const cpus = os.cpus();
-  return {
-    node: process.version,
-    cpus: typeof os.availableParallelism === 'function' ? os.availableParallelism() : cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    platform: `${process.platform}-${process.arch}`,
-    postgres: rows[0]?.server_version ?? 'unknown',
-    pgSettings: Object.fromEntries(settings.rows.map((r) => [r.name, r.setting])),
-    kafka: cfg.kafka,
-  };
-}
-
 // ------------------------------------------------------------------------------ 1. write overhead
-
-interface Order {
-  id: string;
-  customerId: string;
-  currency: string;
-  lines: { sku: string; quantity: number; unitPrice: number }[];
-}
-
-function makeOrder(): Order {
-  const lines = Array.from({ length: 3 }, (_, i) => ({
-    sku: `sku-${Math.floor(Math.random() * 5000)}-${i}`,
-    quantity: 1 + Math.floor(Math.random() * 4),
-    unitPrice: Math.round(Math.random() * 10_000) / 100,
-  }));
-  // 10,000 customers: the per-key advisory lock of Herald's append rarely collides, as in a real shop.
-  return { id: randomUUID(), customerId: `cust-${Math.floor(Math.random() * 10_000)}`, currency: 'EUR', lines };
-}
-
-const totalOf = (o: Order): number => Math.round(o.lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0) * 100) / 100;
-
-/** The order-placed payload; built the same way for the hand-written and the Herald variant. */
-function payloadOf(o: Order): Record<string, unknown> {
-  return {
-    orderId: o.id,
-    customerId: o.customerId,
-    total: totalOf(o),
-    currency: o.currency,
-    placedAt: new Date().toISOString(),
-    lines: o.lines,
-  };
-}
 
 type Variant = 'none' | 'handWritten' | 'herald';
 const VARIANTS: readonly Variant[] = ['none', 'handWritten', 'herald'];
@@ -493,9 +334,6 @@ function timedPublisher(publisher: Publisher, b: Breakdown): Publisher {
   };
 }
 
-/** Relay warnings (e.g. a broker outage) go to stderr; they would explain a slow or stuck run. */
-const stderrLogger = consoleLogger({ quiet: true });
-
 async function relayBench(cfg: Config, machine: Machine, admin: pg.Client): Promise<void> {
   const N = cfg.relayEvents;
   const schema = `herald_bench_relay_${suffix}`;
@@ -717,12 +555,6 @@ async function relayBench(cfg: Config, machine: Machine, admin: pg.Client): Prom
   );
 }
 
-/** Orders for the relay backlog: 1,000 customers, so that keys spread over all buckets and partitions. */
-function relayOrder(): Order {
-  const o = makeOrder();
-  return { ...o, customerId: `cust-${Math.floor(Math.random() * 1000)}` };
-}
-
 /** A valid event (not written anywhere) used to warm up the producers. */
 function outboxEvent(): HeraldEvent {
   const o = relayOrder();
@@ -752,26 +584,4 @@ async function main(): Promise<void> {
   if (cfg.only !== 'write') await relayBench(cfg, machine, admin);
 }
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    log(`${signal}: cleaning up benchmark schemas and topics (send it again to quit at once)`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-const t0 = performance.now();
-try {
-  await main();
-  log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-} catch (err) {
-  process.exitCode = 1;
-  if (err instanceof BenchError) log(`error: ${err.message}`);
-  else log(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-} finally {
-  await cleanup();
-}
-// Any client left open (e.g. after an error) must not keep the process alive.
-process.exit(process.exitCode ?? 0);
+await runBench(main);

@@ -52,7 +52,14 @@ export async function connectPg(
       throw new HeraldError(ErrorCodes.CONFIG_INVALID, "herald needs the package 'pg' to talk to PostgreSQL: npm install pg", { cause });
     }
   }
-  const client = new pgModule.Client({ connectionString: url, application_name: applicationName, ...extra });
+  // A bounded connect: a server that accepts the socket but never answers must not hang a relay.
+  const client = new pgModule.Client({
+    connectionString: url,
+    application_name: applicationName,
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+    ...extra,
+  });
   // An idle connection that the server closes emits 'error'; without a listener Node would crash.
   client.on('error', () => undefined);
   try {
@@ -83,7 +90,8 @@ export async function connectPg(
       `cannot connect to postgresql at ${redactUrl(url)}: ${(cause as Error).message}; ${hint}`,
       {
         cause,
-        retryable: code === 'ECONNREFUSED' || code === '57P03',
+        // The server restarting shows up as any of these; a relay retries them with backoff.
+        retryable: isConnectionError(cause) || ['ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(code ?? ''),
         details: { sqlstate: code },
       },
     );
@@ -100,6 +108,6 @@ export function isConnectionError(err: unknown): boolean {
   return (
     code.startsWith('08') ||
     ['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code) ||
-    /Connection terminated|not queryable|ECONNRESET|ECONNREFUSED/i.test((err as Error).message ?? '')
+    /Connection terminated|not queryable|timeout expired|ECONNRESET|ECONNREFUSED/i.test((err as Error).message ?? '')
   );
 }

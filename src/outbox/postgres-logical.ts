@@ -84,6 +84,12 @@ export async function setupLogical(
   }
 }
 
+/**
+ * The outbox columns the relay needs. A column list (PostgreSQL 15+) spares the server the text
+ * output of bookkeeping columns (`created_at`, `attempts`, ...) for every replicated row.
+ */
+const PUBLISHED_COLUMNS = 'id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data';
+
 async function ensurePublication(db: PgClient, n: OutboxNames, publication: string): Promise<boolean> {
   const { rows } = await db.query(
     `SELECT p.pubname, p.puballtables, p.pubinsert,
@@ -92,7 +98,7 @@ async function ensurePublication(db: PgClient, n: OutboxNames, publication: stri
     [publication, n.outbox],
   );
   if (rows.length === 0) {
-    await db.query(`CREATE PUBLICATION "${publication}" FOR TABLE ${n.outbox} WITH (publish = 'insert')`);
+    await db.query(`CREATE PUBLICATION "${publication}" FOR TABLE ${n.outbox} (${PUBLISHED_COLUMNS}) WITH (publish = 'insert')`);
     return true;
   }
   const p = rows[0];

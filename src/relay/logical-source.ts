@@ -114,6 +114,8 @@ export class LogicalSource implements RelaySource {
   #commits: SeenCommit[] = [];
   #seq = 0;
   #resolvedSeq = 0;
+  #recording: Promise<void> = Promise.resolve();
+  #recordingError: unknown;
   #confirmed: Lsn = 0n;
   #sentConfirmed: Lsn = 0n;
   #sentAt = 0;
@@ -165,6 +167,7 @@ export class LogicalSource implements RelaySource {
 
   async next(max: number): Promise<RelayRecord[]> {
     await this.#ensureStream();
+    this.#throwRecordingError();
     for (const [record, entry] of this.#entries) if (entry.origin === 'parked') this.#entries.delete(record);
     // Events of the previous batch that were neither delivered nor failed (the broker went away,
     // or an earlier event of their key failed): hand them out again, or park them behind their key.
@@ -218,7 +221,8 @@ export class LogicalSource implements RelaySource {
       );
       await this.#releaseKeys(parked.map((e) => e.key));
     }
-    if (stream.length > 0) await this.#resolve(stream, {});
+    // Recorded in the background while the relay publishes the next batch.
+    if (stream.length > 0) await this.#record(stream, {});
   }
 
   async retryLater(record: RelayRecord, error: string, delayMs: number): Promise<void> {
@@ -256,6 +260,7 @@ export class LogicalSource implements RelaySource {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    await this.#recording;
     this.#sendStatus(true);
     await this.#stream?.close();
     this.#stream = undefined;
@@ -305,6 +310,8 @@ export class LogicalSource implements RelaySource {
     const stream = this.#stream;
     this.#stream = undefined;
     this.#streamError = undefined;
+    await this.#recording;
+    this.#recordingError = undefined;
     await stream?.close();
     this.#buffer.length = 0;
     this.#pending = [];
@@ -437,15 +444,73 @@ export class LogicalSource implements RelaySource {
    * stream (never past an event that is still outstanding).
    */
   async #resolve(entries: StreamEntry[], rows: { park?: ParkRow[]; dead?: ParkRow[] }): Promise<void> {
+    await this.#record(entries, rows);
+    await this.#recording;
+  }
+
+  /**
+   * Starts recording the resolution of stream events and resolves once the recording before it is
+   * done, so that recording batch N overlaps publishing batch N+1 (the stream position is in
+   * memory; nothing is read back). At most two recordings are outstanding. The recorded position
+   * only ever covers the resolved prefix of the stream, and the slot is confirmed only after the
+   * recording that covers a transaction succeeded. If a recording fails, it and the ones queued
+   * behind it are undone in memory (their events are handed out again) and the next call throws.
+   */
+  async #record(entries: StreamEntry[], rows: { park?: ParkRow[]; dead?: ParkRow[] }): Promise<void> {
+    this.#throwRecordingError();
+    await this.#recording;
+    this.#throwRecordingError();
     for (const e of entries) e.resolved = true;
     let prefix = 0;
     while (prefix < this.#pending.length && this.#pending[prefix]!.resolved) prefix++;
     const last = prefix > 0 ? this.#pending[prefix - 1] : undefined;
-    const n = this.#n;
     const progress = last && last.seq > this.#resolvedSeq ? last : undefined;
-    try {
-      await this.#db.query(
-        `WITH parked AS (
+    if (rows.park?.length) {
+      for (const e of entries) this.#held.add(e.key);
+      this.stats.parked += rows.park.length;
+    }
+    // Plain deliveries (the hot path) use a prepared statement without the park/dead-letter parts.
+    const plain = !rows.park?.length && !rows.dead?.length;
+    this.#recording = this.#db
+      .query(
+        plain ? this.#deliveredSql : this.#resolveSql,
+        this.#resolveParams(entries, rows, progress).slice(plain ? 2 : 0),
+        'cannot record delivered events',
+        plain ? `herald_delivered_${this.#names.slot}` : undefined,
+      )
+      .then(
+        () => {
+          if (this.#recordingError !== undefined) return;
+          while (this.#pending.length > 0 && last && this.#pending[0]!.seq <= last.seq) this.#entries.delete(this.#pending.shift()!.record);
+          for (const e of entries) this.#entries.delete(e.record);
+          if (last && last.seq > this.#resolvedSeq) {
+            this.#resolvedSeq = last.seq;
+            this.#advance();
+          }
+        },
+        (err: unknown) => {
+          this.#recordingError ??= err;
+          for (const e of this.#pending) if (e.seq > this.#resolvedSeq) e.resolved = false;
+        },
+      );
+  }
+
+  #throwRecordingError(): void {
+    const err = this.#recordingError;
+    if (err === undefined) return;
+    this.#recordingError = undefined;
+    throw err;
+  }
+
+  /** One statement: delete delivered outbox rows ($1) and move the recorded position ($2..$6). */
+  get #deliveredSql(): string {
+    return `WITH deleted AS (DELETE FROM ${this.#n.outbox} WHERE id = ANY($1::bigint[])) ${this.#progressSql(2)}`;
+  }
+
+  /** One statement: park or dead-letter events, delete their outbox rows, move the recorded position. */
+  get #resolveSql(): string {
+    const n = this.#n;
+    return `WITH parked AS (
            INSERT INTO ${n.parked} (${EVENT_FIELDS}, attempts, retry_at, last_error)
            SELECT ${EVENT_VALUES}, attempts,
              CASE WHEN delay_ms > 0 THEN now() + delay_ms * interval '1 millisecond' END, last_error
@@ -455,39 +520,29 @@ export class LogicalSource implements RelaySource {
            INSERT INTO ${n.deadLetter} (id, ${EVENT_FIELDS}, created_at, attempts, last_error)
            SELECT nextval('${n.idSequence}'::regclass), ${EVENT_VALUES}, now(), attempts, last_error
            FROM json_to_recordset($2::text::json) AS r(${EVENT_COLUMNS})),
-         deleted AS (DELETE FROM ${n.outbox} WHERE id = ANY($3::bigint[])),
-         progress AS (
-           INSERT INTO ${n.progress} (slot, commit_lsn, events_done, last_event_id, commit_time)
-           SELECT $4, $5::text::pg_lsn, $6, $7::uuid, $8::timestamptz WHERE $5::text IS NOT NULL
-           ON CONFLICT (slot) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, events_done = EXCLUDED.events_done,
-             last_event_id = EXCLUDED.last_event_id, commit_time = EXCLUDED.commit_time, updated_at = now())
-         SELECT 1`,
-        [
-          JSON.stringify(rows.park ?? []),
-          JSON.stringify(rows.dead ?? []),
-          entries.filter((e) => e.outboxId !== undefined).map((e) => e.outboxId),
-          this.#names.slot,
-          progress ? formatLsn(progress.commitLsn) : null,
-          progress ? progress.index + 1 : null,
-          progress?.record.outgoing.event.id ?? null,
-          progress?.commitTime.toISOString() ?? null,
-        ],
-        'cannot record delivered events',
-      );
-    } catch (err) {
-      for (const e of entries) e.resolved = false;
-      throw err;
-    }
-    if (rows.park?.length) {
-      for (const e of entries) this.#held.add(e.key);
-      this.stats.parked += rows.park.length;
-    }
-    for (const e of this.#pending.splice(0, prefix)) this.#entries.delete(e.record);
-    for (const e of entries) if (e.resolved) this.#entries.delete(e.record);
-    if (last) {
-      this.#resolvedSeq = last.seq;
-      this.#advance();
-    }
+         deleted AS (DELETE FROM ${n.outbox} WHERE id = ANY($3::bigint[])) ${this.#progressSql(4)}`;
+  }
+
+  /** The recorded-position upsert, its parameters numbered from `$first`; a null LSN skips it. */
+  #progressSql(first: number): string {
+    const [slot, lsn, done, id, time] = [0, 1, 2, 3, 4].map((i) => `$${first + i}`);
+    return `INSERT INTO ${this.#n.progress} (slot, commit_lsn, events_done, last_event_id, commit_time)
+      SELECT ${slot}, ${lsn}::text::pg_lsn, ${done}::int, ${id}::uuid, ${time}::timestamptz WHERE ${lsn}::text IS NOT NULL
+      ON CONFLICT (slot) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, events_done = EXCLUDED.events_done,
+        last_event_id = EXCLUDED.last_event_id, commit_time = EXCLUDED.commit_time, updated_at = now()`;
+  }
+
+  #resolveParams(entries: StreamEntry[], rows: { park?: ParkRow[]; dead?: ParkRow[] }, progress: StreamEntry | undefined): unknown[] {
+    return [
+      JSON.stringify(rows.park ?? []),
+      JSON.stringify(rows.dead ?? []),
+      entries.filter((e) => e.outboxId !== undefined).map((e) => e.outboxId),
+      this.#names.slot,
+      progress ? formatLsn(progress.commitLsn) : null,
+      progress ? progress.index + 1 : null,
+      progress?.record.outgoing.event.id ?? null,
+      progress?.commitTime.toISOString() ?? null,
+    ];
   }
 
   /** Parked events whose key has no failed event waiting for its retry time, in stream order. */

@@ -37,11 +37,15 @@ export class PgSession {
     return db;
   }
 
-  /** Runs one statement; `what` is the start of the error message (`cannot read the outbox`). */
-  async query(text: string, params: unknown[], what: string): Promise<{ rows: Record<string, unknown>[] }> {
+  /**
+   * Runs one statement; `what` is the start of the error message (`cannot read the outbox`).
+   * With `name`, the statement is prepared once per connection (for hot statements whose
+   * planning costs more than running them).
+   */
+  async query(text: string, params: unknown[], what: string, name?: string): Promise<{ rows: Record<string, unknown>[] }> {
     const db = await this.connection();
     try {
-      return await db.query(text, params);
+      return await db.query(name === undefined ? { text, values: params } : { name, text, values: params });
     } catch (cause) {
       if (this.#db === db && isConnectionError(cause)) {
         this.#db = undefined;

@@ -7,6 +7,7 @@ import { migratePostgres } from '../../src/outbox/postgres-migrate.js';
 import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
 import { LogicalSource, type LogicalSourceOptions } from '../../src/relay/logical-source.js';
 import { Relay, type RelayOptions } from '../../src/relay/relay.js';
+import { consoleLogger } from '../../src/observe/logger.js';
 import { firstSeqs, orderContracts, orderPlaced } from '../support/contracts.js';
 import { KAFKA, PG_URL, createTopic, pgClient, readTopic, restartPostgresCluster, uniqueName, waitFor } from '../support/services.js';
 
@@ -61,8 +62,9 @@ async function setup(mode: Mode, { slot = true } = {}) {
     publisher: Publisher = new KafkaPublisher({ brokers: KAFKA, ackTimeoutMs: 3000, timeoutMs: 1000, retries: 1 }),
     sourceOptions: Partial<LogicalSourceOptions> = {},
   ) => {
-    const source = new LogicalSource({ database: PG_URL, schema, heartbeatMs: 300, ...sourceOptions });
-    const relay = new Relay({ source, publisher, retryBaseMs: 50, retryMaxMs: 500, pollIntervalMs: 200, ...options });
+    const logger = process.env.HERALD_TEST_LOG ? consoleLogger({ json: false, debug: true }) : undefined;
+    const source = new LogicalSource({ database: PG_URL, schema, heartbeatMs: 300, ...sourceOptions, ...(logger ? { logger } : {}) });
+    const relay = new Relay({ source, publisher, retryBaseMs: 50, retryMaxMs: 500, pollIntervalMs: 200, ...options, ...(logger ? { logger } : {}) });
     running.push({ relay, source });
     const done = source.start().then(() => relay.run());
     done.catch(() => undefined);
