@@ -64,7 +64,15 @@ async function setup(mode: Mode, { slot = true } = {}) {
   ) => {
     const logger = process.env.HERALD_TEST_LOG ? consoleLogger({ json: false, debug: true }) : undefined;
     const source = new LogicalSource({ database: PG_URL, schema, heartbeatMs: 300, ...sourceOptions, ...(logger ? { logger } : {}) });
-    const relay = new Relay({ source, publisher, retryBaseMs: 50, retryMaxMs: 500, pollIntervalMs: 200, ...options, ...(logger ? { logger } : {}) });
+    const relay = new Relay({
+      source,
+      publisher,
+      retryBaseMs: 50,
+      retryMaxMs: 500,
+      pollIntervalMs: 200,
+      ...options,
+      ...(logger ? { logger } : {}),
+    });
     running.push({ relay, source });
     const done = source.start().then(() => relay.run());
     done.catch(() => undefined);
