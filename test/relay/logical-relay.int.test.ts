@@ -31,6 +31,7 @@ afterEach(async () => {
       10_000,
     );
     await admin.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    await admin.query(`DROP PUBLICATION IF EXISTS "${slot.replace(/_relay$/, '_outbox')}"`);
   }
   await admin.end();
 });
