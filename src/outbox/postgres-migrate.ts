@@ -15,7 +15,8 @@ import {
 export interface MigrateOptions extends PostgresOutboxSchemaOptions {
   /**
    * Also set up the logical relay: the publication and the permanent replication slot (see
-   * `setupLogical`). Off by default, because an unused slot keeps WAL forever.
+   * `setupLogical`), and turn off the NOTIFY trigger that only polling relays need. Off by
+   * default, because an unused slot keeps WAL forever.
    */
   readonly logical?: Omit<LogicalNamesOptions, keyof PostgresOutboxSchemaOptions> & { readonly recreateSlot?: boolean };
 }
@@ -62,6 +63,9 @@ export async function migratePostgres(url: string, options: MigrateOptions = {})
     }
     const names = outboxNames({ ...options, ...(buckets === undefined ? {} : { buckets }) });
     for (const statement of migrationSql(names)) await db.query(statement);
+    // The NOTIFY only wakes polling relays. With the logical relay it would cost every append a
+    // notification and every commit PostgreSQL's global notify lock, for nothing.
+    await db.query(`ALTER TABLE ${names.outbox} ${options.logical ? 'DISABLE' : 'ENABLE'} TRIGGER outbox_notify`);
     await db.query('COMMIT');
     const result = { schema: schemaName, buckets: names.buckets, created: existing.rows[0]?.outbox === null };
     if (!options.logical) return result;

@@ -4,7 +4,7 @@ import { logicalNames, slotInvalidated, type LogicalNames, type LogicalNamesOpti
 import { outboxNames, type OutboxNames } from '../outbox/postgres-schema.js';
 import { decodeWalMessage } from '../outbox/wal-message.js';
 import { formatLsn, parseLsn, type Lsn } from './lsn.js';
-import { decodePgOutput, type StreamMessage } from './pgoutput.js';
+import { columnText, decodePgOutput, type RelationColumn, type StreamMessage } from './pgoutput.js';
 import { openReplicationStream, type ReplicationStream } from './replication-stream.js';
 import { PgSession } from './pg-session.js';
 import { recordFromRow } from './outbox-record.js';
@@ -120,7 +120,7 @@ export class LogicalSource implements RelaySource {
   #sentConfirmed: Lsn = 0n;
   #sentAt = 0;
   #replayFrom = { commitLsn: 0n, done: 0 };
-  #outboxRelation: { oid: number; columns: Map<string, number> } | undefined;
+  #outboxRelation: { oid: number; columns: Map<string, RelationColumn & { index: number }> } | undefined;
   readonly #held = new Set<string>();
   #parkedCheckAt = 0;
   #lastActivity = Date.now();
@@ -342,7 +342,7 @@ export class LogicalSource implements RelaySource {
         return;
       case 'relation':
         if (msg.schema === this.#schemaName && msg.name === 'outbox') {
-          this.#outboxRelation = { oid: msg.oid, columns: new Map(msg.columns.map((c, i) => [c.name, i])) };
+          this.#outboxRelation = { oid: msg.oid, columns: new Map(msg.columns.map((c, index) => [c.name, { ...c, index }])) };
         }
         return;
       case 'insert':
@@ -635,17 +635,14 @@ function heartbeatPrefix(n: OutboxNames): string {
   return `${n.messagePrefix}:heartbeat`;
 }
 
-/** A record from a replicated outbox row (text values by column position), with its row id. */
-function streamRecord(values: (string | null)[], columns: Map<string, number>): RelayRecord & { outboxId: string | undefined } {
+/** A record from a replicated outbox row (values by column position), with its row id. */
+function streamRecord(
+  values: (string | Buffer | null)[],
+  columns: Map<string, RelationColumn & { index: number }>,
+): RelayRecord & { outboxId: string | undefined } {
   const row: Record<string, unknown> = {};
-  for (const [name, i] of columns) row[name] = values[i];
-  row.time = isoTime(row.time as string);
+  for (const [name, c] of columns) row[name] = columnText(values[c.index] ?? null, c.typeOid);
   return { ...recordFromRow(row), outboxId: row.id as string };
-}
-
-/** `2026-11-29 19:30:00.123+00` (ISO DateStyle, UTC) → RFC 3339. */
-function isoTime(text: string): string {
-  return new Date(text.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00')).toISOString();
 }
 
 function positive(v: number, option: string): number {

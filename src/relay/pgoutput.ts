@@ -21,14 +21,46 @@ export interface RelationColumn {
   readonly typeOid: number;
 }
 
-/** A decoded pgoutput message. Tuple values are PostgreSQL's text output, or null. */
+/**
+ * A decoded pgoutput message. Tuple values are PostgreSQL's text output (a string), its binary
+ * send format (a Buffer, when the stream was started with `binary 'true'`), or null.
+ */
 export type PgOutputMessage =
   | { readonly tag: 'begin'; readonly finalLsn: Lsn; readonly commitTime: Date; readonly xid: number }
   | { readonly tag: 'commit'; readonly commitLsn: Lsn; readonly endLsn: Lsn; readonly commitTime: Date }
   | { readonly tag: 'relation'; readonly oid: number; readonly schema: string; readonly name: string; readonly columns: RelationColumn[] }
-  | { readonly tag: 'insert'; readonly relation: number; readonly values: (string | null)[] }
+  | { readonly tag: 'insert'; readonly relation: number; readonly values: (string | Buffer | null)[] }
   | { readonly tag: 'message'; readonly transactional: boolean; readonly lsn: Lsn; readonly prefix: string; readonly content: Buffer }
   | { readonly tag: 'other'; readonly code: string };
+
+/** Type OIDs of the outbox columns, for reading their binary send format. */
+const INT8 = 20;
+const INT4 = 23;
+const UUID = 2950;
+const TIMESTAMPTZ = 1184;
+
+/**
+ * Reads one column value sent in binary mode as the text the relay needs: integers as decimal,
+ * uuids in their canonical form, timestamps as RFC 3339 (UTC); text, varchar and json are UTF-8
+ * already. Text-mode values (strings) pass through.
+ */
+export function columnText(value: string | Buffer | null, typeOid: number): string | null {
+  if (value === null || typeof value === 'string') return value;
+  switch (typeOid) {
+    case INT8:
+      return value.readBigInt64BE(0).toString();
+    case INT4:
+      return String(value.readInt32BE(0));
+    case UUID: {
+      const h = value.toString('hex');
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    }
+    case TIMESTAMPTZ:
+      return new Date(Number((value.readBigInt64BE(0) + PG_EPOCH_MICROS) / 1000n)).toISOString();
+    default:
+      return value.toString('utf8');
+  }
+}
 
 /** Decodes one CopyData payload of a replication connection; undefined for unknown kinds. */
 export function decodeStreamMessage(buf: Buffer): StreamMessage | undefined {
@@ -135,12 +167,14 @@ class Reader {
     this.#at += n;
     return b;
   }
-  tuple(): (string | null)[] {
-    const values: (string | null)[] = [];
+  tuple(): (string | Buffer | null)[] {
+    const values: (string | Buffer | null)[] = [];
     for (let i = this.u16(); i > 0; i--) {
       const kind = String.fromCharCode(this.u8());
       // 'n' null, 'u' unchanged TOAST value (never in an insert), 't' text, 'b' binary.
-      values.push(kind === 't' || kind === 'b' ? this.bytes(this.u32()).toString('utf8') : null);
+      if (kind === 't') values.push(this.bytes(this.u32()).toString('utf8'));
+      else if (kind === 'b') values.push(Buffer.from(this.bytes(this.u32())));
+      else values.push(null);
     }
     return values;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatLsn, parseLsn } from '../../src/relay/lsn.js';
-import { decodePgOutput, decodeStreamMessage, standbyStatusUpdate } from '../../src/relay/pgoutput.js';
+import { columnText, decodePgOutput, decodeStreamMessage, standbyStatusUpdate } from '../../src/relay/pgoutput.js';
 import { decodeWalMessage, encodeWalMessage } from '../../src/outbox/wal-message.js';
 import type { OutgoingEvent } from '../../src/brokers/publisher.js';
 
@@ -126,6 +126,25 @@ describe('pgoutput messages', () => {
       .raw('{"é":1}')
       .done();
     expect(decodePgOutput(insert)).toEqual({ tag: 'insert', relation: 16384, values: ['17', null, '{"é":1}'] });
+  });
+
+  it('keeps binary values as bytes, and reads the outbox column types from their send format', () => {
+    const insert = new Writer().raw('I').u32(1).raw('N').u16(2).raw('b').u32(8).u64(42n).raw('n').done();
+    const m = decodePgOutput(insert);
+    expect(m.tag === 'insert' && Buffer.isBuffer(m.values[0])).toBe(true);
+    const int8 = Buffer.alloc(8);
+    int8.writeBigInt64BE(-9007199254740993n);
+    expect(columnText(int8, 20)).toBe('-9007199254740993');
+    const int4 = Buffer.alloc(4);
+    int4.writeInt32BE(7);
+    expect(columnText(int4, 23)).toBe('7');
+    expect(columnText(Buffer.from('0192f0c4000070008000000000000001', 'hex'), 2950)).toBe('0192f0c4-0000-7000-8000-000000000001');
+    const ts = Buffer.alloc(8);
+    ts.writeBigInt64BE(NOON + 123_000n);
+    expect(columnText(ts, 1184)).toBe('2026-11-29T12:00:00.123Z');
+    expect(columnText(Buffer.from('{"é":1}'), 114)).toBe('{"é":1}');
+    expect(columnText('text stays', 25)).toBe('text stays');
+    expect(columnText(null, 25)).toBeNull();
   });
 
   it('decodes a logical message with its transactional flag, prefix and content', () => {
