@@ -19,6 +19,7 @@ import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
 import pg from 'pg';
 import { migratePostgres, PollingSource, PostgresOutbox, Relay, type AppendInput, type RelaySource } from '../src/index.js';
 import { KafkaPublisher } from '../src/brokers/kafka.js';
+import type { Publisher } from '../src/brokers/publisher.js';
 import { isConnectionError } from '../src/outbox/pg-connect.js';
 import { logicalNames } from '../src/outbox/postgres-logical.js';
 import { LogicalSource } from '../src/relay/logical-source.js';
@@ -81,6 +82,11 @@ const SETTINGS = {
   },
   seconds: { env: 'BENCH_SOURCES_SECONDS', fallback: '20', help: 'how long the latency writer runs, per variant' },
   writers: { env: 'BENCH_SOURCES_WRITERS', fallback: '4', help: 'connections of the latency writer' },
+  publisher: {
+    env: 'BENCH_SOURCES_PUBLISHER',
+    fallback: 'kafka',
+    help: "drain into 'kafka', or 'discard' (a publisher that drops every batch: the sources' own ceiling)",
+  },
 } satisfies Record<string, Setting>;
 
 interface Config {
@@ -93,6 +99,7 @@ interface Config {
   rate: number | undefined;
   seconds: number;
   writers: number;
+  publisher: 'kafka' | 'discard';
 }
 
 function readConfig(): Config {
@@ -107,7 +114,13 @@ function readConfig(): Config {
       throw new BenchError(`--rate (BENCH_SOURCES_RATE) must be 'auto' or a positive integer, got '${text}'`);
     return v;
   };
+  const publisher = get('publisher');
+  if (publisher !== 'kafka' && publisher !== 'discard')
+    throw new BenchError(`--publisher (BENCH_SOURCES_PUBLISHER) must be kafka or discard, got '${publisher}'`);
+  if (publisher === 'discard' && only !== 'drain')
+    throw new BenchError('--publisher discard needs --only drain (latency is measured at a consumer)');
   return {
+    publisher,
     pg: get('pg'),
     kafka: get('kafka').replace(/^kafka:\/\//, ''),
     only,
@@ -251,6 +264,14 @@ async function dropSlots(admin: AdminDb, pattern: string): Promise<void> {
   }
 }
 
+/** Drops every batch: with it the drain measures what each source itself can read and record. */
+const DISCARD: Publisher = {
+  name: 'discard',
+  prepare: async () => undefined,
+  publish: async () => undefined,
+  close: async () => undefined,
+};
+
 /** A running relay of one variant; `stop` stops it and closes its source (the slot's walsender exits). */
 async function startRelay(
   s: Shared,
@@ -261,7 +282,8 @@ async function startRelay(
     ? new LogicalSource({ database: s.cfg.pg, schema, logger: stderrLogger })
     : new PollingSource({ database: s.cfg.pg, schema, logger: stderrLogger });
   // Relay defaults otherwise (2 s safety poll, retries); only the batch size is set, the same for all.
-  const relay = new Relay({ source, publisher: s.publisher, batchSize: s.cfg.batch, logger: stderrLogger });
+  const publisher: Publisher = s.cfg.publisher === 'discard' ? DISCARD : s.publisher;
+  const relay = new Relay({ source, publisher, batchSize: s.cfg.batch, logger: stderrLogger });
   // relay.stop() waits for the loop to finish its batch in flight; then the source may close.
   const stop = deferCleanup(`stop the ${v.label} relay`, async () => {
     await relay.stop();
@@ -367,9 +389,13 @@ async function drainBench(s: Shared): Promise<Record<VariantName, number>> {
   const GOAL = 2;
   const result = {
     bench: 'relay-source-drain',
-    unit: 'events/s, backlog drained PostgreSQL -> Kafka (idempotent producer, acks=all)',
+    unit:
+      cfg.publisher === 'kafka'
+        ? 'events/s, backlog drained PostgreSQL -> Kafka (idempotent producer, acks=all)'
+        : 'events/s, backlog read and recorded by each source; every batch discarded instead of published',
     machine: s.machine,
     config: {
+      publisher: cfg.publisher,
       events: N,
       eventsPerTransaction: TX_EVENTS,
       batchSize: cfg.batch,
@@ -388,7 +414,8 @@ async function drainBench(s: Shared): Promise<Record<VariantName, number>> {
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.stdout.write(
-    `\nBacklog drain: ${N} events (transactions of ${TX_EVENTS}), relay batchSize ${cfg.batch}, ${PARTITIONS} partitions, acks=all idempotent, median of ${cfg.rounds} rounds\n`,
+    `\nBacklog drain: ${N} events (transactions of ${TX_EVENTS}), relay batchSize ${cfg.batch}, ` +
+      `${cfg.publisher === 'kafka' ? `${PARTITIONS} partitions, acks=all idempotent` : 'publisher discards every batch'}, median of ${cfg.rounds} rounds\n`,
   );
   process.stdout.write(
     table(
