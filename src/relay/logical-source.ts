@@ -8,6 +8,7 @@ import { columnText, decodePgOutput, type RelationColumn, type StreamMessage } f
 import { openReplicationStream, type ReplicationStream } from './replication-stream.js';
 import { PgSession } from './pg-session.js';
 import { recordFromRow } from './outbox-record.js';
+import { waitUntilWoken } from './wake.js';
 import type { RelayRecord, RelaySource } from './source.js';
 
 /** Options of {@link LogicalSource}. Defaults are in {@link logicalDefaults}. */
@@ -197,18 +198,8 @@ export class LogicalSource implements RelaySource {
 
   async waitForWork(ms: number, signal: AbortSignal): Promise<void> {
     if (this.#buffer.length > 0 || this.#streamError !== undefined) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#wake = undefined;
-        resolve();
-      };
-      // Parked events become due by time, not by a message: look again soon while there are any.
-      const timer = setTimeout(done, this.#held.size > 0 ? Math.min(ms, 250) : ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.#wake = done;
-    });
+    // Parked events become due by time, not by a message: look again soon while there are any.
+    await waitUntilWoken(this.#held.size > 0 ? Math.min(ms, 250) : ms, signal, (wake) => (this.#wake = wake));
   }
 
   async delivered(records: readonly RelayRecord[]): Promise<void> {

@@ -6,6 +6,7 @@ import { connectPg, type PgClient } from '../outbox/pg-connect.js';
 import { PgSession } from './pg-session.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { recordFromRow } from './outbox-record.js';
+import { waitUntilWoken } from './wake.js';
 import type { RelayRecord, RelaySource } from './source.js';
 
 /** Options of {@link PollingSource}. Defaults are in {@link pollingDefaults}. */
@@ -95,17 +96,7 @@ export class PollingSource implements RelaySource {
       this.#notified = false;
       return;
     }
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.#wake = done;
-    });
+    await waitUntilWoken(ms, signal, (wake) => (this.#wake = wake));
     this.#notified = false;
   }
 

@@ -3,6 +3,7 @@ import type { Publisher } from '../brokers/publisher.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { backoffMs } from './backoff.js';
 import type { RelayRecord, RelaySource } from './source.js';
+import { waitUntilWoken } from './wake.js';
 
 /** Options of {@link Relay}. Defaults are in {@link relayDefaults}. */
 export interface RelayOptions {
@@ -103,7 +104,7 @@ export class Relay {
         if (err.code === ErrorCodes.BROKER_UNAVAILABLE) this.stats.brokerOutages++;
         const delay = backoffMs(outage, { baseMs: this.#options.retryBaseMs, maxMs: this.#options.retryMaxMs });
         this.#log.warn('relay paused, will retry', { error: err.message, attempt: outage, retryInMs: delay });
-        await sleep(delay, signal);
+        await waitUntilWoken(delay, signal, () => undefined);
       }
     }
   }
@@ -161,16 +162,4 @@ export class Relay {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

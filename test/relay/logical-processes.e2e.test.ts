@@ -5,6 +5,8 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migratePostgres, postgresOutboxStatus } from '../../src/outbox/postgres-migrate.js';
 import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
+import type { LogicalSourceStats } from '../../src/relay/logical-source.js';
+import type { RelayStats } from '../../src/relay/relay.js';
 import { firstSeqs, orderContracts, orderPlaced } from '../support/contracts.js';
 import {
   KAFKA,
@@ -26,16 +28,7 @@ type Mode = 'table' | 'wal';
 type Relay = ChildProcess & { log: string[] };
 
 /** Stats the relay logs when it stops: the relay's counters and the logical source's. */
-interface StoppedStats {
-  delivered: number;
-  batches: number;
-  replaySkipped: number;
-  parked: number;
-  heartbeats: number;
-  maxBuffered: number;
-  malformed: number;
-  streams: number;
-}
+type StoppedStats = RelayStats & LogicalSourceStats;
 
 /** What `herald status --json` prints (the parts these tests read). */
 interface StatusJson {
