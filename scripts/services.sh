@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Brings up the external services Herald's tests need on this machine:
 #   - the local Debian PostgreSQL cluster, with logical decoding enabled;
-#   - a real single-node Apache Kafka broker (KRaft, broker+controller in one JVM).
+#   - a real single-node Apache Kafka broker (KRaft, broker+controller in one JVM);
+#   - the Google Cloud Pub/Sub emulator from the installed google-cloud-cli.
 #
 # Usage:
-#   scripts/services.sh [start]        PostgreSQL + a Kafka broker on FRESH data
-#   scripts/services.sh stop           stop the broker and delete its data
+#   scripts/services.sh [start]        PostgreSQL + a Kafka broker + the Pub/Sub emulator on FRESH data
+#   scripts/services.sh stop           stop the broker and the emulator and delete their data
 #   scripts/services.sh kafka-stop     stop the broker, keep its data (simulated outage)
 #   scripts/services.sh kafka-start    start it again on the same data and wait until ready
 #   scripts/services.sh kafka-restart  kafka-stop + kafka-start
+#   scripts/services.sh pubsub-start   start the Pub/Sub emulator (fresh data dir if there is none yet)
+#   scripts/services.sh pubsub-stop    stop the emulator, keep its data dir (simulated outage)
+#   scripts/services.sh pubsub-restart pubsub-stop + pubsub-start on the same data dir. The emulator
+#                                      keeps topics, subscriptions and messages in memory only, so
+#                                      they are gone after a restart (its data dir holds env.yaml).
 #   scripts/services.sh status         say what is running
 #   scripts/services.sh kafka-class MAIN [ARGS...]
 #                                      run a Kafka CLI class from the cached jars, e.g.
@@ -19,8 +25,9 @@
 #   HERALD_RUN_DIR        run state, broker data and logs (default /tmp/herald-services)
 #   HERALD_KAFKA_VERSION  force one Kafka version instead of 4.1.1 with 4.0.1 fallback
 #   HERALD_KAFKA_HEAP     JVM heap flags for the broker (default -Xms256m -Xmx768m)
+#   HERALD_PUBSUB_HEAP    JVM heap flags for the Pub/Sub emulator (default -Xms64m -Xmx512m)
 #
-# Tests read ${HERALD_RUN_DIR}/env (HERALD_TEST_KAFKA=..., HERALD_TEST_PG=...).
+# Tests read ${HERALD_RUN_DIR}/env (HERALD_TEST_KAFKA=..., HERALD_TEST_PG=..., HERALD_TEST_PUBSUB=...).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,6 +46,14 @@ STOP_TIMEOUT=30
 # Put on the broker's command line so that we can tell our broker apart from
 # any other JVM when we have to find it by port.
 OWNER_MARK=-Dherald.kafka=1
+
+PUBSUB_HOST=127.0.0.1
+PUBSUB_PORT=8085
+PUBSUB_HOSTPORT=$PUBSUB_HOST:$PUBSUB_PORT
+PUBSUB_PID_FILE=$RUN_DIR/pubsub.pid # gcloud's pid, which is also the emulator's process group
+PUBSUB_DIR_FILE=$RUN_DIR/pubsub.dir # path of the current emulator's data dir
+# Passed to the emulator's JVM (through CLOUD_PUBSUB_EMULATOR_OPTS), like OWNER_MARK.
+PUBSUB_MARK=-Dherald.pubsub=1
 
 log() { echo "[services] $*"; }
 warn() { echo "[services] WARNING: $*" >&2; }
@@ -391,6 +406,149 @@ start_fresh_kafka() {
   launch_broker "$dir"
 }
 
+# ---------------------------------------------------------------- Pub/Sub emulator
+
+# The emulator answers "Ok" to a plain HTTP GET on its port once it serves.
+pubsub_answers() {
+  [[ $(curl -s -m 2 "http://$PUBSUB_HOSTPORT/" 2>/dev/null) == Ok* ]]
+}
+
+# True for the gcloud wrapper or the Java server of an emulator this script started.
+is_our_pubsub() {
+  local cmdline
+  cmdline=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+  [[ $cmdline == *"$PUBSUB_MARK"* || $cmdline == *"emulators pubsub start"*"--data-dir=$RUN_DIR/pubsub-"* ]]
+}
+
+# gcloud runs the Java server as a child and does not pass SIGTERM on to it,
+# so the whole process group (made by setsid in launch_pubsub) is signalled.
+kill_group() {
+  local pgid=$1 i
+  kill -0 -- "-$pgid" 2>/dev/null || return 0
+  kill -TERM -- "-$pgid" 2>/dev/null || true
+  for ((i = 0; i < STOP_TIMEOUT * 4; i++)); do
+    kill -0 -- "-$pgid" 2>/dev/null || return 0
+    sleep 0.25
+  done
+  warn "Pub/Sub process group $pgid ignored SIGTERM for ${STOP_TIMEOUT}s, sending SIGKILL"
+  kill -KILL -- "-$pgid" 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do
+    kill -0 -- "-$pgid" 2>/dev/null || return 0
+    sleep 0.25
+  done
+  die "Pub/Sub process group $pgid survived SIGKILL"
+}
+
+stop_pubsub() {
+  local pid stopped=0
+  if [[ -f $PUBSUB_PID_FILE ]]; then
+    pid=$(cat "$PUBSUB_PID_FILE")
+    if [[ -n $pid ]] && is_our_pubsub "$pid"; then
+      log "Pub/Sub: stopping emulator (pid $pid)"
+      kill_group "$pid"
+      stopped=1
+    fi
+    rm -f "$PUBSUB_PID_FILE"
+  fi
+  stop_stray_pubsub && stopped=1
+  ((stopped)) || log "Pub/Sub: no emulator of ours was running"
+}
+
+# A Java server whose gcloud died or whose pid file was lost still holds the
+# port; stop it too, but only if it is one of ours. True if one was stopped.
+stop_stray_pubsub() {
+  local pid stopped=1
+  for pid in $(port_pids "$PUBSUB_PORT"); do
+    if is_our_pubsub "$pid"; then
+      log "Pub/Sub: stopping stray Herald emulator (pid $pid) on port $PUBSUB_PORT"
+      kill_group "$(ps -o pgid= -p "$pid" | tr -d ' ')"
+      stopped=0
+    fi
+  done
+  return $stopped
+}
+
+pubsub_running() {
+  [[ -f $PUBSUB_PID_FILE ]] && is_our_pubsub "$(cat "$PUBSUB_PID_FILE")"
+}
+
+# Start the emulator with an existing data dir and wait until it answers.
+launch_pubsub() {
+  local dir=$1 pid pgid i
+  command -v gcloud >/dev/null || die "gcloud not found: the Pub/Sub emulator ships with google-cloud-cli"
+  if port_open "$PUBSUB_PORT"; then
+    pid=$(port_pids "$PUBSUB_PORT" | head -n1)
+    die "port $PUBSUB_PORT is already in use by something that is not our emulator (pid ${pid:-?}: $(tr '\0' ' ' <"/proc/${pid:-0}/cmdline" 2>/dev/null || echo unknown))"
+  fi
+  rm -f "$PUBSUB_PID_FILE"
+  log "Pub/Sub: starting emulator on $PUBSUB_HOSTPORT (data $dir, log $dir/emulator.log)"
+  # setsid for the same reasons as the broker, and to give gcloud and its Java
+  # child a process group of their own to stop them by. The CLOUDSDK_* settings
+  # keep gcloud from calling home (update check, usage reporting).
+  # shellcheck disable=SC2016
+  CLOUD_PUBSUB_EMULATOR_OPTS="$PUBSUB_MARK ${HERALD_PUBSUB_HEAP:--Xms64m -Xmx512m}" \
+    CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true \
+    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PUBSUB_PID_FILE" \
+    gcloud beta emulators pubsub start --host-port="$PUBSUB_HOSTPORT" --data-dir="$dir/data" --quiet \
+    </dev/null >>"$dir/emulator.log" 2>&1 &
+
+  for ((i = 0; i < 50; i++)); do
+    [[ -s $PUBSUB_PID_FILE ]] && break
+    sleep 0.1
+  done
+  pgid=$(cat "$PUBSUB_PID_FILE" 2>/dev/null || true)
+  [[ -n $pgid ]] || die "Pub/Sub: emulator did not start (no pid)"
+
+  for ((i = 0; i < READY_TIMEOUT * 2; i++)); do
+    if ! kill -0 -- "-$pgid" 2>/dev/null; then
+      pubsub_failed "$dir" "emulator process $pgid exited during startup"
+    fi
+    if pubsub_answers; then
+      log "Pub/Sub: emulator ready on $PUBSUB_HOSTPORT (pid $pgid, $((i / 2))s)"
+      return 0
+    fi
+    sleep 0.5
+  done
+  pubsub_failed "$dir" "emulator not answering after ${READY_TIMEOUT}s"
+}
+
+pubsub_failed() {
+  echo "[services] ERROR: Pub/Sub: $2; last lines of $1/emulator.log:" >&2
+  tail -n 40 "$1/emulator.log" >&2 || true
+  local pgid
+  pgid=$(cat "$PUBSUB_PID_FILE" 2>/dev/null || true)
+  if [[ -n $pgid ]]; then kill -KILL -- "-$pgid" 2>/dev/null || true; fi
+  rm -f "$PUBSUB_PID_FILE"
+  exit 1
+}
+
+remove_old_pubsub_data() {
+  rm -rf "${RUN_DIR:?}"/pubsub-*/
+  rm -f "$PUBSUB_DIR_FILE"
+}
+
+new_pubsub_dir() {
+  local dir
+  dir=$RUN_DIR/pubsub-$(date +%Y%m%d-%H%M%S)-$RANDOM
+  # gcloud refuses to start when its --data-dir does not exist.
+  mkdir -p "$dir/data"
+  echo "$dir" >"$PUBSUB_DIR_FILE"
+  echo "$dir"
+}
+
+# The data dir of the last start, or a fresh one when there is none.
+current_pubsub_dir() {
+  local dir
+  dir=$(cat "$PUBSUB_DIR_FILE" 2>/dev/null || true)
+  if [[ -n $dir && -d $dir/data ]]; then echo "$dir"; else new_pubsub_dir; fi
+}
+
+start_fresh_pubsub() {
+  stop_pubsub
+  remove_old_pubsub_data
+  launch_pubsub "$(new_pubsub_dir)"
+}
+
 # ---------------------------------------------------------------- kcat
 
 # kcat is handy for tests and debugging but never required: any failure here
@@ -424,7 +582,7 @@ check_kcat() {
 }
 
 write_env() {
-  printf 'HERALD_TEST_KAFKA=%s\nHERALD_TEST_PG=%s\n' "$KAFKA_BOOTSTRAP" "$PG_URL" >"$RUN_DIR/env"
+  printf 'HERALD_TEST_KAFKA=%s\nHERALD_TEST_PG=%s\nHERALD_TEST_PUBSUB=%s\n' "$KAFKA_BOOTSTRAP" "$PG_URL" "$PUBSUB_HOSTPORT" >"$RUN_DIR/env"
   log "wrote $RUN_DIR/env"
 }
 
@@ -451,6 +609,7 @@ case $cmd in
     ensure_kcat
     start_fresh_kafka
     check_kcat
+    start_fresh_pubsub
     write_env
     log "all services up"
     ;;
@@ -458,6 +617,9 @@ case $cmd in
     stop_broker
     remove_old_data
     log "Kafka: stopped and data removed"
+    stop_pubsub
+    remove_old_pubsub_data
+    log "Pub/Sub: stopped and data removed"
     ;;
   kafka-stop)
     stop_broker
@@ -475,12 +637,33 @@ case $cmd in
     stop_broker
     launch_broker "$dir"
     ;;
+  pubsub-start)
+    if pubsub_running; then
+      log "Pub/Sub: already running (pid $(cat "$PUBSUB_PID_FILE"))"
+    else
+      stop_stray_pubsub || true
+      launch_pubsub "$(current_pubsub_dir)"
+    fi
+    ;;
+  pubsub-stop)
+    stop_pubsub
+    ;;
+  pubsub-restart)
+    dir=$(current_pubsub_dir)
+    stop_pubsub
+    launch_pubsub "$dir"
+    ;;
   status)
     if pg_isready -q -h 127.0.0.1 -p 5432; then log "PostgreSQL: up"; else log "PostgreSQL: down"; fi
     if [[ -f $PID_FILE ]] && is_our_broker "$(cat "$PID_FILE")"; then
       log "Kafka: running (pid $(cat "$PID_FILE"), data $(cat "$DIR_FILE" 2>/dev/null))"
     else
       log "Kafka: not running"
+    fi
+    if pubsub_running; then
+      log "Pub/Sub: running (pid $(cat "$PUBSUB_PID_FILE"), data $(cat "$PUBSUB_DIR_FILE" 2>/dev/null))"
+    else
+      log "Pub/Sub: not running"
     fi
     ;;
   kafka-class)
@@ -495,6 +678,6 @@ case $cmd in
     kafka_class "$@"
     ;;
   *)
-    die "unknown command '$cmd' (start|stop|kafka-stop|kafka-start|kafka-restart|status|kafka-class)"
+    die "unknown command '$cmd' (start|stop|kafka-stop|kafka-start|kafka-restart|pubsub-start|pubsub-stop|pubsub-restart|status|kafka-class)"
     ;;
 esac

@@ -1,0 +1,192 @@
+import { createHmac } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HttpPublisher, retryAfterMs, signatureHeader } from '../../src/brokers/http.js';
+import { uniqueName } from '../support/services.js';
+import { outgoing, publisherConformance, type ReceivedMessage } from './conformance.js';
+
+/** A request as the local webhook server received it. */
+interface Received {
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/** An answer the server gives instead of 200, once, for a topic. */
+interface Scripted {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+}
+
+// A real HTTP server on 127.0.0.1: it records every POST to /hooks/{topic} that it answers with
+// 200 (storing it first, as a webhook should), and answers scripted statuses where told to.
+const accepted = new Map<string, Received[]>();
+const attempts = new Map<string, number>();
+const script = new Map<string, Scripted[]>();
+const server = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const topic = decodeURIComponent(new URL(req.url!, 'http://localhost').pathname.replace(/^\/hooks\//, ''));
+    attempts.set(topic, (attempts.get(topic) ?? 0) + 1);
+    const answer = script.get(topic)?.shift();
+    if (answer) {
+      // A body the publisher must never put into an error.
+      res.writeHead(answer.status, answer.headers).end('{"internal":"do not print me"}');
+      return;
+    }
+    accepted.set(topic, [...(accepted.get(topic) ?? []), { headers: req.headers, body: Buffer.concat(chunks) }]);
+    res.writeHead(200).end();
+  });
+});
+server.listen(0, '127.0.0.1');
+await once(server, 'listening');
+const port = (server.address() as AddressInfo).port;
+const HOOK_URL = `http://127.0.0.1:${port}/hooks/{topic}`;
+
+afterAll(async () => {
+  server.closeAllConnections();
+  server.close();
+  await once(server, 'close');
+});
+
+/** `ce-*` headers back to CloudEvents attributes, percent-decoded as the binding says. */
+function attributesOf(headers: http.IncomingHttpHeaders): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers)
+      .filter(([name]) => name.startsWith('ce-'))
+      .map(([name, value]) => [name.slice(3), decodeURIComponent(String(value))]),
+  );
+}
+
+function topic(): string {
+  return uniqueName('hook').replace('_', '.');
+}
+
+publisherConformance({
+  name: 'http',
+  publisher: () => new HttpPublisher({ url: HOOK_URL, timeoutMs: 2000, retries: 2, retryDelayMs: 50 }),
+  unreachablePublisher: () => new HttpPublisher({ url: 'http://127.0.0.1:1/hooks/{topic}', timeoutMs: 1000, retries: 0 }),
+  topic: async () => topic(),
+  read: async (t): Promise<ReceivedMessage[]> =>
+    (accepted.get(t) ?? []).map((r) => {
+      const attributes = attributesOf(r.headers);
+      return { id: attributes.id!, data: r.body.toString('utf8'), attributes, dedupId: attributes.id };
+    }),
+  ordersPerKey: true,
+  permanentRejection: async (publisher) => {
+    const t = topic();
+    script.set(t, [{ status: 413 }]);
+    return publisher.publish([outgoing(t, 'big', 0)]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  },
+  restart: async () => {
+    server.closeAllConnections();
+    server.close();
+    await once(server, 'close');
+    server.listen(port, '127.0.0.1');
+    await once(server, 'listening');
+  },
+});
+
+describe('http publisher', () => {
+  it('honours Retry-After: waits at least as long as a 503 asks, then delivers', async () => {
+    const t = topic();
+    script.set(t, [{ status: 503, headers: { 'retry-after': '1' } }]);
+    const publisher = new HttpPublisher({ url: HOOK_URL, retryDelayMs: 10 });
+    const started = Date.now();
+    await publisher.publish([outgoing(t, 'k', 0)]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(attempts.get(t)).toBe(2);
+    expect(accepted.get(t)).toHaveLength(1);
+    await publisher.close();
+  });
+
+  it('retries 429 answers, and reports 5xx that outlast the retries as PUBLISH_FAILED, retryable', async () => {
+    const limited = topic();
+    script.set(limited, [{ status: 429 }, { status: 429 }]);
+    const publisher = new HttpPublisher({ url: HOOK_URL, retries: 2, retryDelayMs: 10 });
+    await publisher.publish([outgoing(limited, 'k', 0)]);
+    expect(attempts.get(limited)).toBe(3);
+    expect(accepted.get(limited)).toHaveLength(1);
+
+    const failing = topic();
+    script.set(failing, [{ status: 500 }, { status: 502 }, { status: 503 }]);
+    const err = await publisher.publish([outgoing(failing, 'k', 0)]).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'PUBLISH_FAILED', retryable: true, details: { status: 503 } });
+    expect(attempts.get(failing)).toBe(3);
+    await publisher.close();
+  });
+
+  it('maps 404 to TOPIC_NOT_FOUND and a redirect to PUBLISH_REJECTED, without printing the body', async () => {
+    const publisher = new HttpPublisher({ url: HOOK_URL, retryDelayMs: 10 });
+    for (const [status, code] of [
+      [404, 'TOPIC_NOT_FOUND'],
+      [400, 'PUBLISH_REJECTED'],
+      [307, 'PUBLISH_REJECTED'],
+    ] as const) {
+      const t = topic();
+      script.set(t, [{ status, headers: status === 307 ? { location: 'http://example.com/' } : {} }]);
+      const err = await publisher.publish([outgoing(t, 'k', 0)]).catch((e: unknown) => e);
+      expect(err, String(status)).toMatchObject({ code, details: { status } });
+      expect(attempts.get(t)).toBe(1);
+      expect(inspect(err)).not.toContain('do not print me');
+    }
+    await publisher.close();
+  });
+
+  it('signs the body with the HMAC secret, and never shows the secret', async () => {
+    const secret = 'hmac-secret-do-not-leak';
+    const t = topic();
+    const publisher = new HttpPublisher({ url: HOOK_URL, hmacSecret: secret, headers: { authorization: 'Bearer token' } });
+    const e = outgoing(t, 'signed', 0);
+    await publisher.publish([e]);
+    const [request] = accepted.get(t)!;
+    const expected = `sha256=${createHmac('sha256', secret).update(request!.body).digest('hex')}`;
+    expect(request!.headers[signatureHeader]).toBe(expected);
+    expect(request!.headers.authorization).toBe('Bearer token');
+
+    script.set(t, [{ status: 401 }]);
+    const err = await publisher.publish([outgoing(t, 'signed', 1)]).catch((x: unknown) => x);
+    expect(err).toMatchObject({ code: 'PUBLISH_REJECTED' });
+    expect(`${inspect(err)} ${JSON.stringify(err)} ${inspect(publisher)}`).not.toContain(secret);
+    await publisher.close();
+  });
+
+  it('percent-encodes attribute values that are not printable ASCII, and sends traceparent as is', async () => {
+    const t = topic();
+    const publisher = new HttpPublisher({ url: HOOK_URL });
+    const base = outgoing(t, 'ключ 1', 0);
+    const e = { ...base, event: { ...base.event, subject: 'ünï "quoted" 100% done' } };
+    await publisher.publish([e]);
+    const [request] = accepted.get(t)!;
+    expect(attributesOf(request!.headers)).toMatchObject({ subject: e.event.subject, partitionkey: 'ключ 1' });
+    expect(request!.headers.traceparent).toBe(e.event.traceparent);
+    expect(request!.headers['content-type']).toBe('application/json');
+    expect(request!.headers['herald-topic']).toBe(t);
+    await publisher.close();
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    const now = Date.parse('Sun, 29 Nov 2026 12:00:00 GMT');
+    expect(retryAfterMs('1', now)).toBe(1000);
+    expect(retryAfterMs(' 120 ', now)).toBe(120_000);
+    expect(retryAfterMs('Sun, 29 Nov 2026 12:00:03 GMT', now)).toBe(3000);
+    expect(retryAfterMs('Sun, 29 Nov 2026 11:00:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+    expect(retryAfterMs(null, now)).toBeUndefined();
+  });
+
+  it('rejects a url that is not http(s) or holds credentials, naming the option', () => {
+    for (const url of ['ftp://example.com/', 'not a url', 'https://user:pw@example.com/{topic}']) {
+      expect(() => new HttpPublisher({ url }), url).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID', details: { option: 'url' } }),
+      );
+    }
+    expect(() => new HttpPublisher({ url: HOOK_URL, retries: -1 })).toThrow(expect.objectContaining({ details: { option: 'retries' } }));
+  });
+});
