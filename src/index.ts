@@ -10,15 +10,19 @@ export { outboxDefaults, type PostgresOutboxSchemaOptions } from './outbox/postg
 export {
   migratePostgres,
   postgresOutboxStatus,
+  type MigrateOptions,
   type MigrationResult,
   type OutboxStatus,
   type TopicStatus,
 } from './outbox/postgres-migrate.js';
 export { listDeadLetters, requeueDeadLetters, type DeadLetter } from './outbox/postgres-dead-letters.js';
 export type { SqlExecutor } from './outbox/sql-client.js';
+export { relayGrants, type SlotStatus, type LogicalNamesOptions } from './outbox/postgres-logical.js';
 export type { Publisher, OutgoingEvent } from './brokers/publisher.js';
+export { publisherFor, brokerSchemes, type BrokerOptions } from './brokers/broker-url.js';
 export { withTopicMap } from './brokers/topic-map.js';
 export { Relay, relayDefaults, type RelayOptions, type RelayStats } from './relay/relay.js';
 export type { RelaySource, RelayRecord } from './relay/source.js';
 export { PollingSource, pollingDefaults, type PollingSourceOptions } from './relay/polling-source.js';
+export { LogicalSource, logicalDefaults, type LogicalSourceOptions, type LogicalSourceStats } from './relay/logical-source.js';
 export { consoleLogger, silentLogger, type Logger } from './observe/logger.js';

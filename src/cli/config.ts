@@ -15,8 +15,12 @@ export interface HeraldConfig {
   buckets?: number;
   /** Folder of contract YAML files. */
   contracts?: string;
-  /** `kafka://host:port[,host:port]`. */
+  /** Where events go: a broker URL (`kafka://`, `pubsub://`, `nats://`, `amqp://`, `redis://`, `mqtt://`, `https://`). */
+  broker?: string;
+  /** `kafka://host:port[,host:port]`; the same as `broker` with a `kafka://` URL. */
   kafka?: string;
+  /** HTTP webhooks: the HMAC-SHA256 secret for the `webhook-signature` header (use the environment, not a file). */
+  webhookSecret?: string;
   /** Rename topics at the relay: `{ "<contract topic>": "<broker topic>" }`. */
   topics?: Record<string, string>;
   /** Create missing Kafka topics at relay start. */
@@ -45,6 +49,8 @@ export const ENV_VARS = {
   HERALD_SCHEMA: 'schema',
   HERALD_CONTRACTS: 'contracts',
   HERALD_KAFKA: 'kafka',
+  HERALD_BROKER: 'broker',
+  HERALD_WEBHOOK_SECRET: 'webhookSecret',
   HERALD_SOURCE: 'source',
 } as const satisfies Record<string, keyof HeraldConfig>;
 

@@ -1,6 +1,7 @@
 import { ContractRegistry } from '../../contracts/registry.js';
 import { KafkaPublisher } from '../../brokers/kafka.js';
 import { withTopicMap } from '../../brokers/topic-map.js';
+import { publisherFor } from '../../brokers/broker-url.js';
 import { consoleLogger } from '../../observe/logger.js';
 import { PollingSource } from '../../relay/polling-source.js';
 import { LogicalSource } from '../../relay/logical-source.js';
@@ -15,7 +16,7 @@ export interface RelayFlags extends Partial<HeraldConfig> {
 }
 
 /**
- * `herald relay`: delivers the outbox to Kafka until SIGTERM or SIGINT, reading it by polling or,
+ * `herald relay`: delivers the outbox to the broker (`--broker URL`, or `--kafka`) until SIGTERM or SIGINT, reading it by polling or,
  * with `source: logical`, from the replication slot. On the first signal it finishes the batch in
  * flight, records it, releases its buckets (or confirms its slot position) and exits 0; a second
  * signal exits at once (nothing is lost: undelivered events stay in the outbox or the slot).
@@ -24,11 +25,12 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
   const config = await loadConfig(flags);
   const log = consoleLogger({ json: flags.json === true, debug: flags.debug === true });
   const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
-  const kafka = new KafkaPublisher({
-    brokers: required(config, 'kafka', '--kafka', 'HERALD_KAFKA'),
-    createTopics: config.createTopics === true,
-  });
-  const publisher = withTopicMap(kafka, config.topics ?? {});
+  const createTopics = config.createTopics === true;
+  const broker =
+    config.broker !== undefined
+      ? await publisherFor(config.broker, { createTopics, ...(config.webhookSecret ? { hmacSecret: config.webhookSecret } : {}) })
+      : new KafkaPublisher({ brokers: config.kafka ?? required(config, 'broker', '--broker (or --kafka)', 'HERALD_BROKER'), createTopics });
+  const publisher = withTopicMap(broker, config.topics ?? {});
   const topics = config.contracts ? (await ContractRegistry.fromDir(config.contracts)).list().map((c) => c.topic) : [];
   const schema = config.schema === undefined ? {} : { schema: config.schema };
   const source =

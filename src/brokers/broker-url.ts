@@ -1,0 +1,78 @@
+import { HeraldError, ErrorCodes } from '../errors.js';
+import type { Publisher } from './publisher.js';
+
+/** Settings every broker understands, besides its URL. */
+export interface BrokerOptions {
+  /** Create missing destinations (topics, streams, exchanges) in `prepare()` instead of failing. */
+  readonly createTopics?: boolean;
+  /** HTTP only: HMAC-SHA256 secret for the `webhook-signature` header. */
+  readonly hmacSecret?: string;
+}
+
+/** The URL schemes Herald publishes to, and the broker each one means. */
+export const brokerSchemes = {
+  kafka: 'Apache Kafka',
+  pubsub: 'Google Cloud Pub/Sub',
+  nats: 'NATS JetStream',
+  amqp: 'RabbitMQ',
+  amqps: 'RabbitMQ (TLS)',
+  redis: 'Redis Streams',
+  mqtt: 'MQTT 5',
+  http: 'HTTP webhook',
+  https: 'HTTP webhook',
+} as const;
+
+/**
+ * Makes the publisher a broker URL names: `kafka://host:port[,host:port]`, `pubsub://project`
+ * (`?emulator=host:port` for the emulator), `nats://host:port`, `amqp://user:pass@host/vhost`,
+ * `redis://host:port`, `mqtt://host:port`, `http(s)://host/path/{topic}`. Only the adapter of that
+ * broker, and its client library, are loaded. An unknown or malformed URL is a `CONFIG_INVALID`
+ * naming the schemes Herald knows; the URL is shown without its password.
+ */
+export async function publisherFor(url: string, options: BrokerOptions = {}): Promise<Publisher> {
+  const scheme = schemeOf(url);
+  const createTopics = options.createTopics === true;
+  switch (scheme) {
+    case 'kafka':
+      return new (await import('./kafka.js')).KafkaPublisher({ brokers: url, createTopics });
+    case 'pubsub':
+      return new (await import('./pubsub.js')).PubSubPublisher({ url, createTopics });
+    case 'nats':
+      return new (await import('./nats.js')).NatsPublisher({ url, createStreams: createTopics });
+    case 'amqp':
+    case 'amqps':
+      return new (await import('./rabbitmq.js')).RabbitMqPublisher({ url, createExchange: createTopics });
+    case 'redis':
+      return new (await import('./redis-streams.js')).RedisStreamsPublisher({ url });
+    case 'mqtt':
+      return new (await import('./mqtt.js')).MqttPublisher({ url });
+    case 'http':
+    case 'https':
+      return new (await import('./http.js')).HttpPublisher({
+        url,
+        ...(options.hmacSecret === undefined ? {} : { hmacSecret: options.hmacSecret }),
+      });
+    case 'sns':
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        "option 'broker': Amazon SNS is not supported yet; publish to another broker, or to an HTTP endpoint that forwards to SNS",
+        { details: { option: 'broker' } },
+      );
+    default:
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        `option 'broker' must be a URL with one of the schemes ${Object.keys(brokerSchemes).join(', ')}, got '${shown(url)}'`,
+        { details: { option: 'broker' } },
+      );
+  }
+}
+
+function schemeOf(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  return m ? m[1]!.toLowerCase() : '';
+}
+
+/** The URL without anything between `//` and `@` (credentials). */
+function shown(url: string): string {
+  return String(url).replace(/\/\/[^@/]*@/, '//***@').slice(0, 200);
+}
