@@ -20,12 +20,14 @@ export const brokerSchemes = {
   mqtt: 'MQTT 5',
   http: 'HTTP webhook',
   https: 'HTTP webhook',
+  sns: 'Amazon SNS',
 } as const;
 
 /**
  * Makes the publisher a broker URL names: `kafka://host:port[,host:port]`, `pubsub://project`
  * (`?emulator=host:port` for the emulator), `nats://host:port`, `amqp://user:pass@host/vhost`,
- * `redis://host:port`, `mqtt://host:port`, `http(s)://host/path/{topic}`. Only the adapter of that
+ * `redis://host:port`, `mqtt://host:port`, `http(s)://host/path/{topic}`, `sns://region`
+ * (`?endpoint=http://host:port` for an SNS-compatible server, `&accountId=` to skip `ListTopics`). Only the adapter of that
  * broker, and its client library, are loaded. An unknown or malformed URL is a `CONFIG_INVALID`
  * naming the schemes Herald knows; the URL is shown without its password.
  */
@@ -53,11 +55,7 @@ export async function publisherFor(url: string, options: BrokerOptions = {}): Pr
         ...(options.hmacSecret === undefined ? {} : { hmacSecret: options.hmacSecret }),
       });
     case 'sns':
-      throw new HeraldError(
-        ErrorCodes.CONFIG_INVALID,
-        "option 'broker': Amazon SNS is not supported yet; publish to another broker, or to an HTTP endpoint that forwards to SNS",
-        { details: { option: 'broker' } },
-      );
+      return new (await import('./sns.js')).SnsPublisher({ url, createTopics });
     default:
       throw new HeraldError(
         ErrorCodes.CONFIG_INVALID,
@@ -74,5 +72,7 @@ function schemeOf(url: string): string {
 
 /** The URL without anything between `//` and `@` (credentials). */
 function shown(url: string): string {
-  return String(url).replace(/\/\/[^@/]*@/, '//***@').slice(0, 200);
+  return String(url)
+    .replace(/\/\/[^@/]*@/, '//***@')
+    .slice(0, 200);
 }

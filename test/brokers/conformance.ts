@@ -28,9 +28,10 @@ export interface ConformanceTarget {
   topic(): Promise<string>;
   /**
    * Everything that arrived on `topic` in arrival order, read with the broker's own client. Called
-   * after `publish` resolved; waits at most a short while for at least `atLeast` messages.
+   * after `publish` resolved; waits at most a short while (or `timeoutMs`, for large workloads)
+   * for at least `atLeast` messages.
    */
-  read(topic: string, atLeast: number): Promise<ReceivedMessage[]>;
+  read(topic: string, atLeast: number, timeoutMs?: number): Promise<ReceivedMessage[]>;
   /** Whether the broker keeps the order of one key's events (all but plain SNS standard topics do). */
   readonly ordersPerKey: boolean;
   /**

@@ -1,101 +1,17 @@
 import { createHmac } from 'node:crypto';
-import { once } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HttpPublisher, retryAfterMs, signatureHeader } from '../../src/brokers/http.js';
-import { uniqueName } from '../support/services.js';
-import { outgoing, publisherConformance, type ReceivedMessage } from './conformance.js';
+import { outgoing, publisherConformance } from './conformance.js';
+import { HOOK_URL, accepted, attempts, attributesOf, closeHttpTarget, hookTopic, httpTarget, script } from './targets/http.js';
 
-/** A request as the local webhook server received it. */
-interface Received {
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: Buffer;
-}
+afterAll(closeHttpTarget);
 
-/** An answer the server gives instead of 200, once, for a topic. */
-interface Scripted {
-  readonly status: number;
-  readonly headers?: Record<string, string>;
-}
-
-// A real HTTP server on 127.0.0.1: it records every POST to /hooks/{topic} that it answers with
-// 200 (storing it first, as a webhook should), and answers scripted statuses where told to.
-const accepted = new Map<string, Received[]>();
-const attempts = new Map<string, number>();
-const script = new Map<string, Scripted[]>();
-const server = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const topic = decodeURIComponent(new URL(req.url!, 'http://localhost').pathname.replace(/^\/hooks\//, ''));
-    attempts.set(topic, (attempts.get(topic) ?? 0) + 1);
-    const answer = script.get(topic)?.shift();
-    if (answer) {
-      // A body the publisher must never put into an error.
-      res.writeHead(answer.status, answer.headers).end('{"internal":"do not print me"}');
-      return;
-    }
-    accepted.set(topic, [...(accepted.get(topic) ?? []), { headers: req.headers, body: Buffer.concat(chunks) }]);
-    res.writeHead(200).end();
-  });
-});
-server.listen(0, '127.0.0.1');
-await once(server, 'listening');
-const port = (server.address() as AddressInfo).port;
-const HOOK_URL = `http://127.0.0.1:${port}/hooks/{topic}`;
-
-afterAll(async () => {
-  server.closeAllConnections();
-  server.close();
-  await once(server, 'close');
-});
-
-/** `ce-*` headers back to CloudEvents attributes, percent-decoded as the binding says. */
-function attributesOf(headers: http.IncomingHttpHeaders): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers)
-      .filter(([name]) => name.startsWith('ce-'))
-      .map(([name, value]) => [name.slice(3), decodeURIComponent(String(value))]),
-  );
-}
-
-function topic(): string {
-  return uniqueName('hook').replace('_', '.');
-}
-
-publisherConformance({
-  name: 'http',
-  publisher: () => new HttpPublisher({ url: HOOK_URL, timeoutMs: 2000, retries: 2, retryDelayMs: 50 }),
-  unreachablePublisher: () => new HttpPublisher({ url: 'http://127.0.0.1:1/hooks/{topic}', timeoutMs: 1000, retries: 0 }),
-  topic: async () => topic(),
-  read: async (t): Promise<ReceivedMessage[]> =>
-    (accepted.get(t) ?? []).map((r) => {
-      const attributes = attributesOf(r.headers);
-      return { id: attributes.id!, data: r.body.toString('utf8'), attributes, dedupId: attributes.id };
-    }),
-  ordersPerKey: true,
-  permanentRejection: async (publisher) => {
-    const t = topic();
-    script.set(t, [{ status: 413 }]);
-    return publisher.publish([outgoing(t, 'big', 0)]).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-  },
-  restart: async () => {
-    server.closeAllConnections();
-    server.close();
-    await once(server, 'close');
-    server.listen(port, '127.0.0.1');
-    await once(server, 'listening');
-  },
-});
+publisherConformance(httpTarget);
 
 describe('http publisher', () => {
   it('honours Retry-After: waits at least as long as a 503 asks, then delivers', async () => {
-    const t = topic();
+    const t = hookTopic();
     script.set(t, [{ status: 503, headers: { 'retry-after': '1' } }]);
     const publisher = new HttpPublisher({ url: HOOK_URL, retryDelayMs: 10 });
     const started = Date.now();
@@ -107,14 +23,14 @@ describe('http publisher', () => {
   });
 
   it('retries 429 answers, and reports 5xx that outlast the retries as PUBLISH_FAILED, retryable', async () => {
-    const limited = topic();
+    const limited = hookTopic();
     script.set(limited, [{ status: 429 }, { status: 429 }]);
     const publisher = new HttpPublisher({ url: HOOK_URL, retries: 2, retryDelayMs: 10 });
     await publisher.publish([outgoing(limited, 'k', 0)]);
     expect(attempts.get(limited)).toBe(3);
     expect(accepted.get(limited)).toHaveLength(1);
 
-    const failing = topic();
+    const failing = hookTopic();
     script.set(failing, [{ status: 500 }, { status: 502 }, { status: 503 }]);
     const err = await publisher.publish([outgoing(failing, 'k', 0)]).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'PUBLISH_FAILED', retryable: true, details: { status: 503 } });
@@ -129,7 +45,7 @@ describe('http publisher', () => {
       [400, 'PUBLISH_REJECTED'],
       [307, 'PUBLISH_REJECTED'],
     ] as const) {
-      const t = topic();
+      const t = hookTopic();
       script.set(t, [{ status, headers: status === 307 ? { location: 'http://example.com/' } : {} }]);
       const err = await publisher.publish([outgoing(t, 'k', 0)]).catch((e: unknown) => e);
       expect(err, String(status)).toMatchObject({ code, details: { status } });
@@ -141,7 +57,7 @@ describe('http publisher', () => {
 
   it('signs the body with the HMAC secret, and never shows the secret', async () => {
     const secret = 'hmac-secret-do-not-leak';
-    const t = topic();
+    const t = hookTopic();
     const publisher = new HttpPublisher({ url: HOOK_URL, hmacSecret: secret, headers: { authorization: 'Bearer token' } });
     const e = outgoing(t, 'signed', 0);
     await publisher.publish([e]);
@@ -158,7 +74,7 @@ describe('http publisher', () => {
   });
 
   it('percent-encodes attribute values that are not printable ASCII, and sends traceparent as is', async () => {
-    const t = topic();
+    const t = hookTopic();
     const publisher = new HttpPublisher({ url: HOOK_URL });
     const base = outgoing(t, 'ключ 1', 0);
     const e = { ...base, event: { ...base.event, subject: 'ünï "quoted" 100% done' } };

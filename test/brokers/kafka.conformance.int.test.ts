@@ -1,41 +1,4 @@
-import { KafkaPublisher } from '../../src/brokers/kafka.js';
-import { KAFKA, createTopic, readTopic, services, uniqueName } from '../support/services.js';
-import { outgoing, publisherConformance, type ReceivedMessage } from './conformance.js';
+import { publisherConformance } from './conformance.js';
+import { kafkaTarget } from './targets/kafka.js';
 
-/** `ce_*` headers back to CloudEvents attribute names. */
-function attributesOf(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers)
-      .filter(([name]) => name.startsWith('ce_'))
-      .map(([name, value]) => [name.slice(3), value]),
-  );
-}
-
-publisherConformance({
-  name: 'kafka',
-  publisher: () => new KafkaPublisher({ brokers: KAFKA, ackTimeoutMs: 5000, timeoutMs: 1000, retries: 1 }),
-  unreachablePublisher: () => new KafkaPublisher({ brokers: '127.0.0.1:1', ackTimeoutMs: 1500, timeoutMs: 500, retries: 0 }),
-  topic: async () => {
-    const topic = uniqueName('conformance').replace('_', '.');
-    await createTopic(topic);
-    return topic;
-  },
-  read: async (topic): Promise<ReceivedMessage[]> =>
-    (await readTopic(topic)).map((m) => ({
-      id: m.headers.ce_id!,
-      data: m.payload,
-      attributes: attributesOf(m.headers),
-      orderingKey: m.key,
-    })),
-  ordersPerKey: true,
-  permanentRejection: async (publisher) => {
-    const topic = uniqueName('conformance.small').replace('_', '.');
-    await createTopic(topic, { 'max.message.bytes': '1000' });
-    const big = { ...outgoing(topic, 'big', 0), data: JSON.stringify({ filler: 'x'.repeat(5000) }) };
-    return publisher.publish([big]).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-  },
-  restart: () => services('kafka-restart'),
-});
+publisherConformance(kafkaTarget);

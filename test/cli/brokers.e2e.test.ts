@@ -50,9 +50,12 @@ describe('herald relay --broker', () => {
     expect(relay.stderr).toContain("option 'broker' must be a URL with one of the schemes kafka, pubsub, nats, amqp");
   });
 
-  it('says that Amazon SNS is not supported yet instead of failing later', async () => {
-    const relay = await herald(['relay', '--database', PG_URL, '--broker', 'sns://eu-west-1']);
-    expect(relay.code).toBe(2);
-    expect(relay.stderr).toContain('Amazon SNS is not supported yet');
+  it('accepts an sns:// URL and says when the SNS endpoint cannot be reached', async () => {
+    // Dummy credentials so that the SDK's default chain never looks beyond 127.0.0.1 (no IMDS).
+    const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_EC2_METADATA_DISABLED: 'true' };
+    const relay = await herald(['relay', '--database', PG_URL, '--broker', 'sns://eu-west-1?endpoint=http://127.0.0.1:1'], env);
+    expect(relay.code).toBe(1);
+    expect(relay.stderr).toContain('cannot reach sns');
+    expect(relay.stderr).not.toContain('not supported');
   });
 });
