@@ -1,4 +1,5 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
+import { importPeer } from './peer.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link KafkaPublisher}. Defaults are in {@link kafkaDefaults}. */
@@ -153,15 +154,7 @@ export class KafkaPublisher implements Publisher {
 
   async #module(): Promise<KafkaModule> {
     if (this.#kafka) return this.#kafka;
-    try {
-      this.#kafka = await import('@platformatic/kafka');
-    } catch (cause) {
-      throw new HeraldError(
-        ErrorCodes.CONFIG_INVALID,
-        "the kafka publisher needs the package '@platformatic/kafka': npm install @platformatic/kafka",
-        { cause },
-      );
-    }
+    this.#kafka = await importPeer('kafka', ['@platformatic/kafka'], () => import('@platformatic/kafka'));
     return this.#kafka;
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
+import { importPeer } from './peer.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link MqttPublisher}. Defaults are in {@link mqttDefaults}. */
@@ -184,11 +185,7 @@ export class MqttPublisher implements Publisher {
 
   async #module(): Promise<MqttModule> {
     if (this.#mqtt) return this.#mqtt;
-    try {
-      this.#mqtt = await import('mqtt');
-    } catch (cause) {
-      throw new HeraldError(ErrorCodes.CONFIG_INVALID, "the mqtt publisher needs the package 'mqtt': npm install mqtt", { cause });
-    }
+    this.#mqtt = await importPeer('mqtt', ['mqtt'], () => import('mqtt'));
     return this.#mqtt;
   }
 

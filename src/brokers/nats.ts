@@ -1,4 +1,5 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
+import { importPeer } from './peer.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link NatsPublisher}. Defaults are in {@link natsDefaults}. */
@@ -206,17 +207,12 @@ export class NatsPublisher implements Publisher {
   }
 
   async #module(): Promise<Modules> {
-    if (this.#modules) return this.#modules;
-    try {
-      this.#modules = { transport: await import('@nats-io/transport-node'), jetstream: await import('@nats-io/jetstream') };
-    } catch (cause) {
-      throw new HeraldError(
-        ErrorCodes.CONFIG_INVALID,
-        "the nats publisher needs the packages '@nats-io/transport-node' and '@nats-io/jetstream': npm install @nats-io/transport-node @nats-io/jetstream",
-        { cause },
-      );
-    }
-    return this.#modules;
+    return (this.#modules ??= await importPeer<Modules>('nats', ['@nats-io/transport-node', '@nats-io/jetstream'], () =>
+      Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]).then(([transport, jetstream]) => ({
+        transport,
+        jetstream,
+      })),
+    ));
   }
 
   /** One shared connection; concurrent callers wait for the same attempt. */

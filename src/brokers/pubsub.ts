@@ -1,4 +1,5 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
+import { importPeer } from './peer.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link PubSubPublisher}. Defaults are in {@link pubsubDefaults}. */
@@ -176,15 +177,7 @@ export class PubSubPublisher implements Publisher {
 
   async #module(): Promise<PubSubModule> {
     if (this.#pubsub) return this.#pubsub;
-    try {
-      this.#pubsub = await import('@google-cloud/pubsub');
-    } catch (cause) {
-      throw new HeraldError(
-        ErrorCodes.CONFIG_INVALID,
-        "the pubsub publisher needs the package '@google-cloud/pubsub': npm install @google-cloud/pubsub",
-        { cause },
-      );
-    }
+    this.#pubsub = await importPeer('pubsub', ['@google-cloud/pubsub'], () => import('@google-cloud/pubsub'));
     return this.#pubsub;
   }
 

@@ -1,4 +1,5 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
+import { importPeer } from './peer.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link RabbitMqPublisher}. Defaults are in {@link rabbitMqDefaults}. */
@@ -279,13 +280,7 @@ export class RabbitMqPublisher implements Publisher {
 
   async #module(): Promise<AmqpModule> {
     if (this.#amqp) return this.#amqp;
-    try {
-      this.#amqp = await import('amqplib');
-    } catch (cause) {
-      throw new HeraldError(ErrorCodes.CONFIG_INVALID, "the rabbitmq publisher needs the package 'amqplib': npm install amqplib", {
-        cause,
-      });
-    }
+    this.#amqp = await importPeer('rabbitmq', ['amqplib'], () => import('amqplib'));
     return this.#amqp;
   }
 

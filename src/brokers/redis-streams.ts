@@ -1,4 +1,5 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
+import { importPeer } from './peer.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link RedisStreamsPublisher}. Defaults are in {@link redisStreamsDefaults}. */
@@ -187,15 +188,7 @@ export class RedisStreamsPublisher implements Publisher {
   }
 
   async #module(): Promise<RedisClass> {
-    if (this.#Redis) return this.#Redis;
-    try {
-      this.#Redis = (await import('ioredis')).Redis;
-    } catch (cause) {
-      throw new HeraldError(ErrorCodes.CONFIG_INVALID, "the redis streams publisher needs the package 'ioredis': npm install ioredis", {
-        cause,
-      });
-    }
-    return this.#Redis;
+    return (this.#Redis ??= await importPeer<RedisClass>('redis streams', ['ioredis'], () => import('ioredis').then((m) => m.Redis)));
   }
 
   async #connect(what: () => string): Promise<RedisClient> {

@@ -1,4 +1,5 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
+import { importPeer } from './peer.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Static credentials, for SNS stand-ins in tests. Production code leaves them to the SDK's default chain. */
@@ -272,15 +273,7 @@ export class SnsPublisher implements Publisher {
 
   async #module(): Promise<SnsModule> {
     if (this.#sns) return this.#sns;
-    try {
-      this.#sns = await import('@aws-sdk/client-sns');
-    } catch (cause) {
-      throw new HeraldError(
-        ErrorCodes.CONFIG_INVALID,
-        "the sns publisher needs the package '@aws-sdk/client-sns': npm install @aws-sdk/client-sns",
-        { cause },
-      );
-    }
+    this.#sns = await importPeer('sns', ['@aws-sdk/client-sns'], () => import('@aws-sdk/client-sns'));
     return this.#sns;
   }
 }
