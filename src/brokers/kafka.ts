@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { importPeer } from './peer.js';
+import { bounded } from './bounded.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link KafkaPublisher}. Defaults are in {@link kafkaDefaults}. */
@@ -116,30 +117,17 @@ export class KafkaPublisher implements Publisher {
    * unreachable cluster while initialising the idempotent producer) without end; on timeout the
    * caller closes the producer, which aborts its requests, and the next publish starts a fresh one.
    */
-  async #bounded<T>(operation: Promise<T>, what: () => string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new HeraldError(
-              ErrorCodes.BROKER_UNAVAILABLE,
-              `${what()}: no acknowledgement from ${this.#options.brokers.join(',')} within ${this.#options.ackTimeoutMs} ms; is the broker running?`,
-              { retryable: true },
-            ),
-          ),
-        this.#options.ackTimeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([operation, timeout]);
-    } catch (err) {
-      // The abandoned operation may still reject; the caller discards the producer either way.
-      operation.catch(() => undefined);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
+  #bounded<T>(operation: Promise<T>, what: () => string): Promise<T> {
+    return bounded(
+      operation,
+      this.#options.ackTimeoutMs,
+      () =>
+        new HeraldError(
+          ErrorCodes.BROKER_UNAVAILABLE,
+          `${what()}: no acknowledgement from ${this.#options.brokers.join(',')} within ${this.#options.ackTimeoutMs} ms; is the broker running?`,
+          { retryable: true },
+        ),
+    );
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { importPeer } from './peer.js';
+import { bounded } from './bounded.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link MqttPublisher}. Defaults are in {@link mqttDefaults}. */
@@ -353,14 +354,9 @@ async function inWindow(count: number, limit: number, send: (i: number) => Promi
   return outcomes;
 }
 
-/** Settles like `operation`, or rejects after `ms`; the abandoned operation's rejection is swallowed. */
+/** {@link bounded}, rejecting with a plain error that the caller classifies. */
 function withTimeout<T>(operation: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no acknowledgement within ${ms} ms`)), ms);
-  });
-  operation.catch(() => undefined);
-  return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
+  return bounded(operation, ms, () => new Error(`no acknowledgement within ${ms} ms`));
 }
 
 /**

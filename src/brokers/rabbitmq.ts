@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { importPeer } from './peer.js';
+import { bounded } from './bounded.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link RabbitMqPublisher}. Defaults are in {@link rabbitMqDefaults}. */
@@ -247,20 +248,8 @@ export class RabbitMqPublisher implements Publisher {
   }
 
   /** Waits for `operation` at most `ms`; past it, rejects with a retryable `BROKER_UNAVAILABLE`. */
-  async #bounded<T>(operation: Promise<T>, ms: number, message: () => string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, message(), { retryable: true })), ms);
-    });
-    try {
-      return await Promise.race([operation, timeout]);
-    } catch (err) {
-      // The abandoned operation may still reject; its link is discarded either way.
-      operation.catch(() => undefined);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
+  #bounded<T>(operation: Promise<T>, ms: number, message: () => string): Promise<T> {
+    return bounded(operation, ms, () => new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, message(), { retryable: true }));
   }
 
   /** Closes the connection; later calls do nothing, and `publish` then rejects with `CLOSED`. */

@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { importPeer } from './peer.js';
+import { bounded } from './bounded.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link RedisStreamsPublisher}. Defaults are in {@link redisStreamsDefaults}. */
@@ -273,14 +274,9 @@ function isReplyError(err: unknown): err is Error {
   return err instanceof Error && err.name === 'ReplyError';
 }
 
-/** Settles like `operation`, or rejects after `ms`; the abandoned operation's rejection is swallowed. */
+/** {@link bounded}, rejecting with a plain error that the caller classifies. */
 function withTimeout<T>(operation: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
-  });
-  operation.catch(() => undefined);
-  return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
+  return bounded(operation, ms, () => new Error(`no reply within ${ms} ms`));
 }
 
 /**
