@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migratePostgres, postgresOutboxStatus } from '../../src/outbox/postgres-migrate.js';
 import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
 import { PollingSource } from '../../src/relay/polling-source.js';
@@ -13,6 +13,7 @@ import { natsTarget } from './targets/nats.js';
 import { closePubSubTarget, pubsubTarget } from './targets/pubsub.js';
 import { rabbitMqTarget } from './targets/rabbitmq.js';
 import { closeRedisTarget, redisStreamsTarget } from './targets/redis-streams.js';
+import { snsTarget, startSnsTarget, stopSnsTarget } from './targets/sns.js';
 
 // The same workload through every broker: 10,000 events over 100 partition keys, written to a
 // fresh PostgreSQL outbox in several transactions, moved by one polling relay, then read back
@@ -26,7 +27,19 @@ const PER_TRANSACTION = 1_000;
 const DRAIN_MS = 90_000;
 const READ_MS = 60_000;
 
-const targets: ConformanceTarget[] = [kafkaTarget, pubsubTarget, natsTarget, rabbitMqTarget, redisStreamsTarget, mqttTarget, httpTarget];
+// SNS through a FIFO topic: the one kind that keeps per-key order, read back from its SQS queue.
+const targets: ConformanceTarget[] = [
+  kafkaTarget,
+  pubsubTarget,
+  natsTarget,
+  rabbitMqTarget,
+  redisStreamsTarget,
+  mqttTarget,
+  httpTarget,
+  snsTarget(true),
+];
+
+beforeAll(startSnsTarget);
 
 /** Per broker: seconds spent writing, draining the outbox through the relay, and reading back. */
 const timings: Record<string, { write: number; relay: number; read: number; total: number; received: number }> = {};
@@ -36,6 +49,7 @@ afterAll(async () => {
   await closeHttpTarget();
   closeRedisTarget();
   await closePubSubTarget();
+  await stopSnsTarget();
   console.log(
     `relay workload, ${EVENTS} events over ${KEYS} keys (seconds):\n` +
       Object.entries(timings)
