@@ -58,6 +58,13 @@ export const subscriptions = new Map<string, Subscription>();
 /** A topic, and an SQS queue subscribed to it with raw message delivery. */
 export async function createTopic(fifo: boolean): Promise<string> {
   const name = `conformance-${randomUUID().slice(0, 8)}${fifo ? '.fifo' : ''}`;
+  await subscribe(name, []);
+  return name;
+}
+
+/** Creates topic `name` (FIFO when it ends in `.fifo`) with its subscribed queue; keeps `received`. */
+async function subscribe(name: string, received: ReceivedMessage[]): Promise<void> {
+  const fifo = name.endsWith('.fifo');
   const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: name, ...(fifo ? { Attributes: { FifoTopic: 'true' } } : {}) }));
   const { QueueUrl } = await sqs.send(
     new CreateQueueCommand({ QueueName: `q-${name}`, ...(fifo ? { Attributes: { FifoQueue: 'true' } } : {}) }),
@@ -66,8 +73,23 @@ export async function createTopic(fifo: boolean): Promise<string> {
   await sns.send(
     new SubscribeCommand({ TopicArn, Protocol: 'sqs', Endpoint: Attributes!.QueueArn, Attributes: { RawMessageDelivery: 'true' } }),
   );
-  subscriptions.set(name, { topicArn: TopicArn!, queueUrl: QueueUrl!, received: [] });
-  return name;
+  subscriptions.set(name, { topicArn: TopicArn!, queueUrl: QueueUrl!, received });
+}
+
+/**
+ * Restarts the emulator on the same port. fauxqs keeps everything in memory, so what already
+ * arrived is read first (as a consumer would), and every topic, queue and subscription is created
+ * again after the restart; the publisher under test is not told anything.
+ */
+async function restartSns(): Promise<void> {
+  for (const topic of subscriptions.keys()) await readTopic(topic, 0, 1_000);
+  const port = server!.port;
+  const known = [...subscriptions.entries()];
+  await stopSnsTarget();
+  server = await startFauxqs({ port, host: '127.0.0.1', logger: false });
+  sns = new SNSClient({ region: REGION, endpoint, credentials });
+  sqs = new SQSClient({ region: REGION, endpoint, credentials });
+  for (const [name, sub] of known) await subscribe(name, sub.received);
 }
 
 /** Drains the topic's queue (deleting what it got, so FIFO groups move on) until `atLeast` arrived, then once more. */
@@ -144,6 +166,7 @@ export function snsTarget(fifo: boolean): ConformanceTarget {
     read: readTopic,
     ordersPerKey: fifo,
     permanentRejection: (p) => tooLarge(p, fifo),
+    restart: restartSns,
     cleanup,
   };
 }
