@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { Publisher } from './publisher.js';
+import { maskCredentials } from './mask.js';
 
 /** Settings every broker understands, besides its URL. */
 export interface BrokerOptions {
@@ -59,7 +60,7 @@ export async function publisherFor(url: string, options: BrokerOptions = {}): Pr
     default:
       throw new HeraldError(
         ErrorCodes.CONFIG_INVALID,
-        `option 'broker' must be a URL with one of the schemes ${Object.keys(brokerSchemes).join(', ')}, got '${shown(url)}'`,
+        `option 'broker' must be a URL with one of the schemes ${Object.keys(brokerSchemes).join(', ')}, got '${maskCredentials(url)}'`,
         { details: { option: 'broker' } },
       );
   }
@@ -68,11 +69,4 @@ export async function publisherFor(url: string, options: BrokerOptions = {}): Pr
 function schemeOf(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
   return m ? m[1]!.toLowerCase() : '';
-}
-
-/** The URL without anything between `//` and `@` (credentials). */
-function shown(url: string): string {
-  return String(url)
-    .replace(/\/\/[^@/]*@/, '//***@')
-    .slice(0, 200);
 }

@@ -132,6 +132,24 @@ export class HttpPublisher implements Publisher {
     if (failure !== undefined) throw failure;
   }
 
+  /**
+   * One request, aborted after `timeoutMs` or by `close()`. A controller per request, with the
+   * close listener removed afterwards: `AbortSignal.any` on the long-lived close signal would keep
+   * a reference per request for the publisher's whole life (a leak, on Node 20).
+   */
+  async #fetch(url: string, init: RequestInit): Promise<Response> {
+    const request = new AbortController();
+    const timer = setTimeout(() => request.abort(new DOMException('timed out', 'TimeoutError')), this.#options.timeoutMs);
+    const onClose = (): void => request.abort();
+    this.#closing.signal.addEventListener('abort', onClose, { once: true });
+    try {
+      return await fetch(url, { ...init, signal: request.signal });
+    } finally {
+      clearTimeout(timer);
+      this.#closing.signal.removeEventListener('abort', onClose);
+    }
+  }
+
   async close(): Promise<void> {
     this.#closing.abort();
   }
@@ -151,13 +169,7 @@ export class HttpPublisher implements Publisher {
       const last = attempt >= this.#options.retries;
       let response: Response;
       try {
-        response = await fetch(url, {
-          method: 'POST',
-          headers,
-          body: e.data,
-          redirect: 'manual',
-          signal: AbortSignal.any([AbortSignal.timeout(this.#options.timeoutMs), this.#closing.signal]),
-        });
+        response = await this.#fetch(url, { method: 'POST', headers, body: e.data, redirect: 'manual' });
       } catch (cause) {
         if (this.#closing.signal.aborted) throw closedError();
         if (last) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { importPeer } from './peer.js';
+import { maskCredentials } from './mask.js';
 import { bounded } from './bounded.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
@@ -41,10 +42,11 @@ interface Settings {
   ackTimeoutMs: number;
 }
 
-/** One connection: the client, and a promise that rejects when the connection ends. */
+/** One connection: the client, and a way to make a wait fail when the connection ends. */
 interface Connection {
   readonly client: MqttClient;
-  readonly lost: Promise<never>;
+  /** Settles like `work`, or rejects with the reason the connection ended, if it ends first. */
+  watchLoss<T>(work: Promise<T>): Promise<T>;
 }
 
 /** Where and how to connect, parsed from {@link MqttPublisherOptions.url}. */
@@ -160,7 +162,7 @@ export class MqttPublisher implements Publisher {
     });
     let outcomes: PromiseSettledResult<void>[];
     try {
-      outcomes = await withTimeout(Promise.race([sent, connection.lost]), this.#options.ackTimeoutMs);
+      outcomes = await withTimeout(connection.watchLoss(sent), this.#options.ackTimeoutMs);
     } catch (cause) {
       this.#discard(connection);
       throw this.#lost(cause, what());
@@ -215,24 +217,39 @@ export class MqttPublisher implements Publisher {
     });
     let failure: unknown;
     let disconnect: number | undefined;
-    const lost = new Promise<never>((_, reject) => {
-      client.on('error', (err) => {
-        failure ??= err;
-        // MQTT.js cannot parse an acknowledgement whose reason code MQTT 5 does not define for it
-        // (Mosquitto 2.0 answers a message over message_size_limit with PUBACK 0x95). The
-        // publish would wait forever, and only a refusal has such a code.
-        if (/^Invalid (puback|pubrec|pubcomp) reason code/.test(err.message)) reject(new UndefinedAckCode(err));
-      });
-      client.on('disconnect', (packet) => (disconnect = packet.reasonCode));
-      client.once('close', () =>
-        reject(disconnect === undefined ? (failure ?? new Error('connection closed')) : new ServerDisconnect(disconnect)),
-      );
+    // Publishes wait on the connection's loss through their own watcher, removed when they end:
+    // racing each publish against one long-lived promise would keep every batch alive until the
+    // connection closes.
+    const watchers = new Set<(err: unknown) => void>();
+    let lostWith: unknown;
+    const fail = (err: unknown): void => {
+      if (lostWith !== undefined) return;
+      lostWith = err;
+      for (const w of watchers) w(err);
+    };
+    client.on('error', (err) => {
+      failure ??= err;
+      // MQTT.js cannot parse an acknowledgement whose reason code MQTT 5 does not define for it
+      // (Mosquitto 2.0 answers a message over message_size_limit with PUBACK 0x95). The
+      // publish would wait forever, and only a refusal has such a code.
+      if (/^Invalid (puback|pubrec|pubcomp) reason code/.test(err.message)) fail(new UndefinedAckCode(err));
     });
-    lost.catch(() => undefined);
-    const connection: Connection = { client, lost };
+    client.on('disconnect', (packet) => (disconnect = packet.reasonCode));
+    client.once('close', () =>
+      fail(disconnect === undefined ? (failure ?? new Error('connection closed')) : new ServerDisconnect(disconnect)),
+    );
+    const watchLoss = <T>(work: Promise<T>): Promise<T> => {
+      let watcher: ((err: unknown) => void) | undefined;
+      const lost = new Promise<never>((_, reject) => {
+        if (lostWith !== undefined) reject(lostWith);
+        else watchers.add((watcher = reject));
+      });
+      return Promise.race([work, lost]).finally(() => watcher && watchers.delete(watcher));
+    };
+    const connection: Connection = { client, watchLoss };
     this.#connection = connection;
     try {
-      await withTimeout(Promise.race([new Promise((resolve) => client.once('connect', resolve)), lost]), this.#options.connectTimeoutMs);
+      await withTimeout(watchLoss(new Promise((resolve) => client.once('connect', resolve))), this.#options.connectTimeoutMs);
     } catch (cause) {
       this.#discard(connection);
       throw this.#unavailable(failure ?? cause, what());
@@ -395,7 +412,7 @@ export function fromMqttTopic(topic: string): string {
  */
 export function parseMqttUrl(url: string): MqttAddress {
   // Everything up to the last '@' may be credentials, even in a string that is not a url.
-  const redacted = String(url).replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, '$1***@');
+  const redacted = maskCredentials(url);
   const invalid = (why: string): HeraldError =>
     new HeraldError(ErrorCodes.CONFIG_INVALID, `mqtt url '${redacted}' ${why}; expected mqtt://host:port`, { details: { option: 'url' } });
   let parsed: URL;

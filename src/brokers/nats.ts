@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { importPeer } from './peer.js';
+import { maskCredentials } from './mask.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link NatsPublisher}. Defaults are in {@link natsDefaults}. */
@@ -342,7 +343,7 @@ export function parseNatsServers(url: string): string[] {
   if (bad !== undefined) {
     throw new HeraldError(
       ErrorCodes.CONFIG_INVALID,
-      `nats url '${bad.replace(/\/\/[^@/]*@/, '//***@')}' must be nats://host:port, as in nats://127.0.0.1:4222 (several separated by commas)`,
+      `nats url '${maskCredentials(bad)}' must be nats://host:port, as in nats://127.0.0.1:4222 (several separated by commas)`,
       { details: { option: 'url' } },
     );
   }

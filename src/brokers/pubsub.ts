@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { importPeer } from './peer.js';
+import { maskCredentials } from './mask.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Options of {@link PubSubPublisher}. Defaults are in {@link pubsubDefaults}. */
@@ -323,9 +324,13 @@ export function parsePubSubUrl(url: string): { project: string; emulator?: strin
   const match = /^pubsub:\/\/([^/?#]*)\/?(?:\?([^#]*))?$/.exec(url);
   const project = match ? decodeURIComponent(match[1]!) : '';
   if (!match || !PROJECT.test(project)) {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `pubsub url '${url}' must be pubsub://<project-id>, as in pubsub://my-project`, {
-      details: { option: 'url' },
-    });
+    throw new HeraldError(
+      ErrorCodes.CONFIG_INVALID,
+      `pubsub url '${maskCredentials(url)}' must be pubsub://<project-id>, as in pubsub://my-project`,
+      {
+        details: { option: 'url' },
+      },
+    );
   }
   const query = new URLSearchParams(match[2] ?? '');
   const unknown = [...query.keys()].find((k) => k !== 'emulator');

@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { importPeer } from './peer.js';
+import { maskCredentials } from './mask.js';
 import { bounded } from './bounded.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
@@ -451,7 +452,7 @@ function parseAmqpUrl(url: unknown): { redacted: string; password: string } {
     parsed = new URL(url);
   } catch {
     // Unparsable: mask whatever sits between '//user:' and '@' before showing it.
-    return fail(url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@'));
+    return fail(maskCredentials(url));
   }
   let password = parsed.password;
   try {

@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { importPeer } from './peer.js';
+import { maskCredentials } from './mask.js';
 import { bounded } from './bounded.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
@@ -136,9 +137,11 @@ export class RedisStreamsPublisher implements Publisher {
     const what = (): string =>
       `cannot publish ${batch.length} event(s) to redis stream(s) ${[...new Set(batch.map((e) => `'${this.#options.keyPrefix}${e.topic}'`))].join(', ')}`;
     const client = await this.#connect(what);
-    const pipeline = client.pipeline();
-    for (const e of batch) pipeline.call('XADD', ...this.#xaddArgs(e));
-    await this.#replies(client, pipeline.exec(), what);
+    // MULTI/EXEC, not a plain pipeline: a command refused when queued (OOM, MISCONF) aborts the
+    // whole batch, so a failed event is never followed by a stored later event of its key.
+    const transaction = client.multi();
+    for (const e of batch) transaction.call('XADD', ...this.#xaddArgs(e));
+    await this.#replies(client, transaction.exec(), what);
   }
 
   async close(): Promise<void> {
@@ -181,9 +184,9 @@ export class RedisStreamsPublisher implements Publisher {
       // No reply in time: the commands may still sit in the client's offline queue and be sent
       // after a reconnect, long after the relay gave up on them. Dropping the client aborts them.
       this.#discard(client);
-      throw this.#classify([cause], what());
+      throw this.#classify([withoutCommand(cause)], what());
     }
-    const failures = (results ?? []).flatMap(([err]) => (err ? [err] : []));
+    const failures = (results ?? []).flatMap(([err]) => (err ? [withoutCommand(err)] : []));
     if (failures.length > 0) throw this.#classify(failures, what());
     return (results ?? []).map(([, value]) => value);
   }
@@ -219,7 +222,7 @@ export class RedisStreamsPublisher implements Publisher {
       await withTimeout(client.connect(), this.#options.connectTimeoutMs);
     } catch (cause) {
       this.#discard(client);
-      throw this.#classify([failure ?? cause], what(), true);
+      throw this.#classify([withoutCommand(failure ?? cause)], what(), true);
     }
     if (this.#closed) {
       // close() ran while this client was connecting; it must not outlive the publisher.
@@ -269,6 +272,17 @@ export class RedisStreamsPublisher implements Publisher {
  */
 const PERMANENT_REPLIES = new Set(['WRONGTYPE', 'NOPERM', 'NOAUTH', 'WRONGPASS', 'ERR']);
 
+/**
+ * A copy of an ioredis error without its `command`, which holds the arguments: the XADD payload
+ * and attributes, or the AUTH password. The copy can be kept as a `cause` and printed safely.
+ */
+function withoutCommand(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const copy = new Error(err.message);
+  copy.name = err.name;
+  return copy;
+}
+
 /** Error replies from the server; ioredis makes them with the class name `ReplyError`. */
 function isReplyError(err: unknown): err is Error {
   return err instanceof Error && err.name === 'ReplyError';
@@ -285,7 +299,7 @@ function withTimeout<T>(operation: Promise<T>, ms: number): Promise<T> {
  */
 export function parseRedisUrl(url: string): RedisAddress {
   // Everything up to the last '@' may be credentials, even in a string that is not a url.
-  const redacted = String(url).replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/i, '$1***@');
+  const redacted = maskCredentials(url);
   const invalid = (why: string): HeraldError =>
     new HeraldError(ErrorCodes.CONFIG_INVALID, `redis url '${redacted}' ${why}; expected redis://[:password@]host:port[/db]`, {
       details: { option: 'url' },
