@@ -57,8 +57,8 @@ export const signatureHeader = 'webhook-signature';
  * - Rejections: no connection or no answer in time → `BROKER_UNAVAILABLE`; 408, 429 or 5xx still
  *   after `retries` more attempts (each honouring `Retry-After`) → `PUBLISH_FAILED`, retryable;
  *   404 or 410 → `TOPIC_NOT_FOUND`, retryable (nothing serves this topic's URL yet: deploying or
- *   routing it fixes that without touching the events, like a Kafka topic created later); any
- *   other 4xx, or a redirect (not followed: the signed body and headers stay with the configured
+ *   routing it fixes that without touching the events, like a Kafka topic created later); 401 or
+ *   403 → `BROKER_UNAVAILABLE` (credentials are configuration: the relay pauses); any other 4xx, or a redirect (not followed: the signed body and headers stay with the configured
  *   host) → `PUBLISH_REJECTED`. Response bodies are never read into errors. After the first
  *   failure no further event is started.
  */
@@ -199,6 +199,15 @@ export class HttpPublisher implements Publisher {
         const asked = retryAfterMs(response.headers.get('retry-after'));
         await this.#pause(asked === undefined ? backoff(attempt, this.#options) : Math.min(asked, this.#options.maxRetryDelayMs));
         continue;
+      }
+      if (status === 401 || status === 403) {
+        // Credentials are the relay's configuration, not the event's fault: pause and retry
+        // (BROKER_UNAVAILABLE) rather than dead-letter every event until someone fixes them.
+        throw new HeraldError(
+          ErrorCodes.BROKER_UNAVAILABLE,
+          `cannot publish event ${e.event.id} to ${where()}: ${answer}; check the credentials sent with 'headers'`,
+          { retryable: true, details: { ...details, status } },
+        );
       }
       if (status === 404 || status === 410) {
         throw new HeraldError(

@@ -303,11 +303,21 @@ export function classify(cause: unknown, what: string): HeraldError {
         cause,
         retryable: true,
       });
+    case GrpcStatus.PERMISSION_DENIED:
+    case GrpcStatus.UNAUTHENTICATED:
+      // Credentials are configuration, not the events' fault: the relay pauses instead of
+      // dead-lettering every event until they are fixed.
+      return new HeraldError(
+        ErrorCodes.BROKER_UNAVAILABLE,
+        `${what}: pubsub refused the credentials: ${reason}; check the service account and its roles`,
+        {
+          cause,
+          retryable: true,
+        },
+      );
     case GrpcStatus.INVALID_ARGUMENT:
     case GrpcStatus.FAILED_PRECONDITION:
     case GrpcStatus.OUT_OF_RANGE:
-    case GrpcStatus.PERMISSION_DENIED:
-    case GrpcStatus.UNAUTHENTICATED:
       return new HeraldError(ErrorCodes.PUBLISH_REJECTED, `${what}: rejected by pubsub: ${reason}`, { cause });
     default:
       return new HeraldError(ErrorCodes.PUBLISH_FAILED, `${what}: ${reason}`, { cause, retryable: true });

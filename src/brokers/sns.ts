@@ -349,10 +349,24 @@ const throttling = new Set([
   'KMSThrottlingException',
 ]);
 
+/** Error names AWS uses for credentials that are missing, wrong, expired or not allowed. */
+const authFailures = new Set([
+  'AuthorizationError',
+  'AuthorizationErrorException',
+  'InvalidClientTokenId',
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'AccessDenied',
+  'AccessDeniedException',
+  'SignatureDoesNotMatch',
+  'UnrecognizedClientException',
+]);
+
 /**
  * Turns an SDK error into a HeraldError: no HTTP answer at all (refused, reset, timed out, DNS) is
  * `BROKER_UNAVAILABLE`; `NotFound` is `TOPIC_NOT_FOUND`; throttling and server faults are
- * `PUBLISH_FAILED`; any other client fault (authorisation, invalid parameter, missing credentials)
+ * `PUBLISH_FAILED`; missing, wrong or unauthorised credentials are `BROKER_UNAVAILABLE` (configuration:
+ * the relay pauses); any other client fault (invalid parameter, too large)
  * is `PUBLISH_REJECTED`.
  */
 export function classify(cause: unknown, what: string): HeraldError {
@@ -360,11 +374,23 @@ export function classify(cause: unknown, what: string): HeraldError {
   const reason = messageOf(cause);
   const status = top?.$metadata?.httpStatusCode;
   const name = top?.name ?? '';
+  // Credentials are configuration, not the events' fault: the relay pauses (BROKER_UNAVAILABLE)
+  // instead of dead-lettering every event until they are fixed.
   if (name === 'CredentialsProviderError') {
     return new HeraldError(
-      ErrorCodes.PUBLISH_REJECTED,
+      ErrorCodes.BROKER_UNAVAILABLE,
       `${what}: no AWS credentials: ${reason}; configure the AWS SDK's default credential chain (environment, profile, role)`,
-      { cause },
+      { cause, retryable: true },
+    );
+  }
+  if (status === 401 || status === 403 || authFailures.has(name)) {
+    return new HeraldError(
+      ErrorCodes.BROKER_UNAVAILABLE,
+      `${what}: sns refused the credentials: ${reason}; check the IAM policy and keys`,
+      {
+        cause,
+        retryable: true,
+      },
     );
   }
   if (name === 'NotFoundException' || name === 'NotFound' || top?.Code === 'NotFound') {

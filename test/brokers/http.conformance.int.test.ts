@@ -68,7 +68,8 @@ describe('http publisher', () => {
 
     script.set(t, [{ status: 401 }]);
     const err = await publisher.publish([outgoing(t, 'signed', 1)]).catch((x: unknown) => x);
-    expect(err).toMatchObject({ code: 'PUBLISH_REJECTED' });
+    // Credentials are configuration: the relay pauses instead of dead-lettering the event.
+    expect(err).toMatchObject({ code: 'BROKER_UNAVAILABLE', retryable: true });
     expect(`${inspect(err)} ${JSON.stringify(err)} ${inspect(publisher)}`).not.toContain(secret);
     await publisher.close();
   });
