@@ -73,9 +73,10 @@ export interface MqttAddress {
  *   event (PUBACK; PUBCOMP at QoS 2). That acknowledgement means the broker took the message, not
  *   that it is on disk or that anyone received it: an MQTT broker drops messages for topics nobody
  *   subscribes to, and keeps queued ones across a restart only as far as its persistence does.
- * - Ordering: one connection, events sent in batch order. MQTT 5 §4.6 makes the broker forward
- *   the messages of one topic from one client in the order received, so each key keeps its order.
- *   No more than the broker's Receive Maximum (§4.9) are unacknowledged at a time.
+ * - Ordering: one connection; each partition key's events are sent one at a time in batch order,
+ *   the next after the previous PUBACK, and a key stops at its first refusal. Different keys are
+ *   in flight together, at most the broker's Receive Maximum (§4.9). MQTT 5 §4.6 makes the broker
+ *   forward one client's messages of a topic in the order received.
  * - Deduplication: MQTT brokers have none. The `id` user property carries the event id for
  *   consumers; a retried batch may deliver an event twice.
  * - Errors: no connection, a lost connection or no acknowledgement within `ackTimeoutMs` is
@@ -152,14 +153,18 @@ export class MqttPublisher implements Publisher {
     const connection = await this.#connect(what);
     const { client } = connection;
     const limit = client.serverProperties?.receiveMaximum ?? 65_535;
-    const sent = inWindow(batch.length, limit, async (i) => {
-      // After a lost connection mqtt.js would queue the rest offline; the batch has failed anyway.
-      if (!client.connected) throw new Error('connection closed');
-      await client.publishAsync(topics[i]!, Buffer.from(batch[i]!.data, 'utf8'), {
-        qos: this.#options.qos,
-        properties: { contentType: 'application/json', userProperties: userProperties(batch[i]!) },
-      });
-    });
+    const sent = inWindow(
+      batch.map((e) => e.event.partitionkey),
+      limit,
+      async (i) => {
+        // After a lost connection mqtt.js would queue the rest offline; the batch has failed anyway.
+        if (!client.connected) throw new Error('connection closed');
+        await client.publishAsync(topics[i]!, Buffer.from(batch[i]!.data, 'utf8'), {
+          qos: this.#options.qos,
+          properties: { contentType: 'application/json', userProperties: userProperties(batch[i]!) },
+        });
+      },
+    );
     let outcomes: PromiseSettledResult<void>[];
     try {
       outcomes = await withTimeout(connection.watchLoss(sent), this.#options.ackTimeoutMs);
@@ -350,24 +355,37 @@ function userProperties(e: OutgoingEvent): Record<string, string> {
 }
 
 /**
- * Runs `send(0..count-1)` with at most `limit` unsettled at a time, starting them in index order
- * (so PUBLISH packets leave in batch order), and reports how each one settled.
+ * Runs `send(i)` for every event: one lane per key (in index order, stopping at the key's first
+ * failure), at most `limit` lanes at a time; reports how each one settled (unsent events get their
+ * key's failure).
  */
-async function inWindow(count: number, limit: number, send: (i: number) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
-  const outcomes: PromiseSettledResult<void>[] = new Array(count);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < count) {
-      const i = next++;
-      try {
-        await send(i);
-        outcomes[i] = { status: 'fulfilled', value: undefined };
-      } catch (reason) {
-        outcomes[i] = { status: 'rejected', reason };
+async function inWindow(keys: readonly string[], limit: number, send: (i: number) => Promise<void>): Promise<PromiseSettledResult<void>[]> {
+  const outcomes: PromiseSettledResult<void>[] = new Array(keys.length);
+  // One lane per partition key, each in batch order and stopping at its first failure: with
+  // several events of one key in flight, a retryable refusal of event i could let i+1 through,
+  // and the relay's retry would then deliver i after i+1.
+  const byKey = new Map<string, number[]>();
+  keys.forEach((k, i) => (byKey.get(k) ?? byKey.set(k, []).get(k)!).push(i));
+  const lanes = [...byKey.values()];
+  const worker = async (): Promise<void> => {
+    for (let lane = lanes.shift(); lane; lane = lanes.shift()) {
+      let failed: unknown;
+      for (const i of lane) {
+        if (failed !== undefined) {
+          outcomes[i] = { status: 'rejected', reason: failed };
+          continue;
+        }
+        try {
+          await send(i);
+          outcomes[i] = { status: 'fulfilled', value: undefined };
+        } catch (reason) {
+          failed = reason;
+          outcomes[i] = { status: 'rejected', reason };
+        }
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, lane));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, lanes.length)) }, worker));
   return outcomes;
 }
 
