@@ -66,8 +66,9 @@ export interface SnsUrl {
  *   entry as successful), that is after SNS stored it redundantly across availability zones.
  *   Delivery to subscriptions happens after that and is SNS's business (retries, DLQs).
  * - Requests: events go to `PublishBatch` in batch order, at most 10 entries and 256 KiB per
- *   request. For a FIFO topic the requests of a topic are sent one after another and the first
- *   failure stops the batch; for a standard topic they are sent concurrently.
+ *   request. For a FIFO topic a request holds at most one event per message group, the requests
+ *   of a topic are sent one after another, and the first failure stops the batch; for a standard
+ *   topic they are sent concurrently.
  * - Ordering: FIFO topics: `MessageGroupId` = the partition key, so SNS (and FIFO SQS subscribers)
  *   keep each key's events in batch order. Standard topics do not order at all.
  * - Deduplication: FIFO topics: `MessageDeduplicationId` = the event id, so SNS drops a retried
@@ -160,7 +161,7 @@ export class SnsPublisher implements Publisher {
     const what = (): string => `cannot publish ${events.length} event(s) to sns topic '${topic}' in ${this.#where()}`;
     const arn = await this.#arn(client, topic, what);
     const fifo = arn.endsWith('.fifo');
-    const chunks = chunk(events.map((e, i) => toEntry(e, i, fifo)));
+    const chunks = batchRequests(events.map((e, i) => toEntry(e, i, fifo)));
     if (fifo) {
       for (const entries of chunks) await this.#publishBatch(client, arn, entries, what);
     } else {
@@ -308,19 +309,29 @@ function sizeOf(entry: BatchEntry): number {
   return size;
 }
 
-/** Splits entries, in order, into requests of at most 10 entries and 256 KiB (an oversized entry goes alone). */
-function chunk(entries: BatchEntry[]): BatchEntry[][] {
+/**
+ * Splits entries, in order, into requests of at most 10 entries and 256 KiB (an oversized entry
+ * goes alone). A FIFO request holds at most one entry per message group: `PublishBatch` answers
+ * each entry on its own, so a failed entry followed by a successful one of the same group would
+ * put the group out of order once the failed one is retried.
+ */
+export function batchRequests(entries: BatchEntry[]): BatchEntry[][] {
   const chunks: BatchEntry[][] = [];
   let current: BatchEntry[] = [];
+  let groups = new Set<string>();
   let bytes = 0;
   for (const entry of entries) {
     const size = sizeOf(entry);
-    if (current.length > 0 && (current.length === snsLimits.batchEntries || bytes + size > snsLimits.payloadBytes)) {
+    const group = entry.MessageGroupId;
+    const full = current.length === snsLimits.batchEntries || bytes + size > snsLimits.payloadBytes;
+    if (current.length > 0 && (full || (group !== undefined && groups.has(group)))) {
       chunks.push(current);
       current = [];
+      groups = new Set();
       bytes = 0;
     }
     current.push(entry);
+    if (group !== undefined) groups.add(group);
     bytes += size;
   }
   if (current.length > 0) chunks.push(current);
