@@ -284,8 +284,10 @@ function grpcCode(err: unknown): number | undefined {
  */
 export function classify(cause: unknown, what: string): HeraldError {
   const code = grpcCode(cause);
-  // A PublishError wraps the gRPC error with a message naming the ordering key; keys stay out of errors.
-  const reason = messageOf((cause as { error?: unknown } | null)?.error ?? cause);
+  // A PublishError wraps the gRPC error with a message naming the ordering key (a partition key,
+  // possibly personal data): keys stay out of errors, so the wrapped gRPC error is what is kept.
+  cause = (cause as { error?: unknown } | null)?.error ?? cause;
+  const reason = messageOf(cause);
   switch (code) {
     case GrpcStatus.UNAVAILABLE:
     case GrpcStatus.DEADLINE_EXCEEDED:

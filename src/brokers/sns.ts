@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { importPeer } from './peer.js';
+import { maskCredentials } from './mask.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from './publisher.js';
 
 /** Static credentials, for SNS stand-ins in tests. Production code leaves them to the SDK's default chain. */
@@ -446,7 +447,10 @@ export function parseSnsUrl(url: string): SnsUrl {
   const region = parsed.hostname.toLowerCase();
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw bad(`'${region}' is not an AWS region`);
   const endpoint = parsed.searchParams.get('endpoint') ?? undefined;
-  if (endpoint !== undefined && !/^https?:\/\/[^/?#]+\/?$/.test(endpoint)) throw bad(`endpoint '${endpoint}' must be http(s)://host:port`);
+  // No user:password in the endpoint: it is shown in every error message. Credentials come from the SDK chain.
+  if (endpoint !== undefined && !/^https?:\/\/[^/?#@]+\/?$/.test(endpoint)) {
+    throw bad(`endpoint '${maskCredentials(endpoint)}' must be http(s)://host:port, without credentials`);
+  }
   const accountId = parsed.searchParams.get('accountId') ?? undefined;
   if (accountId !== undefined && !/^\d{12}$/.test(accountId)) throw bad(`accountId '${accountId}' must be 12 digits`);
   const unknown = [...parsed.searchParams.keys()].find((k) => k !== 'endpoint' && k !== 'accountId');

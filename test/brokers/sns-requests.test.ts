@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchRequests } from '../../src/brokers/sns.js';
+import { batchRequests, parseSnsUrl } from '../../src/brokers/sns.js';
 
 const entry = (id: string, group?: string) => ({ Id: id, Message: '{}', ...(group === undefined ? {} : { MessageGroupId: group }) });
 
@@ -16,5 +16,14 @@ describe('SNS PublishBatch requests', () => {
       ['a1', 'b1'],
       ['a2', 'c1', 'b2'],
     ]);
+  });
+
+  it('refuse an endpoint with credentials in it, without printing them', () => {
+    expect(() => parseSnsUrl('sns://eu-west-1?endpoint=http://AKIA:s3cret@127.0.0.1:4566')).toThrow(/without credentials/);
+    try {
+      parseSnsUrl('sns://eu-west-1?endpoint=http://AKIA:s3cret@127.0.0.1:4566');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('s3cret');
+    }
   });
 });
