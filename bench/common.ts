@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { consoleLogger, ContractRegistry, parseContract } from '../src/index.js';
 import { redactUrl } from '../src/outbox/pg-connect.js';
+import { bounded } from '../src/brokers/bounded.js';
 
 // ------------------------------------------------------------------------------ configuration
 
@@ -87,11 +88,7 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  return bounded(p, ms, () => new Error(`${what}: no answer within ${ms} ms`));
 }
 
 export function messageOf(err: unknown): string {
