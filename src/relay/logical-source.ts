@@ -103,6 +103,9 @@ export class LogicalSource implements RelaySource {
   readonly #url: string;
   readonly #log: Logger;
   readonly #heartbeatMs: number;
+  /** The two recording statements, built once. */
+  readonly #deliveredSql: string;
+  readonly #resolveSql: string;
   readonly #maxBuffered: number;
   readonly #db: PgSession;
   #stream: ReplicationStream | undefined;
@@ -110,7 +113,10 @@ export class LogicalSource implements RelaySource {
   #paused = false;
   readonly #buffer: StreamEntry[] = [];
   #pending: StreamEntry[] = [];
-  readonly #entries = new Map<RelayRecord, Entry>();
+  /** Stream events handed out and not yet resolved, by record. */
+  readonly #entries = new Map<RelayRecord, StreamEntry>();
+  /** Parked events of the batch in flight, by record; replaced on every `next()`. */
+  #parkedHanded = new Map<RelayRecord, ParkedEntry>();
   #txn: { finalLsn: Lsn; index: number; commitTime: Date } | undefined;
   #commits: SeenCommit[] = [];
   #seq = 0;
@@ -138,6 +144,8 @@ export class LogicalSource implements RelaySource {
     this.#log = options.logger ?? silentLogger;
     this.#heartbeatMs = positive(options.heartbeatMs ?? logicalDefaults.heartbeatMs, 'heartbeatMs');
     this.#maxBuffered = positive(options.maxBufferedEvents ?? logicalDefaults.maxBufferedEvents, 'maxBufferedEvents');
+    this.#deliveredSql = deliveredSql(this.#n);
+    this.#resolveSql = resolveSql(this.#n);
   }
 
   /** The replication slot this source streams. */
@@ -169,7 +177,7 @@ export class LogicalSource implements RelaySource {
   async next(max: number): Promise<RelayRecord[]> {
     await this.#ensureStream();
     this.#throwRecordingError();
-    for (const [record, entry] of this.#entries) if (entry.origin === 'parked') this.#entries.delete(record);
+    this.#parkedHanded = new Map();
     // Events of the previous batch that were neither delivered nor failed (the broker went away,
     // or an earlier event of their key failed): hand them out again, or park them behind their key.
     const again = this.#pending.filter((e) => !e.resolved);
@@ -465,7 +473,9 @@ export class LogicalSource implements RelaySource {
     this.#recording = this.#db
       .query(
         plain ? this.#deliveredSql : this.#resolveSql,
-        this.#resolveParams(entries, rows, progress).slice(plain ? 2 : 0),
+        plain
+          ? [outboxIds(entries), ...this.#progressParams(progress)]
+          : [JSON.stringify(rows.park ?? []), JSON.stringify(rows.dead ?? []), outboxIds(entries), ...this.#progressParams(progress)],
         'cannot record delivered events',
         plain ? `herald_delivered_${this.#names.slot}` : undefined,
       )
@@ -493,41 +503,9 @@ export class LogicalSource implements RelaySource {
     throw err;
   }
 
-  /** One statement: delete delivered outbox rows ($1) and move the recorded position ($2..$6). */
-  get #deliveredSql(): string {
-    return `WITH deleted AS (DELETE FROM ${this.#n.outbox} WHERE id = ANY($1::bigint[])) ${this.#progressSql(2)}`;
-  }
-
-  /** One statement: park or dead-letter events, delete their outbox rows, move the recorded position. */
-  get #resolveSql(): string {
-    const n = this.#n;
-    return `WITH parked AS (
-           INSERT INTO ${n.parked} (${EVENT_FIELDS}, attempts, retry_at, last_error)
-           SELECT ${EVENT_VALUES}, attempts,
-             CASE WHEN delay_ms > 0 THEN now() + delay_ms * interval '1 millisecond' END, last_error
-           FROM ROWS FROM (json_to_recordset($1::text::json) AS (${EVENT_COLUMNS})) WITH ORDINALITY AS r(${EVENT_FIELDS}, attempts, delay_ms, last_error, ord)
-           ORDER BY ord),
-         dead AS (
-           INSERT INTO ${n.deadLetter} (id, ${EVENT_FIELDS}, created_at, attempts, last_error)
-           SELECT nextval('${n.idSequence}'::regclass), ${EVENT_VALUES}, now(), attempts, last_error
-           FROM json_to_recordset($2::text::json) AS r(${EVENT_COLUMNS})),
-         deleted AS (DELETE FROM ${n.outbox} WHERE id = ANY($3::bigint[])) ${this.#progressSql(4)}`;
-  }
-
-  /** The recorded-position upsert, its parameters numbered from `$first`; a null LSN skips it. */
-  #progressSql(first: number): string {
-    const [slot, lsn, done, id, time] = [0, 1, 2, 3, 4].map((i) => `$${first + i}`);
-    return `INSERT INTO ${this.#n.progress} (slot, commit_lsn, events_done, last_event_id, commit_time)
-      SELECT ${slot}, ${lsn}::text::pg_lsn, ${done}::int, ${id}::uuid, ${time}::timestamptz WHERE ${lsn}::text IS NOT NULL
-      ON CONFLICT (slot) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, events_done = EXCLUDED.events_done,
-        last_event_id = EXCLUDED.last_event_id, commit_time = EXCLUDED.commit_time, updated_at = now()`;
-  }
-
-  #resolveParams(entries: StreamEntry[], rows: { park?: ParkRow[]; dead?: ParkRow[] }, progress: StreamEntry | undefined): unknown[] {
+  /** Parameters of {@link progressSql}: the slot and the last resolved event's position, or nulls. */
+  #progressParams(progress: StreamEntry | undefined): unknown[] {
     return [
-      JSON.stringify(rows.park ?? []),
-      JSON.stringify(rows.dead ?? []),
-      entries.filter((e) => e.outboxId !== undefined).map((e) => e.outboxId),
       this.#names.slot,
       progress ? formatLsn(progress.commitLsn) : null,
       progress ? progress.index + 1 : null,
@@ -553,7 +531,7 @@ export class LogicalSource implements RelaySource {
     return rows.map((r) => {
       const record = recordFromRow(r);
       const entry: ParkedEntry = { origin: 'parked', record, key: record.outgoing.event.partitionkey };
-      this.#entries.set(entry.record, entry);
+      this.#parkedHanded.set(entry.record, entry);
       return entry;
     });
   }
@@ -594,10 +572,44 @@ export class LogicalSource implements RelaySource {
   }
 
   #entry(record: RelayRecord): Entry {
-    const e = this.#entries.get(record);
+    const e = this.#entries.get(record) ?? this.#parkedHanded.get(record);
     if (!e) throw new HeraldError(ErrorCodes.CONFIG_INVALID, `event ${record.outgoing.event.id} was not handed out by this source`);
     return e;
   }
+}
+
+/** One statement: delete the delivered outbox rows ($1) and move the recorded position ($2..$6). */
+function deliveredSql(n: OutboxNames): string {
+  return `WITH deleted AS (DELETE FROM ${n.outbox} WHERE id = ANY($1::bigint[])) ${progressSql(n, 2)}`;
+}
+
+/** One statement: park or dead-letter events, delete their outbox rows, move the recorded position. */
+function resolveSql(n: OutboxNames): string {
+  return `WITH parked AS (
+           INSERT INTO ${n.parked} (${EVENT_FIELDS}, attempts, retry_at, last_error)
+           SELECT ${EVENT_VALUES}, attempts,
+             CASE WHEN delay_ms > 0 THEN now() + delay_ms * interval '1 millisecond' END, last_error
+           FROM ROWS FROM (json_to_recordset($1::text::json) AS (${EVENT_COLUMNS})) WITH ORDINALITY AS r(${EVENT_FIELDS}, attempts, delay_ms, last_error, ord)
+           ORDER BY ord),
+         dead AS (
+           INSERT INTO ${n.deadLetter} (id, ${EVENT_FIELDS}, created_at, attempts, last_error)
+           SELECT nextval('${n.idSequence}'::regclass), ${EVENT_VALUES}, now(), attempts, last_error
+           FROM json_to_recordset($2::text::json) AS r(${EVENT_COLUMNS})),
+         deleted AS (DELETE FROM ${n.outbox} WHERE id = ANY($3::bigint[])) ${progressSql(n, 4)}`;
+}
+
+/** The recorded-position upsert, its parameters numbered from `$first`; a null LSN skips it. */
+function progressSql(n: OutboxNames, first: number): string {
+  const [slot, lsn, done, id, time] = [0, 1, 2, 3, 4].map((i) => `$${first + i}`);
+  return `INSERT INTO ${n.progress} (slot, commit_lsn, events_done, last_event_id, commit_time)
+    SELECT ${slot}, ${lsn}::text::pg_lsn, ${done}::int, ${id}::uuid, ${time}::timestamptz WHERE ${lsn}::text IS NOT NULL
+    ON CONFLICT (slot) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, events_done = EXCLUDED.events_done,
+      last_event_id = EXCLUDED.last_event_id, commit_time = EXCLUDED.commit_time, updated_at = now()`;
+}
+
+/** The outbox row ids of table-mode events (WAL messages have none). */
+function outboxIds(entries: readonly StreamEntry[]): string[] {
+  return entries.flatMap((e) => (e.outboxId === undefined ? [] : [e.outboxId]));
 }
 
 /** A row for `relay_parked` or `dead_letter`, in the JSON shape the statements read. */
