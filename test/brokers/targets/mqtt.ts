@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { MqttPublisher } from '../../../src/brokers/mqtt.js';
 import { uniqueName, waitFor } from '../../support/services.js';
+import { commandLineOf, stopProcess } from '../../support/processes.js';
 import { outgoing, type ConformanceTarget, type ReceivedMessage } from '../conformance.js';
 
 const run = promisify(execFile);
@@ -61,17 +62,8 @@ async function readTopic(topic: string, atLeast: number, timeoutMs = 5_000): Pro
  */
 async function restartMosquitto(): Promise<void> {
   const pid = Number((await readFile(PID_FILE, 'utf8')).trim());
-  const [command, ...args] = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a.length > 0);
-  process.kill(pid, 'SIGTERM');
-  const alive = (): boolean => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!(await waitFor(async () => !alive(), 15_000, 100))) throw new Error('mosquitto did not stop within 15 s');
+  const [command, ...args] = await commandLineOf(pid);
+  await stopProcess(pid);
   await run(command!, args, { cwd: '/' });
   const back = await waitFor(
     () =>

@@ -4,6 +4,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { NatsPublisher } from '../../../src/brokers/nats.js';
 import { uniqueName, waitFor } from '../../support/services.js';
+import { alive, commandLineOf, stopProcess } from '../../support/processes.js';
 import { outgoing, type ConformanceTarget, type ReceivedMessage } from '../conformance.js';
 
 /** The machine's nats-server with JetStream (see `restartNats` for how it runs). */
@@ -72,12 +73,6 @@ const fallbackArgs = [
   '/var/log/nats-server.log',
 ];
 
-/** A process that is gone or a zombie no longer holds the port or the JetStream store. */
-async function alive(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return stat !== '' && !/^\d+ \(.*\) Z/.test(stat);
-}
-
 /** Whether the server accepts connections and JetStream answers (it has recovered its streams). */
 async function natsReady(): Promise<boolean> {
   return withNats(async (_, jsm) => {
@@ -97,7 +92,7 @@ async function restartNats(): Promise<void> {
   let cwd = '/';
   let env: NodeJS.ProcessEnv = {};
   if (pid !== undefined) {
-    argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a.length > 0);
+    argv = await commandLineOf(pid);
     cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '/');
     env = Object.fromEntries(
       (await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => ''))
@@ -105,15 +100,7 @@ async function restartNats(): Promise<void> {
         .filter((kv) => kv.includes('='))
         .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
-    process.kill(pid, 'SIGTERM');
-    if (!(await waitFor(async () => !(await alive(pid)), 15_000, 100))) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // It exited between the last check and now.
-      }
-      await waitFor(async () => !(await alive(pid)), 5_000, 100);
-    }
+    await stopProcess(pid);
   }
   // Detached and unreferenced: the server outlives this test process, as the original did.
   spawn(argv[0]!, argv.slice(1), { cwd, env, detached: true, stdio: 'ignore' }).unref();
