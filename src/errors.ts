@@ -30,6 +30,8 @@ export const ErrorCodes = {
   TOPIC_NOT_FOUND: 'TOPIC_NOT_FOUND',
   /** PostgreSQL invalidated the logical relay's replication slot; it must be recreated. */
   SLOT_INVALIDATED: 'SLOT_INVALIDATED',
+  /** A warehouse table cannot take a contract version without an incompatible change. */
+  SCHEMA_INCOMPATIBLE: 'SCHEMA_INCOMPATIBLE',
   /** The database role lacks a privilege or attribute the operation needs. */
   PERMISSION_DENIED: 'PERMISSION_DENIED',
   /** The component was used after `close()`. */

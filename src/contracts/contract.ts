@@ -22,13 +22,35 @@ export interface OdcsProperty {
   readonly name: string;
   readonly logicalType?: 'string' | 'date' | 'timestamp' | 'time' | 'number' | 'integer' | 'object' | 'array' | 'boolean';
   readonly logicalTypeOptions?: Readonly<Record<string, unknown>>;
+  /** The warehouse column type when it must be exact, e.g. `DECIMAL(12,2)` for money. */
+  readonly physicalType?: string;
+  /** The warehouse column name; defaults to the property name in snake_case. */
+  readonly physicalName?: string;
   readonly required?: boolean;
   readonly description?: string;
   readonly classification?: string;
   readonly examples?: readonly unknown[];
   readonly properties?: readonly OdcsProperty[];
   readonly items?: Omit<OdcsProperty, 'name'> & { readonly name?: string };
+  /** ODCS custom properties; Herald reads `piiTreatment` (`hash`, `mask` or `drop`). */
+  readonly customProperties?: readonly { readonly property: string; readonly value: unknown }[];
+  /** ODCS quality rules; an `invalidValues` rule with `arguments.validValues` makes an enum. */
+  readonly quality?: readonly {
+    readonly metric?: string;
+    readonly rule?: string;
+    readonly arguments?: Readonly<Record<string, unknown>>;
+  }[];
 }
+
+/**
+ * How the warehouse loader evolves a contract's table: `addColumns` (default) adds the columns of
+ * compatible new versions and refuses an incompatible one; `versionedTable` gives each major
+ * version its own table, `<table>_v<major>`.
+ */
+export const WarehouseEvolutions = ['addColumns', 'versionedTable'] as const;
+
+/** One of {@link WarehouseEvolutions}. */
+export type WarehouseEvolution = (typeof WarehouseEvolutions)[number];
 
 /** A loaded, validated contract. Immutable. */
 export interface Contract {
@@ -47,6 +69,10 @@ export interface Contract {
   /** Name of the top-level property whose value becomes the partition key. */
   readonly partitionKey: string;
   readonly compatibility: CompatibilityMode;
+  /** The warehouse table (customProperty `warehouseTable`); default: the id with `_` for `.` and `-`. */
+  readonly warehouseTable: string;
+  /** customProperty `warehouseEvolution`; see {@link WarehouseEvolutions}. */
+  readonly warehouseEvolution: WarehouseEvolution;
   /** Top-level properties, as written in the file. */
   readonly properties: readonly OdcsProperty[];
   /** JSON Schema (draft-07) of the event's `data`, closed (`additionalProperties: false`). */

@@ -54,7 +54,10 @@ export function objectSchema(properties: readonly OdcsProperty[]): JsonSchema {
 
 function nullable(schema: JsonSchema): JsonSchema {
   const t = schema.type;
-  return { ...schema, type: Array.isArray(t) ? [...t, 'null'] : [t, 'null'] };
+  const out: JsonSchema = { ...schema, type: Array.isArray(t) ? [...t, 'null'] : [t, 'null'] };
+  // An enum lists every allowed value, so an optional one must list null too.
+  if (Array.isArray(schema.enum)) out.enum = [...(schema.enum as unknown[]), null];
+  return out;
 }
 
 function propertySchema(p: Omit<OdcsProperty, 'name'>): JsonSchema {
@@ -97,7 +100,21 @@ function propertySchema(p: Omit<OdcsProperty, 'name'>): JsonSchema {
     // Date and timestamp bounds are strings in ODCS; JSON Schema bounds are numeric only.
     if (opts[key] !== undefined && !(typeof opts[key] === 'string' && key.includes('imum'))) schema[key] = opts[key];
   }
+  const valid = validValuesOf(p);
+  if (valid !== undefined) schema.enum = valid;
   if (p.description !== undefined) schema.description = p.description;
   if (p.examples !== undefined) schema.examples = p.examples;
   return schema;
+}
+
+/**
+ * The allowed values of a property, from an ODCS `invalidValues` quality rule with
+ * `arguments.validValues` (ODCS has no enum type; this is its way of saying one).
+ */
+export function validValuesOf(p: Pick<OdcsProperty, 'quality'>): readonly unknown[] | undefined {
+  for (const q of p.quality ?? []) {
+    const values = q.arguments?.validValues;
+    if ((q.metric ?? q.rule) === 'invalidValues' && Array.isArray(values) && values.length > 0) return values;
+  }
+  return undefined;
 }

@@ -4,7 +4,15 @@ import { join, relative } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { CompatibilityModes, dataschemaOf, type CompatibilityMode, type Contract, type OdcsProperty } from './contract.js';
+import {
+  CompatibilityModes,
+  WarehouseEvolutions,
+  dataschemaOf,
+  type CompatibilityMode,
+  type Contract,
+  type OdcsProperty,
+  type WarehouseEvolution,
+} from './contract.js';
 import { objectSchema } from './json-schema.js';
 
 // The official ODCS v3.1.0 JSON Schema (Apache-2.0, bitol-io/open-data-contract-standard),
@@ -16,6 +24,7 @@ const CONTRACT_ID = /^[a-z0-9][a-z0-9._-]*$/;
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 const KEY_TYPES = new Set(['string', 'integer']);
+const TABLE = /^[a-z_][a-z0-9_]{0,59}$/;
 
 /**
  * Loads every `*.yaml` / `*.yml` contract under `dir` (recursively). Throws `CONTRACT_INVALID`
@@ -118,6 +127,19 @@ export function parseContract(text: string, file: string): Contract {
   const eventType = (custom.get('eventType')?.value ?? id) as string;
   if (typeof eventType !== 'string' || eventType.length === 0) fail('eventType must be a non-empty string', customPath('eventType'));
 
+  const warehouseTable = (custom.get('warehouseTable')?.value ?? id.replace(/[.-]/g, '_')) as string;
+  if (typeof warehouseTable !== 'string' || !TABLE.test(warehouseTable))
+    fail(
+      `warehouseTable '${String(warehouseTable)}' must be a lowercase SQL identifier (letters, digits, '_', at most 60); set customProperty warehouseTable`,
+      customPath('warehouseTable'),
+    );
+  const warehouseEvolution = (custom.get('warehouseEvolution')?.value ?? 'addColumns') as WarehouseEvolution;
+  if (!WarehouseEvolutions.includes(warehouseEvolution))
+    fail(
+      `warehouseEvolution '${String(warehouseEvolution)}' must be one of ${WarehouseEvolutions.join(', ')}`,
+      customPath('warehouseEvolution'),
+    );
+
   const team = c.team as { name?: string } | undefined;
   const description = c.description as { purpose?: string } | undefined;
   return Object.freeze({
@@ -131,6 +153,8 @@ export function parseContract(text: string, file: string): Contract {
     topic,
     partitionKey: keyProp.name,
     compatibility,
+    warehouseTable,
+    warehouseEvolution,
     properties,
     jsonSchema: objectSchema(properties),
     dataschema: dataschemaOf(id, version),

@@ -1,0 +1,214 @@
+import type { ContractRegistry } from '../contracts/registry.js';
+import type { Subscriber, SubscriberBatch } from '../brokers/subscriber.js';
+import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
+import type { Logger } from '../observe/logger.js';
+import { backoffMs } from '../relay/backoff.js';
+import { RowBuilder, type DeadLetter, type LoadBatch, type LoadRow } from './rows.js';
+import type { WarehouseSink, WriteResult } from './sink.js';
+import { metaColumns, planTables, type TablePlan } from './table-plan.js';
+
+/** Options of {@link Loader}; defaults in {@link loaderDefaults}. */
+export interface LoaderOptions {
+  readonly subscriber: Subscriber;
+  readonly sink: WarehouseSink;
+  readonly contracts: ContractRegistry;
+  /** The HMAC key for personal data whose contract says `piiTreatment: hash` (the default). */
+  readonly piiKey?: string | Buffer;
+  readonly logger?: Logger;
+  /** First delay after a failed write or an unreachable broker, in ms. */
+  readonly retryBaseMs?: number;
+  /** Longest delay between retries, in ms. */
+  readonly retryMaxMs?: number;
+}
+
+/** The defaults of {@link LoaderOptions}, in one table. */
+export const loaderDefaults = { retryBaseMs: 500, retryMaxMs: 30_000 } as const;
+
+/** Counters of a running loader. */
+export interface LoaderStats {
+  batches: number;
+  /** Messages received, redeliveries included. */
+  received: number;
+  /** Rows new in their table. */
+  inserted: number;
+  /** Rows skipped because their event id was already loaded. */
+  duplicates: number;
+  deadLettered: number;
+  /** Writes or subscriptions that failed and were retried. */
+  retries: number;
+}
+
+const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/**
+ * The warehouse loader: broker subscription → one typed table per contract.
+ *
+ * - Exactly-once effect: a batch is acknowledged to the broker only after the warehouse
+ *   transaction that holds it has committed, and a row whose event id is already loaded is
+ *   skipped. A crash anywhere means redelivery, never loss, and redelivery never adds a row.
+ * - Bad events (no contract, not JSON, failing the contract, a value the column cannot take) go
+ *   to the load dead-letter table with the reason, in the same transaction; the rest load.
+ * - A failing warehouse or broker is retried with exponential backoff and jitter, for as long as
+ *   it takes; nothing is acknowledged meanwhile.
+ * - The tables are planned and evolved before anything is consumed: an incompatible contract
+ *   version stops the loader at start (`SCHEMA_INCOMPATIBLE`), not halfway through a topic.
+ */
+export class Loader {
+  readonly stats: LoaderStats = { batches: 0, received: 0, inserted: 0, duplicates: 0, deadLettered: 0, retries: 0 };
+  readonly #options: LoaderOptions & { retryBaseMs: number; retryMaxMs: number };
+  readonly #log: Logger;
+  readonly #stop = new AbortController();
+  #plans: TablePlan[] | undefined;
+
+  constructor(options: LoaderOptions) {
+    this.#options = { ...loaderDefaults, ...options };
+    this.#log = options.logger ?? silent;
+  }
+
+  /** Plans, creates and evolves the tables, then connects the subscription. Returns the tables. */
+  async prepare(): Promise<readonly TablePlan[]> {
+    if (this.#plans) return this.#plans;
+    const plans = planTables(this.#options.contracts.list(), { piiKey: this.#key() });
+    this.#plans = await this.#options.sink.prepare(plans);
+    await this.#options.subscriber.prepare();
+    return this.#plans;
+  }
+
+  /** Loads until {@link stop} is called; rejects only for an error retrying cannot fix. */
+  async run(): Promise<void> {
+    const plans = await this.prepare();
+    const builder = new RowBuilder(this.#options.contracts, plans, this.#key());
+    let outage = 0;
+    while (!this.#stop.signal.aborted) {
+      try {
+        for await (const batch of this.#options.subscriber.batches(this.#stop.signal)) {
+          outage = 0;
+          await this.#load(builder, batch);
+        }
+      } catch (err) {
+        if (!(isHeraldError(err) && err.retryable) || this.#stop.signal.aborted) throw err;
+        this.stats.retries++;
+        this.#log.warn(`subscription failed, retrying: ${messageOf(err)}`);
+        await this.#sleep(backoffMs(++outage, this.#retry()));
+      }
+    }
+  }
+
+  /** Asks `run` to finish: the batch being written is completed and acknowledged first. */
+  stop(): void {
+    this.#stop.abort();
+  }
+
+  async #load(builder: RowBuilder, batch: SubscriberBatch): Promise<void> {
+    const load = builder.build(batch.events);
+    const result = await this.#writeUntilDone(load);
+    this.stats.batches++;
+    this.stats.received += batch.events.length;
+    this.stats.inserted += result.inserted;
+    this.stats.duplicates += result.duplicates;
+    this.stats.deadLettered += result.deadLettered;
+    for (const d of load.deadLetters) this.#log.warn(`dead-lettered event ${d.id} from ${d.topic}: ${d.reason}`);
+    try {
+      await batch.ack();
+    } catch (err) {
+      // The rows are committed; the broker will hand the batch out again, and the duplicates
+      // are skipped then. Stopping here would gain nothing.
+      this.#log.warn(`cannot acknowledge a loaded batch; it will be redelivered and skipped: ${messageOf(err)}`);
+    }
+    this.#log.debug(`loaded a batch`, { events: batch.events.length, ...result });
+  }
+
+  /** Writes the batch, retrying the warehouse until it succeeds; isolates values that do not convert. */
+  async #writeUntilDone(load: LoadBatch): Promise<WriteResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#options.sink.write(load);
+      } catch (err) {
+        if (isHeraldError(err, ErrorCodes.EVENT_INVALID)) return this.#writeOneByOne(load);
+        if (!(isHeraldError(err) && err.retryable)) throw err;
+        this.stats.retries++;
+        this.#log.warn(`warehouse write failed, retrying: ${messageOf(err)}`);
+        // Even when asked to stop, the batch is retried: it is not acknowledged, so leaving is
+        // safe, but the stop would then wait for nothing.
+        if (this.#stop.signal.aborted) throw err;
+        await this.#sleep(backoffMs(attempt, this.#retry()));
+      }
+    }
+  }
+
+  /**
+   * A value of the batch did not convert: rows are written one per transaction, and the ones the
+   * warehouse refuses become dead letters. Slow, but only for the batch with the bad value.
+   */
+  async #writeOneByOne(load: LoadBatch): Promise<WriteResult> {
+    const total = { inserted: 0, duplicates: 0, deadLettered: 0 };
+    const add = (r: WriteResult): void => {
+      total.inserted += r.inserted;
+      total.duplicates += r.duplicates;
+      total.deadLettered += r.deadLettered;
+    };
+    const refused: DeadLetter[] = [...load.deadLetters];
+    for (const [plan, rows] of load.rows) {
+      for (const row of rows) {
+        try {
+          add(await this.#writeUntilDone({ rows: new Map([[plan, [row]]]), deadLetters: [] }));
+        } catch (err) {
+          if (!isHeraldError(err, ErrorCodes.EVENT_INVALID)) throw err;
+          refused.push(refusedRow(plan, row, err));
+        }
+      }
+    }
+    add(await this.#writeUntilDone({ rows: new Map(), deadLetters: refused }));
+    return total;
+  }
+
+  #retry(): { baseMs: number; maxMs: number } {
+    return { baseMs: this.#options.retryBaseMs, maxMs: this.#options.retryMaxMs };
+  }
+
+  #key(): Buffer | undefined {
+    const key = this.#options.piiKey;
+    if (key === undefined || key.length === 0) return undefined;
+    if (key.length < 16) {
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        "option 'piiKey' must be at least 16 bytes; generate one with: openssl rand -hex 32",
+        {
+          details: { option: 'piiKey' },
+        },
+      );
+    }
+    return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const signal = this.#stop.signal;
+      signal.addEventListener('abort', done, { once: true });
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+    });
+  }
+}
+
+/**
+ * A row the warehouse refused, as a dead letter. Its data is kept as the row's column values
+ * (personal values already protected), so nothing is lost.
+ */
+function refusedRow(plan: TablePlan, row: LoadRow, err: HeraldError): DeadLetter {
+  const meta = (name: (typeof metaColumns)[number]): string | null => row.values[metaColumns.indexOf(name)] ?? null;
+  const data = Object.fromEntries(plan.columns.map((c, i) => [c.name, row.values[metaColumns.length + i]]));
+  return {
+    id: row.eventId,
+    topic: meta('_topic') ?? '',
+    position: meta('_position') ?? '',
+    eventType: meta('_event_type'),
+    dataschema: null,
+    reason: `table '${plan.table}' refused the row: ${err.message}`,
+    data: JSON.stringify(data),
+  };
+}

@@ -1,0 +1,167 @@
+import type { Contract } from '../contracts/contract.js';
+import type { ContractRegistry } from '../contracts/registry.js';
+import type { IncomingEvent } from '../brokers/subscriber.js';
+import { messageOf } from '../errors.js';
+import { columnText, type Field } from './columns.js';
+import { hasPersonalData, protectPayload } from './pii.js';
+import type { TablePlan } from './table-plan.js';
+
+/** One row: the values of {@link metaColumns} then of the plan's columns, as text or null. */
+export interface LoadRow {
+  readonly eventId: string;
+  readonly values: readonly (string | null)[];
+}
+
+/** An event that cannot load, kept with the reason in the load dead-letter table. */
+export interface DeadLetter {
+  /** The event id, or `<topic>@<position>` when the message has none. */
+  readonly id: string;
+  readonly topic: string;
+  readonly position: string;
+  readonly eventType: string | null;
+  readonly dataschema: string | null;
+  /** Why it cannot load; names the contract, version and JSON path, never a value. */
+  readonly reason: string;
+  /**
+   * The payload with its contract's personal properties protected; as received when no contract
+   * is known; null when it is not JSON and its contract has personal properties.
+   */
+  readonly data: string | null;
+}
+
+/** What one warehouse transaction writes. */
+export interface LoadBatch {
+  readonly rows: ReadonlyMap<TablePlan, readonly LoadRow[]>;
+  readonly deadLetters: readonly DeadLetter[];
+}
+
+const DATASCHEMA = /^urn:herald:contract:(.+):(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Turns received events into rows of their contract's table, or dead letters. The contract is
+ * the one the event's `dataschema` names, or else the newest version whose event type matches.
+ * Within one batch an event id counts once (the first wins), as it does across batches through
+ * the table's primary key.
+ */
+export class RowBuilder {
+  readonly #registry: ContractRegistry;
+  readonly #key: Buffer | undefined;
+  readonly #tableOf = new Map<Contract, TablePlan>();
+  readonly #fieldsOf = new Map<Contract, (Field | undefined)[]>();
+  readonly #byType = new Map<string, Contract>();
+  readonly #bySchema = new Map<string, Contract>();
+
+  /** `plans` are the tables as the sink prepared them; `key` hashes personal data. */
+  constructor(registry: ContractRegistry, plans: readonly TablePlan[], key: Buffer | undefined) {
+    this.#registry = registry;
+    this.#key = key;
+    for (const plan of plans) {
+      for (const version of plan.versions) {
+        this.#tableOf.set(version, plan);
+        const own = plan.ownFields.get(version)!;
+        this.#fieldsOf.set(
+          version,
+          plan.columns.map((c) => own.get(c.name)),
+        );
+      }
+    }
+    // list() is sorted by id then version, so the last one set is the newest.
+    for (const c of registry.list()) {
+      if (!this.#tableOf.has(c)) continue;
+      this.#byType.set(c.eventType, c);
+      this.#bySchema.set(c.dataschema, c);
+    }
+  }
+
+  /** Builds one batch; never throws for a bad event, which becomes a dead letter instead. */
+  build(events: readonly IncomingEvent[]): LoadBatch {
+    const rows = new Map<TablePlan, LoadRow[]>();
+    const deadLetters: DeadLetter[] = [];
+    const seen = new Set<string>();
+    for (const e of events) {
+      const id = e.attributes.id || `${e.topic}@${e.position}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const outcome = this.#row(e, id);
+      if ('reason' in outcome) deadLetters.push(outcome);
+      else {
+        const list = rows.get(outcome.plan) ?? [];
+        list.push(outcome.row);
+        rows.set(outcome.plan, list);
+      }
+    }
+    return { rows, deadLetters };
+  }
+
+  #row(e: IncomingEvent, id: string): { plan: TablePlan; row: LoadRow } | DeadLetter {
+    const a = e.attributes;
+    const dead = (reason: string, contract?: Contract, parsed?: { value: unknown }): DeadLetter => ({
+      id,
+      topic: e.topic,
+      position: e.position,
+      eventType: a.type ?? null,
+      dataschema: a.dataschema ?? null,
+      reason,
+      data: this.#keptData(e.data, contract, parsed),
+    });
+    if (!a.id) return dead('the message has no CloudEvents id (ce-id); it cannot be deduplicated');
+    const contract = this.#contractOf(a.dataschema, a.type);
+    if (typeof contract === 'string') return dead(contract);
+    let data: unknown;
+    try {
+      data = JSON.parse(e.data);
+    } catch {
+      return dead(`data of an event of contract '${contract.id}' version ${contract.version} is not JSON`, contract);
+    }
+    try {
+      this.#registry.validate(contract, data);
+    } catch (err) {
+      return dead(messageOf(err), contract, { value: data });
+    }
+    if (a.time !== undefined && !(RFC3339.test(a.time) && !Number.isNaN(Date.parse(a.time)))) {
+      return dead(`event time of an event of contract '${contract.id}' is not an RFC 3339 timestamp`, contract, { value: data });
+    }
+    const plan = this.#tableOf.get(contract)!;
+    const record = data as Record<string, unknown>;
+    const values: (string | null)[] = [
+      a.id,
+      a.type ?? null,
+      a.source ?? null,
+      a.subject ?? null,
+      a.partitionkey ?? null,
+      a.time ?? null,
+      contract.version,
+      e.topic,
+      e.position,
+      a.traceparent ?? null,
+    ];
+    const own = this.#fieldsOf.get(contract)!;
+    for (let i = 0; i < plan.columns.length; i++) values.push(columnText(plan.columns[i]!.type, own[i], record, this.#key));
+    return { plan, row: { eventId: a.id, values } };
+  }
+
+  /** The contract of an event, or the reason there is none. */
+  #contractOf(dataschema: string | undefined, type: string | undefined): Contract | string {
+    if (dataschema !== undefined) {
+      const found = this.#bySchema.get(dataschema);
+      if (found) return found;
+      const m = DATASCHEMA.exec(dataschema);
+      if (m) {
+        return `no contract '${m[1]}' version ${m[2]} is loaded; add its file to the contracts directory and replay this dead letter`;
+      }
+    }
+    const byType = type === undefined ? undefined : this.#byType.get(type);
+    if (byType) return byType;
+    return type === undefined
+      ? 'the message has no CloudEvents type (ce-type) and no Herald dataschema, so its contract is unknown'
+      : `no contract for event type '${type}' is loaded; add its file to the contracts directory`;
+  }
+
+  #keptData(raw: string, contract: Contract | undefined, parsed: { value: unknown } | undefined): string | null {
+    if (contract === undefined) return raw;
+    if (!hasPersonalData(contract.properties)) return raw;
+    if (parsed === undefined) return null;
+    return JSON.stringify(protectPayload(contract.properties, parsed.value, this.#key));
+  }
+}
