@@ -2,7 +2,14 @@
 // re-exported with `export *`, so what is public is a deliberate choice.
 export { HeraldError, ErrorCodes, isHeraldError, type ErrorCode, type HeraldErrorOptions } from './errors.js';
 export { event, type HeraldEvent, type EventInit } from './event.js';
-export { CompatibilityModes, type CompatibilityMode, type Contract, type OdcsProperty } from './contracts/contract.js';
+export {
+  CompatibilityModes,
+  WarehouseEvolutions,
+  type CompatibilityMode,
+  type Contract,
+  type OdcsProperty,
+  type WarehouseEvolution,
+} from './contracts/contract.js';
 export { ContractRegistry } from './contracts/registry.js';
 export { loadContractDir, parseContract } from './contracts/load.js';
 export { PostgresOutbox, type PostgresOutboxOptions, type AppendInput } from './outbox/postgres-outbox.js';
@@ -26,3 +33,16 @@ export type { RelaySource, RelayRecord } from './relay/source.js';
 export { PollingSource, pollingDefaults, type PollingSourceOptions } from './relay/polling-source.js';
 export { LogicalSource, logicalDefaults, type LogicalSourceOptions, type LogicalSourceStats } from './relay/logical-source.js';
 export { consoleLogger, silentLogger, type Logger } from './observe/logger.js';
+export type { Subscriber, SubscriberBatch, SubscriberOptions, IncomingEvent } from './brokers/subscriber.js';
+export { subscriberDefaults } from './brokers/subscriber.js';
+export { subscriberFor } from './brokers/broker-url.js';
+export { Loader, loaderDefaults, type LoaderOptions, type LoaderStats } from './warehouse/loader.js';
+export type { WarehouseSink, WriteResult } from './warehouse/sink.js';
+export { deadLetterTable } from './warehouse/sink.js';
+export { DuckDbSink, type DuckDbSinkOptions } from './warehouse/duckdb-sink.js';
+export { PostgresSink, postgresSinkDefaults, type PostgresSinkOptions } from './warehouse/postgres-sink.js';
+export { sinkFor } from './warehouse/warehouse-url.js';
+export { WarehousePublisher, type WarehousePublisherOptions } from './warehouse/warehouse-publisher.js';
+export { queryDuckDb, countRows } from './warehouse/duckdb-instance.js';
+export { PiiTreatments, type PiiTreatment } from './warehouse/pii.js';
+export { planTables, metaColumns, type TablePlan } from './warehouse/table-plan.js';

@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { Publisher } from './publisher.js';
+import type { Subscriber, SubscriberOptions } from './subscriber.js';
 import { maskCredentials } from './mask.js';
 
 /** Settings every broker understands, besides its URL. */
@@ -69,4 +70,35 @@ export async function publisherFor(url: string, options: BrokerOptions = {}): Pr
 function schemeOf(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
   return m ? m[1]!.toLowerCase() : '';
+}
+
+/** The URL schemes Herald subscribes to (the loader's sources). */
+export const subscriberSchemes = ['kafka', 'pubsub', 'nats', 'amqp', 'amqps', 'redis'] as const;
+
+/**
+ * Makes the subscriber a broker URL names, with the same URL forms as {@link publisherFor}:
+ * Kafka consumer group, Pub/Sub subscriptions, NATS durable consumer, RabbitMQ queues, Redis
+ * consumer group (see {@link SubscriberOptions.group}). MQTT, HTTP and SNS have no durable,
+ * acknowledged subscription Herald can resume from, so they are refused with `CONFIG_INVALID`.
+ */
+export async function subscriberFor(url: string, options: SubscriberOptions): Promise<Subscriber> {
+  switch (schemeOf(url)) {
+    case 'kafka':
+      return new (await import('./kafka-subscriber.js')).KafkaSubscriber({ ...options, brokers: url });
+    case 'pubsub':
+      return new (await import('./pubsub-subscriber.js')).PubSubSubscriber({ ...options, url });
+    case 'nats':
+      return new (await import('./nats-subscriber.js')).NatsSubscriber({ ...options, url });
+    case 'amqp':
+    case 'amqps':
+      return new (await import('./rabbitmq-subscriber.js')).RabbitMqSubscriber({ ...options, url });
+    case 'redis':
+      return new (await import('./redis-streams-subscriber.js')).RedisStreamsSubscriber({ ...options, url });
+    default:
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        `option 'broker' of the loader must be a URL with one of the schemes ${subscriberSchemes.join(', ')}, got '${maskCredentials(url)}'`,
+        { details: { option: 'broker' } },
+      );
+  }
 }

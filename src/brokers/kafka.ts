@@ -85,7 +85,7 @@ export class KafkaPublisher implements Publisher {
       }
       await admin.createTopics({ topics: missing, partitions: this.#options.partitions, replicas: -1 }).catch((cause: unknown) => {
         // Another relay may have created it a moment ago (TOPIC_ALREADY_EXISTS); that is fine.
-        if (!/already exists/i.test(describe(cause))) throw classify(cause, `cannot create kafka topic(s) ${missing.join(', ')}`);
+        if (!/already exists/i.test(describeKafkaError(cause))) throw classify(cause, `cannot create kafka topic(s) ${missing.join(', ')}`);
       });
     } finally {
       await admin.close().catch(() => undefined);
@@ -173,7 +173,7 @@ export class KafkaPublisher implements Publisher {
   #unreachable(cause: unknown): HeraldError {
     return new HeraldError(
       ErrorCodes.BROKER_UNAVAILABLE,
-      `cannot reach kafka at ${this.#options.brokers.join(',')}: ${describe(cause)}; check the address and that the broker is running`,
+      `cannot reach kafka at ${this.#options.brokers.join(',')}: ${describeKafkaError(cause)}; check the address and that the broker is running`,
       { cause, retryable: true },
     );
   }
@@ -200,8 +200,8 @@ function toMessage(e: OutgoingEvent): { topic: string; key: string; value: strin
  * too large, unknown topic, authorisation) is `PUBLISH_REJECTED`; anything else may pass later.
  */
 export function classify(cause: unknown, what: string): HeraldError {
-  const leaves = flatten(cause);
-  const reason = describe(cause);
+  const leaves = kafkaErrorChain(cause);
+  const reason = describeKafkaError(cause);
   if (leaves.some((e) => e.code === 'PLT_KFK_NETWORK' || e.code === 'PLT_KFK_TIMEOUT')) {
     return new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, `${what}: broker unavailable: ${reason}`, { cause, retryable: true });
   }
@@ -217,7 +217,8 @@ export function classify(cause: unknown, what: string): HeraldError {
   return new HeraldError(ErrorCodes.PUBLISH_FAILED, `${what}: ${reason}`, { cause, retryable: true });
 }
 
-interface ClientError {
+/** The fields of a `@platformatic/kafka` error that Herald looks at. */
+export interface ClientError {
   errors?: unknown[];
   code?: string;
   apiId?: string;
@@ -225,16 +226,18 @@ interface ClientError {
   message: string;
 }
 
-function flatten(err: unknown, depth = 0): ClientError[] {
+/** A client error and every error nested in it (`errors` of an aggregate, `cause`), outermost first. */
+export function kafkaErrorChain(err: unknown, depth = 0): ClientError[] {
   if (err === null || typeof err !== 'object' || depth > 5) return [];
   const e = err as ClientError & { cause?: unknown };
   const nested = [...(Array.isArray(e.errors) ? e.errors : []), ...(e.cause === undefined ? [] : [e.cause])];
-  return [e, ...nested.flatMap((n) => flatten(n, depth + 1))];
+  return [e, ...nested.flatMap((n) => kafkaErrorChain(n, depth + 1))];
 }
 
-function describe(err: unknown): string {
-  const leaves = flatten(err).filter((e) => !(Array.isArray(e.errors) && e.errors.length > 0));
-  const messages = [...new Set((leaves.length > 0 ? leaves : flatten(err)).map((e) => e.message))];
+/** The distinct messages of a client error's innermost errors: its reason, without payloads. */
+export function describeKafkaError(err: unknown): string {
+  const leaves = kafkaErrorChain(err).filter((e) => !(Array.isArray(e.errors) && e.errors.length > 0));
+  const messages = [...new Set((leaves.length > 0 ? leaves : kafkaErrorChain(err)).map((e) => e.message))];
   return messages.slice(0, 3).join('; ') || messageOf(err);
 }
 

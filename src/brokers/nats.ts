@@ -117,16 +117,7 @@ export class NatsPublisher implements Publisher {
     }
     const { nc } = await this.#connect();
     const { jetstream } = await this.#module();
-    const jsm = await jetstream.jetstreamManager(nc, { timeout: this.#options.timeoutMs }).catch((cause: unknown) => {
-      if (errorName(cause) === 'JetStreamNotEnabled') {
-        throw new HeraldError(
-          ErrorCodes.CONFIG_INVALID,
-          `jetstream is not enabled on nats at ${this.#where()}; start nats-server with -js (or a jetstream block in its config)`,
-          { cause },
-        );
-      }
-      throw classify(cause, `cannot reach jetstream on nats at ${this.#where()}`);
-    });
+    const jsm = await openJetStreamManager(jetstream, nc, this.#options.timeoutMs, this.#where());
     for (const topic of new Set(topics)) await this.#ensureStream(jsm, topic);
   }
 
@@ -225,22 +216,9 @@ export class NatsPublisher implements Publisher {
 
   async #open(): Promise<Connection> {
     const { transport, jetstream } = await this.#module();
-    const nc = await transport
-      .connect({
-        servers: this.#servers,
-        name: this.#options.name,
-        timeout: this.#options.timeoutMs,
-        // Reconnect for as long as it takes: publishes during an outage fail at once (see
-        // publish), and the same connection serves again as soon as the server is back.
-        maxReconnectAttempts: -1,
-      })
-      .catch((cause: unknown) => {
-        throw new HeraldError(
-          ErrorCodes.BROKER_UNAVAILABLE,
-          `cannot reach nats at ${this.#where()}: ${describe(cause)}; check the address and that nats-server is running`,
-          { cause, retryable: true },
-        );
-      });
+    // Publishes during an outage fail at once (see publish), and the same connection serves again
+    // as soon as the server is back.
+    const nc = await connectNats(transport, this.#servers, this.#options.name, this.#options.timeoutMs);
     if (this.#closed) {
       await nc.close().catch(() => undefined);
       throw new HeraldError(ErrorCodes.CLOSED, 'nats publisher is closed');
@@ -267,6 +245,39 @@ export class NatsPublisher implements Publisher {
   #where(): string {
     return this.#servers.join(',');
   }
+}
+
+/**
+ * Connects to `servers`, reconnecting after an outage for as long as it takes. Rejects with a
+ * retryable `BROKER_UNAVAILABLE` when no server answers within `timeoutMs`.
+ */
+export async function connectNats(transport: TransportModule, servers: string[], name: string, timeoutMs: number): Promise<NatsConnection> {
+  return transport.connect({ servers, name, timeout: timeoutMs, maxReconnectAttempts: -1 }).catch((cause: unknown) => {
+    throw new HeraldError(
+      ErrorCodes.BROKER_UNAVAILABLE,
+      `cannot reach nats at ${servers.join(',')}: ${describe(cause)}; check the address and that nats-server is running`,
+      { cause, retryable: true },
+    );
+  });
+}
+
+/** The JetStream manager of `nc`; a server without JetStream is a `CONFIG_INVALID` saying how to enable it. */
+export async function openJetStreamManager(
+  jetstream: JetStreamModule,
+  nc: NatsConnection,
+  timeoutMs: number,
+  where: string,
+): Promise<JetStreamManager> {
+  return jetstream.jetstreamManager(nc, { timeout: timeoutMs }).catch((cause: unknown) => {
+    if (errorName(cause) === 'JetStreamNotEnabled') {
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        `jetstream is not enabled on nats at ${where}; start nats-server with -js (or a jetstream block in its config)`,
+        { cause },
+      );
+    }
+    throw classify(cause, `cannot reach jetstream on nats at ${where}`);
+  });
 }
 
 function toHeaders(transport: TransportModule, e: OutgoingEvent): MsgHdrs {
@@ -321,12 +332,12 @@ function causes(err: unknown): unknown[] {
 }
 
 /** The client's error class name; the classes are not all exported, so they are told apart by name. */
-function errorName(err: unknown): string {
+export function errorName(err: unknown): string {
   return err instanceof Error ? err.name : '';
 }
 
-/** The client's messages name subjects and limits, never payloads. */
-function describe(err: unknown): string {
+/** The messages of an error and its causes; the client's name subjects and limits, never payloads. */
+export function describe(err: unknown): string {
   return [...new Set(causes(err).map(messageOf))].slice(0, 3).join(': ');
 }
 
@@ -350,7 +361,8 @@ export function parseNatsServers(url: string): string[] {
   return list.map((s) => s.replace(/\/$/, ''));
 }
 
-function isLiteralSubject(subject: string): boolean {
+/** Whether `subject` is dot-separated tokens without spaces or wildcards, as a topic must be. */
+export function isLiteralSubject(subject: string): boolean {
   return subject.split('.').every((token) => token.length > 0 && !/[\s*>]/.test(token));
 }
 

@@ -186,22 +186,28 @@ export class PubSubPublisher implements Publisher {
   async #connect(): Promise<Client> {
     if (this.#client) return this.#client;
     const { PubSub } = await this.#module();
-    this.#client = new PubSub(
-      this.#emulator === undefined
-        ? // Explicit, so that PUBSUB_EMULATOR_HOST in the environment cannot redirect the library.
-          { projectId: this.#project, apiEndpoint: 'pubsub.googleapis.com:443' }
-        : {
-            projectId: this.#project,
-            apiEndpoint: this.#emulator,
-            // Plain-text gRPC without Google credentials.
-            emulatorMode: true,
-            // Without an explicit universe the auth library looks for credentials to learn it,
-            // which probes the GCE metadata server: nothing may leave this machine for an emulator.
-            universeDomain: 'googleapis.com',
-          },
-    );
+    this.#client = new PubSub(pubsubClientConfig(this.#project, this.#emulator));
     return this.#client;
   }
+}
+
+/**
+ * The client settings for `project`: the real service with Application Default Credentials, or
+ * the emulator at `emulator` (plain-text gRPC, no credentials, nothing leaves the machine).
+ */
+export function pubsubClientConfig(project: string, emulator: string | undefined): import('@google-cloud/pubsub').ClientConfig {
+  return emulator === undefined
+    ? // Explicit, so that PUBSUB_EMULATOR_HOST in the environment cannot redirect the library.
+      { projectId: project, apiEndpoint: 'pubsub.googleapis.com:443' }
+    : {
+        projectId: project,
+        apiEndpoint: emulator,
+        // Plain-text gRPC without Google credentials.
+        emulatorMode: true,
+        // Without an explicit universe the auth library looks for credentials to learn it,
+        // which probes the GCE metadata server: nothing may leave this machine for an emulator.
+        universeDomain: 'googleapis.com',
+      };
 }
 
 /**
@@ -209,7 +215,7 @@ export class PubSubPublisher implements Publisher {
  * retry for ten minutes with pauses of up to a minute, and a total timeout alone does not cut a
  * pause short, so the pauses are kept at or below one second.
  */
-function callOptions(timeoutMs: number): import('@google-cloud/pubsub').CallOptions {
+export function callOptions(timeoutMs: number): import('@google-cloud/pubsub').CallOptions {
   return {
     timeout: timeoutMs,
     retry: {
@@ -257,8 +263,8 @@ function overLimit(m: PubSubMessage): string | undefined {
   return undefined;
 }
 
-/** The gRPC status codes this adapter tells apart. */
-const GrpcStatus = {
+/** The gRPC status codes the Pub/Sub adapters tell apart. */
+export const GrpcStatus = {
   CANCELLED: 1,
   INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
@@ -271,7 +277,8 @@ const GrpcStatus = {
   UNAUTHENTICATED: 16,
 } as const;
 
-function grpcCode(err: unknown): number | undefined {
+/** The gRPC status code of a client error, if it has one. */
+export function grpcCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
 }

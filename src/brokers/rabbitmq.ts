@@ -44,7 +44,7 @@ type ConfirmChannel = import('amqplib').ConfirmChannel;
 type Message = import('amqplib').Message;
 
 /** The prefix of the CloudEvents attributes among the AMQP headers (CloudEvents AMQP binding). */
-const cePrefix = 'cloudEvents:';
+export const cePrefix = 'cloudEvents:';
 
 /** What the connection and channel listeners learnt; read by the publish that fails. */
 interface Health {
@@ -419,7 +419,7 @@ function propertiesOf(e: OutgoingEvent): import('amqplib').Options.Publish {
  * Closes a connection; never rejects (it is discarded anyway). A broker that does not answer
  * `connection.close` within `ms` would leave the socket open, so it is destroyed then.
  */
-async function shut(model: ChannelModel, ms: number): Promise<void> {
+export async function shut(model: ChannelModel, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const closed = await Promise.race([
     model.close().then(
@@ -436,7 +436,7 @@ async function shut(model: ChannelModel, ms: number): Promise<void> {
  * Checks that `url` is `amqp[s]://[user[:pass]@]host[:port][/vhost]`; returns it with the password
  * masked as `***`, and the password (to mask it in client messages too).
  */
-function parseAmqpUrl(url: unknown): { redacted: string; password: string } {
+export function parseAmqpUrl(url: unknown): { redacted: string; password: string } {
   const fail = (shown: string): never => {
     throw new HeraldError(
       ErrorCodes.CONFIG_INVALID,

@@ -199,20 +199,7 @@ export class RedisStreamsPublisher implements Publisher {
     // A client that is reconnecting is kept: ioredis queues commands until it is ready again.
     if (this.#client && this.#client.status !== 'end') return this.#client;
     const Redis = await this.#module();
-    const client = new Redis({
-      host: this.#address.host,
-      port: this.#address.port,
-      db: this.#address.db,
-      username: this.#address.username,
-      password: this.#address.password,
-      connectionName: 'herald',
-      lazyConnect: true,
-      connectTimeout: this.#options.connectTimeoutMs,
-      // Commands queued while disconnected fail after one failed reconnection attempt instead
-      // of twenty, so a publish during an outage rejects quickly; the relay retries it.
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times: number) => Math.min(times * 100, 1_000),
-    });
+    const client = new Redis(redisClientOptions(this.#address, this.#options.connectTimeoutMs));
     // Failures also reach the commands that fail; listening keeps ioredis from printing each one,
     // and keeps the reason a connection failed (connect() itself only says it was closed).
     let failure: unknown;
@@ -273,10 +260,30 @@ export class RedisStreamsPublisher implements Publisher {
 const PERMANENT_REPLIES = new Set(['WRONGTYPE', 'NOPERM', 'NOAUTH', 'WRONGPASS', 'ERR']);
 
 /**
+ * The ioredis options Herald connects with: not connected until `connect()`, and commands queued
+ * while disconnected fail after one failed reconnection attempt instead of twenty, so a call
+ * during an outage rejects quickly and the caller (relay, loader) retries it.
+ */
+export function redisClientOptions(address: RedisAddress, connectTimeoutMs: number): import('ioredis').RedisOptions {
+  return {
+    host: address.host,
+    port: address.port,
+    db: address.db,
+    username: address.username,
+    password: address.password,
+    connectionName: 'herald',
+    lazyConnect: true,
+    connectTimeout: connectTimeoutMs,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(times * 100, 1_000),
+  };
+}
+
+/**
  * A copy of an ioredis error without its `command`, which holds the arguments: the XADD payload
  * and attributes, or the AUTH password. The copy can be kept as a `cause` and printed safely.
  */
-function withoutCommand(err: unknown): unknown {
+export function withoutCommand(err: unknown): unknown {
   if (!(err instanceof Error)) return err;
   const copy = new Error(err.message);
   copy.name = err.name;
@@ -284,12 +291,12 @@ function withoutCommand(err: unknown): unknown {
 }
 
 /** Error replies from the server; ioredis makes them with the class name `ReplyError`. */
-function isReplyError(err: unknown): err is Error {
+export function isReplyError(err: unknown): err is Error {
   return err instanceof Error && err.name === 'ReplyError';
 }
 
 /** {@link bounded}, rejecting with a plain error that the caller classifies. */
-function withTimeout<T>(operation: Promise<T>, ms: number): Promise<T> {
+export function withTimeout<T>(operation: Promise<T>, ms: number): Promise<T> {
   return bounded(operation, ms, () => new Error(`no reply within ${ms} ms`));
 }
 

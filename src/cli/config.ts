@@ -31,6 +31,19 @@ export interface HeraldConfig {
   slot?: string;
   /** Publication of the logical relay (default `<schema>_outbox`). */
   publication?: string;
+  /** The loader's warehouse: `duckdb:<file>` or `postgres://...?schema=name`. */
+  warehouse?: string;
+  /** HMAC key for personal data the contracts hash (use the environment, not a file). */
+  piiKey?: string;
+  load?: {
+    /** Consumer group / durable name (default `herald-loader`). */
+    group?: string;
+    /** Topics to load (default: every contract's topic). */
+    topics?: string[];
+    createSubscriptions?: boolean;
+    maxBatch?: number;
+    maxWaitMs?: number;
+  };
   relay?: {
     heartbeatMs?: number;
     maxBufferedEvents?: number;
@@ -52,6 +65,8 @@ export const ENV_VARS = {
   HERALD_BROKER: 'broker',
   HERALD_WEBHOOK_SECRET: 'webhookSecret',
   HERALD_SOURCE: 'source',
+  HERALD_WAREHOUSE: 'warehouse',
+  HERALD_PII_KEY: 'piiKey',
 } as const satisfies Record<string, keyof HeraldConfig>;
 
 const CONFIG_FILES = ['herald.config.json', 'herald.config.yaml', 'herald.config.yml', 'herald.config.mjs', 'herald.config.js'];
@@ -78,6 +93,7 @@ export async function loadConfig(
     ...fromEnv,
     ...fromFlags,
     relay: { ...fromFile.relay, ...(fromFlags.relay as object | undefined) },
+    load: { ...fromFile.load, ...(fromFlags.load as object | undefined) },
   };
   if (config.database !== undefined) checkPostgresUrl(config.database, 'database');
   if (config.source !== undefined && config.source !== 'polling' && config.source !== 'logical') {

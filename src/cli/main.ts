@@ -6,6 +6,7 @@ import { relayCommand } from './commands/relay.js';
 import { statusCommand } from './commands/status.js';
 import { demoCommand } from './commands/demo.js';
 import { deadLettersCommand } from './commands/dead-letters.js';
+import { loadCommand } from './commands/load.js';
 
 const program = new Command('herald')
   .description('Publish events from your database to brokers under data contracts, without dual writes.')
@@ -73,6 +74,42 @@ common(program.command('dead-letters'))
   .option('--id <event-id...>', 'only these event ids')
   .addOption(new Option('--limit <n>', 'most events to list').default(100).argParser(Number))
   .action((flags) => deadLettersCommand(flags));
+
+program
+  .command('load')
+  .description('load events from a broker into typed warehouse tables, one per contract, until SIGTERM/SIGINT')
+  .option('--config <file>', 'config file (default: ./herald.config.{json,yaml,yml,mjs,js})')
+  .option('--broker <url>', 'kafka:// pubsub:// nats:// amqp:// or redis:// URL to subscribe to (env HERALD_BROKER)')
+  .option(
+    '--warehouse <url>',
+    'duckdb:<file> or postgres://...[?schema=name] (env HERALD_WAREHOUSE, default duckdb:herald-warehouse.duckdb)',
+  )
+  .option('--contracts <dir>', 'contract folder: tables, types and personal data come from it (env HERALD_CONTRACTS)')
+  .option('--group <name>', 'consumer group / durable subscription name (default herald-loader)')
+  .option('--topics <topic...>', "topics to load (default: every contract's topic)")
+  .option('--create-subscriptions', 'create missing subscriptions, queues and consumer groups instead of failing')
+  .addOption(new Option('--max-batch <n>', 'events per warehouse transaction at most (default 5000)').argParser(Number))
+  .addOption(new Option('--max-wait <ms>', 'longest wait to fill a batch (default 200)').argParser(Number))
+  .option('--json', 'JSON log lines on stderr')
+  .option('--debug', 'log debug lines')
+  .action((flags) => {
+    const load = {
+      group: flags.group,
+      topics: flags.topics,
+      createSubscriptions: flags.createSubscriptions,
+      maxBatch: flags.maxBatch,
+      maxWaitMs: flags.maxWait,
+    };
+    return loadCommand({
+      config: flags.config,
+      broker: flags.broker,
+      warehouse: flags.warehouse,
+      contracts: flags.contracts,
+      json: flags.json,
+      debug: flags.debug,
+      load: Object.fromEntries(Object.entries(load).filter(([, v]) => v !== undefined)),
+    });
+  });
 
 program
   .command('demo')

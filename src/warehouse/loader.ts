@@ -1,11 +1,12 @@
 import type { ContractRegistry } from '../contracts/registry.js';
 import type { Subscriber, SubscriberBatch } from '../brokers/subscriber.js';
 import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
-import type { Logger } from '../observe/logger.js';
+import { silentLogger, type Logger } from '../observe/logger.js';
 import { backoffMs } from '../relay/backoff.js';
-import { RowBuilder, type DeadLetter, type LoadBatch, type LoadRow } from './rows.js';
+import { RowBuilder, type LoadBatch } from './rows.js';
+import { writeIsolating } from './write-isolating.js';
 import type { WarehouseSink, WriteResult } from './sink.js';
-import { metaColumns, planTables, type TablePlan } from './table-plan.js';
+import { planTables, type TablePlan } from './table-plan.js';
 
 /** Options of {@link Loader}; defaults in {@link loaderDefaults}. */
 export interface LoaderOptions {
@@ -38,8 +39,6 @@ export interface LoaderStats {
   retries: number;
 }
 
-const silent: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-
 /**
  * The warehouse loader: broker subscription → one typed table per contract.
  *
@@ -62,7 +61,7 @@ export class Loader {
 
   constructor(options: LoaderOptions) {
     this.#options = { ...loaderDefaults, ...options };
-    this.#log = options.logger ?? silent;
+    this.#log = options.logger ?? silentLogger;
   }
 
   /** Plans, creates and evolves the tables, then connects the subscription. Returns the tables. */
@@ -118,48 +117,20 @@ export class Loader {
     this.#log.debug(`loaded a batch`, { events: batch.events.length, ...result });
   }
 
-  /** Writes the batch, retrying the warehouse until it succeeds; isolates values that do not convert. */
+  /** Writes the batch, retrying the warehouse until it succeeds. */
   async #writeUntilDone(load: LoadBatch): Promise<WriteResult> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#options.sink.write(load);
+        return await writeIsolating(this.#options.sink, load);
       } catch (err) {
-        if (isHeraldError(err, ErrorCodes.EVENT_INVALID)) return this.#writeOneByOne(load);
         if (!(isHeraldError(err) && err.retryable)) throw err;
         this.stats.retries++;
         this.#log.warn(`warehouse write failed, retrying: ${messageOf(err)}`);
-        // Even when asked to stop, the batch is retried: it is not acknowledged, so leaving is
-        // safe, but the stop would then wait for nothing.
+        // Asked to stop: leaving is safe, as the batch is not acknowledged.
         if (this.#stop.signal.aborted) throw err;
         await this.#sleep(backoffMs(attempt, this.#retry()));
       }
     }
-  }
-
-  /**
-   * A value of the batch did not convert: rows are written one per transaction, and the ones the
-   * warehouse refuses become dead letters. Slow, but only for the batch with the bad value.
-   */
-  async #writeOneByOne(load: LoadBatch): Promise<WriteResult> {
-    const total = { inserted: 0, duplicates: 0, deadLettered: 0 };
-    const add = (r: WriteResult): void => {
-      total.inserted += r.inserted;
-      total.duplicates += r.duplicates;
-      total.deadLettered += r.deadLettered;
-    };
-    const refused: DeadLetter[] = [...load.deadLetters];
-    for (const [plan, rows] of load.rows) {
-      for (const row of rows) {
-        try {
-          add(await this.#writeUntilDone({ rows: new Map([[plan, [row]]]), deadLetters: [] }));
-        } catch (err) {
-          if (!isHeraldError(err, ErrorCodes.EVENT_INVALID)) throw err;
-          refused.push(refusedRow(plan, row, err));
-        }
-      }
-    }
-    add(await this.#writeUntilDone({ rows: new Map(), deadLetters: refused }));
-    return total;
   }
 
   #retry(): { baseMs: number; maxMs: number } {
@@ -193,22 +164,4 @@ export class Loader {
       }
     });
   }
-}
-
-/**
- * A row the warehouse refused, as a dead letter. Its data is kept as the row's column values
- * (personal values already protected), so nothing is lost.
- */
-function refusedRow(plan: TablePlan, row: LoadRow, err: HeraldError): DeadLetter {
-  const meta = (name: (typeof metaColumns)[number]): string | null => row.values[metaColumns.indexOf(name)] ?? null;
-  const data = Object.fromEntries(plan.columns.map((c, i) => [c.name, row.values[metaColumns.length + i]]));
-  return {
-    id: row.eventId,
-    topic: meta('_topic') ?? '',
-    position: meta('_position') ?? '',
-    eventType: meta('_event_type'),
-    dataschema: null,
-    reason: `table '${plan.table}' refused the row: ${err.message}`,
-    data: JSON.stringify(data),
-  };
 }

@@ -2,7 +2,7 @@ import { chmod, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { countRows, queryDuckDb } from '../../src/warehouse/duckdb-publisher.js';
+import { countRows, queryDuckDb } from '../../src/warehouse/duckdb-instance.js';
 import { KAFKA, herald, readTopic } from '../support/services.js';
 
 /** A temp dir the embedded PostgreSQL (running as the 'postgres' user under root) can enter. */
@@ -26,24 +26,34 @@ describe('herald demo', () => {
       delivered: 58,
       pending: 0,
       deadLettered: 0,
+      inWarehouse: 58,
     });
-    expect(await countRows(join(dir, 'warehouse.duckdb'))).toBe(58);
-    const [row] = await queryDuckDb(join(dir, 'warehouse.duckdb'), `SELECT count(DISTINCT event_id) AS ids, min(type) AS type FROM events`);
-    expect(row).toEqual({ ids: 58, type: 'orders.order-placed' });
+    const warehouse = join(dir, 'warehouse.duckdb');
+    expect(await countRows(warehouse, 'orders_order_placed')).toBe(58);
+    const [row] = await queryDuckDb(
+      warehouse,
+      `SELECT count(DISTINCT _event_id) AS ids, min(_event_type) AS type, count(*) FILTER (customer_email <> '****@example.com') AS unmasked,
+       min(typeof(total)) AS total_type, min(len(lines)) AS min_lines FROM orders_order_placed`,
+    );
+    expect(row).toEqual({ ids: 58, type: 'orders.order-placed', unmasked: 0, total_type: 'DECIMAL(12,2)', min_lines: 1 });
     expect(summary.topCustomers.length).toBeGreaterThan(0);
+    expect(summary.topCustomers[0].email).toBe('****@example.com');
 
     // A second run reuses the embedded database and adds to the warehouse.
     const again = await herald(['demo', '--data-dir', dir, '--orders', '10', '--json']);
     expect(again.code, again.stderr).toBe(0);
-    expect(await countRows(join(dir, 'warehouse.duckdb'))).toBe(58 + 10);
+    expect(await countRows(join(dir, 'warehouse.duckdb'), 'orders_order_placed')).toBe(58 + 10);
   });
 
-  it('goes through real Kafka with --kafka', async () => {
+  it('goes through real Kafka with --kafka, and on into the DuckDB warehouse', async () => {
     const dir = await demoDir();
     const before = (await readTopic('orders.order-placed.v1').catch(() => [])).length;
     const run = await herald(['demo', '--data-dir', dir, '--orders', '30', '--kafka', `kafka://${KAFKA}`, '--json']);
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ eventsWritten: 29, delivered: 29, pending: 0 });
+    expect(JSON.parse(run.stdout)).toMatchObject({ eventsWritten: 29, delivered: 29, pending: 0, inWarehouse: 29 });
     expect((await readTopic('orders.order-placed.v1')).length - before).toBe(29);
+    // ...and on from Kafka into the warehouse, through the loader (which also loads the topic's
+    // earlier events: its consumer group is new).
+    expect(await countRows(join(dir, 'warehouse.duckdb'), 'orders_order_placed')).toBeGreaterThanOrEqual(29);
   });
 });

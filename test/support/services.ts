@@ -98,7 +98,14 @@ export async function herald(args: string[], env: NodeJS.ProcessEnv = {}): Promi
 
 /** Starts `herald relay` as a separate process; its stderr is kept for assertions. */
 export function startRelay(args: string[]): ChildProcess & { log: string[] } {
-  const child = spawn('node', [CLI, 'relay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { log: string[] };
+  return startHerald(['relay', ...args]);
+}
+
+/** Starts the CLI as a separate process (`herald <args>`); its output is kept in `log`. */
+export function startHerald(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess & { log: string[] } {
+  const child = spawn('node', [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }) as ChildProcess & {
+    log: string[];
+  };
   child.log = [];
   child.stderr!.on('data', (d: Buffer) => child.log.push(d.toString()));
   child.stdout!.on('data', (d: Buffer) => child.log.push(d.toString()));

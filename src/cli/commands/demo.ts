@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -7,13 +7,17 @@ import { ContractRegistry } from '../../contracts/registry.js';
 import { KafkaPublisher } from '../../brokers/kafka.js';
 import type { Publisher } from '../../brokers/publisher.js';
 import { isHeraldError } from '../../errors.js';
-import { consoleLogger } from '../../observe/logger.js';
+import { consoleLogger, type Logger } from '../../observe/logger.js';
 import { migratePostgres, postgresOutboxStatus } from '../../outbox/postgres-migrate.js';
 import { PostgresOutbox } from '../../outbox/postgres-outbox.js';
 import { packageRoot } from '../../package-root.js';
 import { PollingSource } from '../../relay/polling-source.js';
 import { Relay } from '../../relay/relay.js';
-import { DuckDbPublisher, queryDuckDb } from '../../warehouse/duckdb-publisher.js';
+import { queryDuckDb } from '../../warehouse/duckdb-instance.js';
+import { DuckDbSink } from '../../warehouse/duckdb-sink.js';
+import { WarehousePublisher } from '../../warehouse/warehouse-publisher.js';
+import { Loader } from '../../warehouse/loader.js';
+import { KafkaSubscriber } from '../../brokers/kafka-subscriber.js';
 import { startEmbeddedPostgres } from '../embedded-postgres.js';
 import { printResult, table } from '../output.js';
 
@@ -36,13 +40,16 @@ export interface DemoSummary {
   delivered: number;
   pending: number;
   deadLettered: number;
+  /** This run's orders found in the warehouse table at the end. */
+  inWarehouse: number;
   seconds: number;
 }
 
 /**
  * `herald demo`: the example orders service writes orders with their events through the outbox,
  * some transactions roll back and one payload breaks its contract, while a relay delivers the
- * committed events to DuckDB (or Kafka). Ends with a summary and, for DuckDB, rows from the table.
+ * committed events into the DuckDB warehouse (or to Kafka, from where the warehouse loader takes
+ * them into the same DuckDB file). Ends with a summary and rows from the warehouse table.
  */
 export async function demoCommand(flags: DemoFlags): Promise<void> {
   const log = consoleLogger({ quiet: flags.json === true });
@@ -68,9 +75,12 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
     const warehouse = join(dataDir, 'warehouse.duckdb');
     const publisher: Publisher = flags.kafka
       ? new KafkaPublisher({ brokers: flags.kafka, createTopics: true })
-      : new DuckDbPublisher({ path: warehouse });
-    const destination = flags.kafka ? `kafka ${flags.kafka}` : `duckdb ${join(flags.dataDir, 'warehouse.duckdb')}`;
-    await publisher.prepare(contracts.list().map((c) => c.topic));
+      : new WarehousePublisher({ sink: new DuckDbSink({ path: warehouse }), contracts });
+    const destination = flags.kafka
+      ? `kafka ${flags.kafka} -> duckdb ${join(flags.dataDir, 'warehouse.duckdb')}`
+      : `duckdb ${join(flags.dataDir, 'warehouse.duckdb')}`;
+    const topics = contracts.list().map((c) => c.topic);
+    await publisher.prepare(topics);
 
     source = new PollingSource({ database, logger: log });
     relay = new Relay({ source, publisher, logger: log, pollIntervalMs: 500 });
@@ -78,6 +88,7 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
     log.info(`relay running: outbox -> ${destination}`);
 
     const counts = { eventsWritten: 0, rolledBack: 0, rejectedByContract: 0 };
+    const committed: string[] = [];
     for (let i = 0; i < flags.orders; i++) {
       // Every 25th order carries a line with quantity 0, which the contract forbids: the service's
       // transaction fails at the append and rolls back, so neither the order nor an event exists.
@@ -90,6 +101,7 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
           invalid ? { ...order, lines: [...order.lines, { sku: 'GIFT-000', quantity: 0, unitPrice: 0 }] } : order,
         );
         counts.eventsWritten++;
+        committed.push(order.orderId);
       } catch (err) {
         if (!isHeraldError(err, 'EVENT_INVALID')) throw err;
         if (counts.rejectedByContract++ === 0) log.info(`refused by its contract, nothing written: ${err.message}`);
@@ -119,6 +131,10 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
     await source.close();
     await publisher.close();
 
+    // Through Kafka, the events then go on to the same warehouse, as `herald load` takes them.
+    const inWarehouse = (): Promise<number> => countOrders(warehouse, committed);
+    if (flags.kafka) await loadFromKafka(flags.kafka, topics, contracts, warehouse, () => inWarehouse(), committed.length, log);
+
     const summary: DemoSummary = {
       destination,
       ordersAttempted: flags.orders + 1,
@@ -126,15 +142,14 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
       delivered: relay.stats.delivered,
       pending: status.pending,
       deadLettered: status.deadLettered,
+      inWarehouse: await inWarehouse(),
       seconds: Math.round((Date.now() - started) / 100) / 10,
     };
-    const rows = flags.kafka
-      ? []
-      : await queryDuckDb(
-          warehouse,
-          `SELECT partition_key AS customer, count(*) AS orders, round(sum((data->>'total')::DOUBLE), 2) AS revenue
-          FROM events WHERE topic = 'orders.order-placed.v1' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5`,
-        );
+    const rows = await queryDuckDb(
+      warehouse,
+      `SELECT customer_id AS customer, any_value(customer_email) AS email, count(*) AS orders, sum(total) AS revenue
+          FROM orders_order_placed GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT 5`,
+    );
     printResult(flags.json === true, { ...summary, topCustomers: rows }, () => {
       const lines = [
         '',
@@ -144,27 +159,74 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
         `rolled back             ${summary.rolledBack}   (no event: the transaction never committed)`,
         `delivered               ${summary.delivered}   -> ${destination}`,
         `pending                 ${summary.pending}`,
+        `in the warehouse        ${summary.inWarehouse}   (rows of this run in orders_order_placed)`,
         `dead-lettered           ${summary.deadLettered}`,
         `took                    ${summary.seconds}s`,
       ];
       if (rows.length > 0) {
         lines.push(
           '',
-          'top customers in the warehouse (all demo runs):',
+          `top customers in the warehouse table orders_order_placed (all demo runs; e-mails masked by the contract):`,
           table(
-            ['customer', 'orders', 'revenue'],
-            rows.map((r) => [String(r.customer), Number(r.orders), Number(r.revenue)]),
+            ['customer', 'email', 'orders', 'revenue'],
+            rows.map((r) => [String(r.customer), String(r.email), Number(r.orders), Number(r.revenue)]),
           ),
         );
       }
       return lines.join('\n');
     });
-    if (summary.pending > 0 || summary.delivered !== summary.eventsWritten) process.exitCode = 1;
+    if (summary.pending > 0 || summary.delivered !== summary.eventsWritten || summary.inWarehouse !== summary.eventsWritten)
+      process.exitCode = 1;
   } finally {
     if (relay) await relay.stop();
     await source?.close();
     await db.end().catch(() => undefined);
     await embedded?.stop();
+  }
+}
+
+/** How many of `orderIds` the warehouse table holds (a file another process writes cannot be read). */
+async function countOrders(warehouse: string, orderIds: readonly string[]): Promise<number> {
+  if (orderIds.length === 0) return 0;
+  // The ids are UUIDs this process made, so they can be inlined.
+  const list = orderIds.map((id) => `'${id}'`).join(', ');
+  const [row] = await queryDuckDb(warehouse, `SELECT count(*) AS n FROM orders_order_placed WHERE order_id IN (${list})`).catch(() => []);
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * Runs the warehouse loader from Kafka into the demo's DuckDB file until it holds all `wanted`
+ * orders of this run (a consumer group per data directory: a new one reads the topic from its start).
+ */
+async function loadFromKafka(
+  brokers: string,
+  topics: string[],
+  contracts: ContractRegistry,
+  warehouse: string,
+  loaded: () => Promise<number>,
+  wanted: number,
+  log: Logger,
+): Promise<void> {
+  const group = `herald-demo-${createHash('sha256').update(warehouse).digest('hex').slice(0, 8)}`;
+  const subscriber = new KafkaSubscriber({ brokers, topics, group });
+  const sink = new DuckDbSink({ path: warehouse });
+  const loader = new Loader({ subscriber, sink, contracts, logger: log });
+  try {
+    const running = loader.run();
+    let failed: unknown;
+    running.catch((err: unknown) => (failed = err));
+    const deadline = Date.now() + 60_000;
+    const { stats } = loader;
+    while ((await loaded()) < wanted && Date.now() < deadline) {
+      if (failed) throw failed;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    loader.stop();
+    await running;
+    log.info(`loaded from kafka into ${warehouse}`, { ...stats });
+  } finally {
+    await subscriber.close();
+    await sink.close();
   }
 }
 

@@ -1,0 +1,70 @@
+import { ContractRegistry } from '../../contracts/registry.js';
+import { subscriberFor } from '../../brokers/broker-url.js';
+import { consoleLogger } from '../../observe/logger.js';
+import { Loader } from '../../warehouse/loader.js';
+import { sinkFor } from '../../warehouse/warehouse-url.js';
+import { loadConfig, required, type HeraldConfig } from '../config.js';
+
+/** Flags of `herald load`. */
+export interface LoadFlags extends Partial<HeraldConfig> {
+  config?: string;
+  json?: boolean;
+  debug?: boolean;
+}
+
+/** Where `herald load` writes when no warehouse is given: an embedded DuckDB file. */
+export const defaultWarehouse = 'duckdb:herald-warehouse.duckdb';
+
+/**
+ * `herald load`: subscribes to the contracts' topics (or `--topics`) and loads every event into
+ * its contract's typed warehouse table until SIGTERM or SIGINT. On the first signal the batch in
+ * hand is committed and acknowledged, then it exits 0; a second signal exits at once (the broker
+ * redelivers whatever was not acknowledged, and the warehouse skips what it already has).
+ */
+export async function loadCommand(flags: LoadFlags): Promise<void> {
+  const config = await loadConfig(flags);
+  const log = consoleLogger({ json: flags.json === true, debug: flags.debug === true });
+  const contracts = await ContractRegistry.fromDir(required(config, 'contracts', '--contracts', 'HERALD_CONTRACTS'));
+  const topics = config.load?.topics ?? [...new Set(contracts.list().map((c) => c.topic))];
+  const group = config.load?.group ?? 'herald-loader';
+  const subscriber = await subscriberFor(required(config, 'broker', '--broker', 'HERALD_BROKER'), {
+    topics,
+    group,
+    createSubscriptions: config.load?.createSubscriptions === true,
+    ...(config.load?.maxBatch === undefined ? {} : { maxBatch: Number(config.load.maxBatch) }),
+    ...(config.load?.maxWaitMs === undefined ? {} : { maxWaitMs: Number(config.load.maxWaitMs) }),
+  });
+  const warehouse = config.warehouse ?? defaultWarehouse;
+  const sink = await sinkFor(warehouse);
+  const loader = new Loader({ subscriber, sink, contracts, logger: log, ...(config.piiKey ? { piiKey: config.piiKey } : {}) });
+  let signals = 0;
+  const onSignal = (name: string): void => {
+    if (++signals > 1) {
+      log.warn(`second ${name}: exiting now; the broker redelivers what was not acknowledged`);
+      process.exit(130);
+    }
+    log.info(`${name}: finishing the batch in hand`);
+    loader.stop();
+  };
+  const handlers = { SIGTERM: () => onSignal('SIGTERM'), SIGINT: () => onSignal('SIGINT') };
+  const progress = setInterval(() => log.info('loading', { ...loader.stats }), 10_000);
+  progress.unref();
+  try {
+    for (const [name, fn] of Object.entries(handlers)) process.on(name, fn);
+    const tables = await loader.prepare();
+    log.info('loader started', {
+      subscriber: subscriber.name,
+      group,
+      topics: topics.length,
+      warehouse: sink.name,
+      tables: tables.map((t) => t.table),
+    });
+    await loader.run();
+    log.info('loader stopped', { ...loader.stats });
+  } finally {
+    clearInterval(progress);
+    for (const [name, fn] of Object.entries(handlers)) process.off(name, fn);
+    await subscriber.close();
+    await sink.close();
+  }
+}
