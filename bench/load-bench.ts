@@ -15,6 +15,7 @@
 //   node --import tsx bench/load-bench.ts [--rows 200000] [--rounds 3] [--only duckdb|postgres|all]
 //
 // stdout: one JSON line (starts with '{'), then a short table. Progress: stderr.
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,9 @@ import { performance } from 'node:perf_hooks';
 import { event } from '../src/event.js';
 import { KafkaPublisher } from '../src/brokers/kafka.js';
 import { KafkaSubscriber } from '../src/brokers/kafka-subscriber.js';
-import type { Subscriber, SubscriberBatch } from '../src/brokers/subscriber.js';
+import type { IncomingEvent, Subscriber, SubscriberBatch } from '../src/brokers/subscriber.js';
+import { RowBuilder } from '../src/warehouse/rows.js';
+import { planTables } from '../src/warehouse/table-plan.js';
 import { openDuckDb } from '../src/warehouse/duckdb-instance.js';
 import { DuckDbSink } from '../src/warehouse/duckdb-sink.js';
 import { Loader } from '../src/warehouse/loader.js';
@@ -61,6 +64,7 @@ const SETTINGS = {
   rounds: { env: 'BENCH_LOAD_ROUNDS', fallback: '3', help: 'runs per variant and warehouse (the median is reported)' },
   batch: { env: 'BENCH_LOAD_BATCH', fallback: '5000', help: 'events per warehouse transaction' },
   only: { env: 'BENCH_LOAD_ONLY', fallback: 'all', help: 'duckdb, postgres or all' },
+  components: { env: 'BENCH_LOAD_COMPONENTS', fallback: 'yes', help: 'also time the consumer alone and Herald from memory (yes or no)' },
 } satisfies Record<string, Setting>;
 
 const DATASCHEMA = `urn:herald:contract:${CONTRACT}:1.0.0`;
@@ -129,6 +133,21 @@ async function main(): Promise<void> {
     }
   }
 
+  // Where the time goes: the Kafka consumer with nothing to write, and Herald's rows and sink with
+  // the events already in memory (no broker).
+  const components =
+    get('components') === 'yes'
+      ? {
+          consumerOnlyRowsPerSecond: Math.round(cfg.rows / (await rawRun(cfg, topic, 'none', db))),
+          ...Object.fromEntries(
+            await Promise.all(
+              warehouses.map(async (w) => [`${w}FromMemoryRowsPerSecond`, Math.round(cfg.rows / (await fromMemory(cfg, w, db)))] as const),
+            ),
+          ),
+        }
+      : undefined;
+  if (components) log(`components: ${JSON.stringify(components)}`);
+
   const summary = warehouses.map((w) => {
     const rate = (v: 'herald' | 'raw'): number =>
       median(runs.filter((r) => r.warehouse === w && r.variant === v).map((r) => r.rowsPerSecond));
@@ -140,7 +159,7 @@ async function main(): Promise<void> {
     };
   });
   process.stdout.write(
-    JSON.stringify({ bench: 'load', rows: cfg.rows, rounds: cfg.rounds, batch: cfg.batch, summary, runs, machine }) + '\n',
+    JSON.stringify({ bench: 'load', rows: cfg.rows, rounds: cfg.rounds, batch: cfg.batch, summary, components, runs, machine }) + '\n',
   );
   process.stdout.write(
     '\n' +
@@ -214,11 +233,14 @@ async function heraldRun(
   return (end - first) / 1000;
 }
 
-/** The hand-written loader; returns the seconds from the first message to the last row committed. */
+/**
+ * The hand-written loader; returns the seconds from the first message to the last row committed.
+ * With warehouse `none` it only consumes and commits offsets: the consumer's own ceiling.
+ */
 async function rawRun(
   cfg: { kafka: string; pg: string; rows: number; batch: number },
   topic: string,
-  warehouse: Warehouse,
+  warehouse: Warehouse | 'none',
   db: import('pg').Client,
 ): Promise<number> {
   const kafka = await kafkaModule();
@@ -229,7 +251,12 @@ async function rawRun(
     autocommit: false,
     deserializers: kafka.stringDeserializers,
   });
-  const write = warehouse === 'duckdb' ? await rawDuckDb() : await rawPostgres(db);
+  const write =
+    warehouse === 'duckdb'
+      ? await rawDuckDb()
+      : warehouse === 'postgres'
+        ? await rawPostgres(db)
+        : { rows: async () => {}, close: async () => {} };
   const stream = await consumer.consume({ topics: [topic], mode: kafka.MessagesStreamModes.EARLIEST, autocommit: false });
   let first = 0;
   let done = 0;
@@ -270,6 +297,40 @@ async function rawRun(
   await new Promise<void>((r) => consumer.close(true, () => r()));
   await write.close();
   return (end - first) / 1000;
+}
+
+/** Herald's row building and sink with the events already in memory; returns the seconds. */
+async function fromMemory(
+  cfg: { pg: string; rows: number; batch: number },
+  warehouse: Warehouse,
+  db: import('pg').Client,
+): Promise<number> {
+  const target = await freshTarget(warehouse, db, cfg.pg);
+  const contracts = orderContracts('memory');
+  const builder = new RowBuilder(contracts, await target.sink.prepare(planTables(contracts.list())), undefined);
+  const events: IncomingEvent[] = Array.from({ length: cfg.rows }, (_, i) => {
+    const o = makeOrder();
+    const attributes = {
+      id: randomUUID(),
+      type: CONTRACT,
+      source: SOURCE,
+      time: new Date().toISOString(),
+      partitionkey: o.customerId,
+      dataschema: DATASCHEMA,
+    };
+    return {
+      topic: 'memory',
+      position: String(i),
+      attributes,
+      data: JSON.stringify({ ...payloadOf(o), customerEmail: `${o.customerId}@example.com` }),
+    };
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < events.length; i += cfg.batch) await target.sink.write(builder.build(events.slice(i, i + cfg.batch)));
+  const seconds = (performance.now() - t0) / 1000;
+  await target.sink.close();
+  await target.drop();
+  return seconds;
 }
 
 interface RawWriter {

@@ -49,7 +49,7 @@ export function protectPayload(properties: readonly OdcsProperty[], data: unknow
   const out: Record<string, unknown> = { ...(data as Record<string, unknown>) };
   for (const p of properties) {
     if (!(p.name in out)) continue;
-    const treatment = piiTreatmentOf(p);
+    const treatment = piiTreatmentOf(p) ?? (p.items ? piiTreatmentOf(p.items) : undefined);
     if (treatment === 'drop') delete out[p.name];
     else if (treatment === 'hash' || treatment === 'mask') out[p.name] = protect(out[p.name], treatment, key);
     else if (treatment !== undefined) out[p.name] = null;
@@ -63,6 +63,10 @@ export function protectPayload(properties: readonly OdcsProperty[], data: unknow
 /** Whether any property, at any depth, is classified as personal data. */
 export function hasPersonalData(properties: readonly OdcsProperty[]): boolean {
   return properties.some(
-    (p) => piiTreatmentOf(p) !== undefined || hasPersonalData(p.properties ?? []) || hasPersonalData(p.items?.properties ?? []),
+    (p) =>
+      piiTreatmentOf(p) !== undefined ||
+      (p.items !== undefined && piiTreatmentOf(p.items) !== undefined) ||
+      hasPersonalData(p.properties ?? []) ||
+      hasPersonalData(p.items?.properties ?? []),
   );
 }

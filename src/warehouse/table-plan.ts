@@ -113,7 +113,8 @@ function fieldsOf(contract: Contract, props: readonly OdcsProperty[], path: stri
   const fields: Field[] = [];
   for (const p of props) {
     const where = `${path}${p.name}`;
-    const treatment = piiTreatmentOf(p);
+    // An array whose items are personal is treated as one personal value.
+    const treatment = piiTreatmentOf(p) ?? (p.items ? piiTreatmentOf(p.items) : undefined);
     if (treatment !== undefined && !PiiTreatments.includes(treatment as PiiTreatment)) {
       throw contractError(contract, `property '${where}' has piiTreatment '${treatment}'; use one of ${PiiTreatments.join(', ')}`);
     }

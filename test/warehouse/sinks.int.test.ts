@@ -30,7 +30,13 @@ async function v1Text(): Promise<string> {
 }
 
 /** Canary values: if any of them shows up in any table, personal data leaked. */
-const CANARY = { name: 'CANARY-NAME-Ada-Lovelace', email: 'canary.email.7f3a@example.org', phone: 'CANARY-PHONE-0799', year: 1815 };
+const CANARY = {
+  name: 'CANARY-NAME-Ada-Lovelace',
+  email: 'canary.email.7f3a@example.org',
+  phone: 'CANARY-PHONE-0799',
+  year: 1815,
+  alias: 'CANARY-ALIAS-Countess',
+};
 
 function shipment(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -47,6 +53,7 @@ function shipment(extra: Record<string, unknown> = {}): Record<string, unknown> 
     recipient: { name: CANARY.name, email: CANARY.email, birthYear: CANARY.year, city: 'Zürich' },
     phone: CANARY.phone,
     tags: ['fragile', 'express'],
+    aliases: [CANARY.alias],
     items: [
       { sku: 'A-1', qty: 2 },
       { sku: 'B-2', qty: null },
@@ -179,6 +186,7 @@ for (const target of [duckTarget(), pgTarget()]) {
       expect(recipient).not.toHaveProperty('birth_year');
       expect(recipient.city).toBe('Zürich');
       expect(r).not.toHaveProperty('phone');
+      expect(r.aliases).toMatch(/^[0-9a-f]{64}$/);
       const types = await target.rows(
         target.name === 'duckdb'
           ? `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE table_name = 'test_shipment_sent'`
@@ -314,7 +322,7 @@ for (const target of [duckTarget(), pgTarget()]) {
       await sink.close();
       const everything = await target.everything();
       expect(everything).toContain('Zürich');
-      for (const canary of [CANARY.name, CANARY.email, CANARY.phone, 'canary.email', String(CANARY.year)])
+      for (const canary of [CANARY.name, CANARY.email, CANARY.phone, CANARY.alias, 'canary.email', String(CANARY.year)])
         expect(everything).not.toContain(canary);
     });
   });
