@@ -46,7 +46,6 @@ import {
   payloadOf,
   pgConnect,
   readSettings,
-  round1,
   round3,
   runBench,
   SOURCE,
@@ -165,7 +164,7 @@ async function main(): Promise<void> {
     '\n' +
       table(
         ['warehouse', 'herald rows/s', 'raw rows/s', 'herald / raw'],
-        summary.map((s) => [s.warehouse, s.heraldRowsPerSecond, s.rawRowsPerSecond, round1(s.ratio * 100) / 100]),
+        summary.map((s) => [s.warehouse, s.heraldRowsPerSecond, s.rawRowsPerSecond, s.ratio.toFixed(2)]),
       ) +
       '\n',
   );
