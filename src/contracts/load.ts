@@ -11,6 +11,7 @@ import {
   type CompatibilityMode,
   type Contract,
   type OdcsProperty,
+  type SlaProperty,
   type WarehouseEvolution,
 } from './contract.js';
 import { objectSchema } from './json-schema.js';
@@ -66,7 +67,7 @@ export function parseContract(text: string, file: string): Contract {
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const line = e.linePos?.[0].line ?? 1;
+    const line = lines.linePos(e.pos[0]).line;
     throw new HeraldError(ErrorCodes.CONTRACT_INVALID, `invalid contract ${file}:${line}: yaml syntax: ${e.message.split('\n')[0]}`, {
       details: { file, line },
     });
@@ -78,7 +79,10 @@ export function parseContract(text: string, file: string): Contract {
   odcsValidator ??= new Ajv2019({ strict: false, allErrors: false, validateFormats: false, logger: false }).compile(odcsSchema);
   if (!odcsValidator(raw)) {
     const err = odcsValidator.errors![0]!;
-    const path = pointerToPath(err.instancePath);
+    const params = err.params as Record<string, unknown>;
+    const extraKey = params.additionalProperty ?? params.unevaluatedProperty;
+    // Point at the offending key itself, not at the mapping that holds it.
+    const path = [...pointerToPath(err.instancePath), ...(typeof extraKey === 'string' ? [extraKey] : [])];
     const where = err.instancePath === '' ? '' : ` at ${err.instancePath}`;
     const extra =
       err.keyword === 'additionalProperties' || err.keyword === 'unevaluatedProperties'
@@ -155,6 +159,8 @@ export function parseContract(text: string, file: string): Contract {
     compatibility,
     warehouseTable,
     warehouseEvolution,
+    // The ODCS schema has already checked their shape (property and value required, nothing else).
+    slaProperties: (c.slaProperties as SlaProperty[] | undefined) ?? [],
     properties,
     jsonSchema: objectSchema(properties),
     dataschema: dataschemaOf(id, version),
@@ -181,7 +187,7 @@ function pointerToPath(pointer: string): (string | number)[] {
 }
 
 /** The 1-based line of the deepest node on `path` that exists in the document. */
-function lineOf(doc: Document, lines: LineCounter, path: readonly (string | number)[]): number {
+export function lineOf(doc: Document, lines: LineCounter, path: readonly (string | number)[]): number {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true);
     if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;

@@ -7,6 +7,11 @@ import { loadContractDir } from './load.js';
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
+/** The ajv instance contracts are compiled with: strict, with the standard formats. */
+export function contractAjv(): Ajv {
+  return addFormats(new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }));
+}
+
 /**
  * The set of loaded contracts, with one compiled validator per contract version (compiled once,
  * at load). Several versions of one contract id live side by side; lookups without a version
@@ -18,7 +23,7 @@ export class ContractRegistry {
 
   /** Builds a registry; throws `CONTRACT_INVALID` when two files declare the same id and version. */
   constructor(contracts: readonly Contract[]) {
-    const ajv = addFormats(new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }));
+    const ajv = contractAjv();
     for (const c of contracts) {
       const versions = this.#byId.get(c.id) ?? [];
       const dup = versions.find((v) => v.version === c.version);

@@ -116,7 +116,7 @@ function fieldsOf(contract: Contract, props: readonly OdcsProperty[], path: stri
     // An array whose items are personal is treated as one personal value.
     const treatment = piiTreatmentOf(p) ?? (p.items ? piiTreatmentOf(p.items) : undefined);
     if (treatment !== undefined && !PiiTreatments.includes(treatment as PiiTreatment)) {
-      throw contractError(contract, `property '${where}' has piiTreatment '${treatment}'; use one of ${PiiTreatments.join(', ')}`);
+      throw contractError(contract, `property '${where}' has piiTreatment '${treatment}'; use one of ${PiiTreatments.join(', ')}`, where);
     }
     if (treatment === 'drop') continue;
     if (treatment === 'hash' && options.piiKey === undefined) {
@@ -131,6 +131,7 @@ function fieldsOf(contract: Contract, props: readonly OdcsProperty[], path: stri
       throw contractError(
         contract,
         `property '${where}' becomes warehouse column '${name}', which is ${NAME.test(name) ? 'taken by another property' : 'not a lowercase SQL identifier'}; set its physicalName`,
+        where,
       );
     }
     const type =
@@ -144,8 +145,9 @@ function fieldsOf(contract: Contract, props: readonly OdcsProperty[], path: stri
   return fields;
 }
 
-function contractError(contract: Contract, reason: string): HeraldError {
+/** `property` is the dotted property path (`recipient.name`), for tools that point at the line. */
+function contractError(contract: Contract, reason: string, property: string): HeraldError {
   return new HeraldError(ErrorCodes.CONTRACT_INVALID, `invalid contract ${contract.file}: ${reason}`, {
-    details: { contract: contract.id, version: contract.version, file: contract.file },
+    details: { contract: contract.id, version: contract.version, file: contract.file, property },
   });
 }

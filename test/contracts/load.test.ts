@@ -48,8 +48,8 @@ describe('parseContract', () => {
 
   it('refuses a field ODCS does not allow, with its line', () => {
     const text = EXAMPLE.replace(
-      '        logicalType: number\n        required: true\n        logicalTypeOptions: { minimum: 0 }',
-      '        logicalType: money\n        required: true\n        logicalTypeOptions: { minimum: 0 }',
+      '        logicalType: number\n        physicalType: DECIMAL(12,2)',
+      '        logicalType: money\n        physicalType: DECIMAL(12,2)',
     );
     const err = failure(text);
     expect(err.message).toContain(`c.yaml:${lineOf(text, 'logicalType: money')}:`);
