@@ -4,8 +4,12 @@
 #   - a real single-node Apache Kafka broker (KRaft, broker+controller in one JVM);
 #   - the Google Cloud Pub/Sub emulator from the installed google-cloud-cli.
 #
+# Also makes sure Debian's Chromium is installed (/usr/bin/chromium), which the browser tests
+# (test/**/*.e2e.test.ts with playwright-core) drive; playwright-core never downloads a browser.
+#
 # Usage:
-#   scripts/services.sh [start]        PostgreSQL + a Kafka broker + the Pub/Sub emulator on FRESH data
+#   scripts/services.sh [start]        PostgreSQL + a Kafka broker + the Pub/Sub emulator on FRESH data,
+#                                      and Chromium for the browser tests
 #   scripts/services.sh stop           stop the broker and the emulator and delete their data
 #   scripts/services.sh kafka-stop     stop the broker, keep its data (simulated outage)
 #   scripts/services.sh kafka-start    start it again on the same data and wait until ready
@@ -16,6 +20,7 @@
 #                                      keeps topics, subscriptions and messages in memory only, so
 #                                      they are gone after a restart (its data dir holds env.yaml).
 #   scripts/services.sh status         say what is running
+#   scripts/services.sh chromium       install Debian's chromium package if /usr/bin/chromium is missing
 #   scripts/services.sh kafka-class MAIN [ARGS...]
 #                                      run a Kafka CLI class from the cached jars, e.g.
 #                                      org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 --list
@@ -581,6 +586,37 @@ check_kcat() {
   fi
 }
 
+# ---------------------------------------------------------------- Chromium
+
+CHROMIUM_BIN=/usr/bin/chromium
+
+# The browser tests launch Debian's Chromium through playwright-core, which has no browser of
+# its own (and this machine could not download one). Unlike kcat it is needed, but a failed
+# install is only a warning: the other services are still worth starting, and the browser test
+# then fails with a message that names this command.
+ensure_chromium() {
+  if [[ -x $CHROMIUM_BIN ]]; then
+    log "Chromium: $("$CHROMIUM_BIN" --version 2>/dev/null || echo "present at $CHROMIUM_BIN")"
+    return 0
+  fi
+  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    warn "Chromium is not installed and cannot be installed here (need root + apt-get): the browser tests will fail"
+    return 0
+  fi
+  log "Chromium: installing Debian package chromium (first run only)"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -qq chromium >/dev/null 2>&1; then
+    # A fresh machine may have no package lists yet.
+    apt-get update -qq >/dev/null 2>&1 || true
+    apt-get install -y -qq chromium >/dev/null 2>&1 || true
+  fi
+  if [[ -x $CHROMIUM_BIN ]]; then
+    log "Chromium: installed, $("$CHROMIUM_BIN" --version 2>/dev/null || echo "$CHROMIUM_BIN")"
+  else
+    warn "could not install chromium with apt-get: the browser tests will fail"
+  fi
+}
+
 write_env() {
   printf 'HERALD_TEST_KAFKA=%s\nHERALD_TEST_PG=%s\nHERALD_TEST_PUBSUB=%s\n' "$KAFKA_BOOTSTRAP" "$PG_URL" "$PUBSUB_HOSTPORT" >"$RUN_DIR/env"
   log "wrote $RUN_DIR/env"
@@ -607,6 +643,7 @@ case $cmd in
   start)
     ensure_postgres
     ensure_kcat
+    ensure_chromium
     start_fresh_kafka
     check_kcat
     start_fresh_pubsub
@@ -666,6 +703,9 @@ case $cmd in
       log "Pub/Sub: not running"
     fi
     ;;
+  chromium)
+    ensure_chromium
+    ;;
   kafka-class)
     shift
     [[ $# -ge 1 ]] || die "usage: $0 kafka-class MAIN_CLASS [ARGS...]"
@@ -678,6 +718,6 @@ case $cmd in
     kafka_class "$@"
     ;;
   *)
-    die "unknown command '$cmd' (start|stop|kafka-stop|kafka-start|kafka-restart|pubsub-start|pubsub-stop|pubsub-restart|status|kafka-class)"
+    die "unknown command '$cmd' (start|stop|kafka-stop|kafka-start|kafka-restart|pubsub-start|pubsub-stop|pubsub-restart|status|chromium|kafka-class)"
     ;;
 esac

@@ -52,6 +52,23 @@ export const WarehouseEvolutions = ['addColumns', 'versionedTable'] as const;
 /** One of {@link WarehouseEvolutions}. */
 export type WarehouseEvolution = (typeof WarehouseEvolutions)[number];
 
+/**
+ * An ODCS service-level agreement property, as written in the contract's `slaProperties`, e.g.
+ * `{ property: 'freshness', value: 5, unit: 's' }`. Herald documents these; it does not enforce them.
+ */
+export interface SlaProperty {
+  readonly property: string;
+  readonly value: string | number | boolean | null;
+  readonly valueExt?: string | number | boolean | null;
+  readonly unit?: string;
+  readonly element?: string;
+  /** `regulatory`, `analytics` or `operational`. */
+  readonly driver?: string;
+  readonly description?: string;
+  readonly scheduler?: string;
+  readonly schedule?: string;
+}
+
 /** A loaded, validated contract. Immutable. */
 export interface Contract {
   /** The ODCS `id`, e.g. `orders.order-placed`; also the default CloudEvents `type`. */
@@ -73,6 +90,8 @@ export interface Contract {
   readonly warehouseTable: string;
   /** customProperty `warehouseEvolution`; see {@link WarehouseEvolutions}. */
   readonly warehouseEvolution: WarehouseEvolution;
+  /** The contract's service levels (ODCS `slaProperties`), as written in the file; empty when it has none. */
+  readonly slaProperties: readonly SlaProperty[];
   /** Top-level properties, as written in the file. */
   readonly properties: readonly OdcsProperty[];
   /** JSON Schema (draft-07) of the event's `data`, closed (`additionalProperties: false`). */
