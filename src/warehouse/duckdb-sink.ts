@@ -1,6 +1,7 @@
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { mergeTypes, sameType, type ColumnType, type Field } from './columns.js';
 import { firstLine, openDuckDb, type OpenDuckDb } from './duckdb-instance.js';
+import { createTableSql, deadLetterTableSql } from './ddl.js';
 import { duckDbType, parseDuckDbType } from './duckdb-types.js';
 import type { LoadBatch } from './rows.js';
 import { deadLetterTable, withoutValues, type WarehouseSink, type WriteResult } from './sink.js';
@@ -11,19 +12,6 @@ export interface DuckDbSinkOptions {
   /** The DuckDB database file; created, with its parent directory, when missing. */
   readonly path: string;
 }
-
-const META_TYPES: Record<(typeof metaColumns)[number], string> = {
-  _event_id: 'VARCHAR PRIMARY KEY',
-  _event_type: 'VARCHAR',
-  _source: 'VARCHAR',
-  _subject: 'VARCHAR',
-  _partition_key: 'VARCHAR',
-  _event_time: 'TIMESTAMP WITH TIME ZONE',
-  _contract_version: 'VARCHAR',
-  _topic: 'VARCHAR',
-  _position: 'VARCHAR',
-  _traceparent: 'VARCHAR',
-};
 
 /** A name quoted for SQL: names are validated lowercase identifiers, but may be keywords (`order`). */
 const q = (name: string): string => `"${name}"`;
@@ -69,19 +57,12 @@ export class DuckDbSink implements WarehouseSink {
         throw this.#error(`cannot prepare the warehouse tables`, cause);
       }
     };
-    await run(
-      `CREATE TABLE IF NOT EXISTS ${deadLetterTable} (id VARCHAR PRIMARY KEY, topic VARCHAR, position VARCHAR, event_type VARCHAR, ` +
-        `dataschema VARCHAR, reason VARCHAR NOT NULL, data VARCHAR, failed_at TIMESTAMP WITH TIME ZONE DEFAULT current_timestamp)`,
-    );
+    await run(deadLetterTableSql({ dialect: 'duckdb' }));
     const prepared: TablePlan[] = [];
     for (const plan of plans) {
       const existing = await this.#columns(plan.table);
       if (existing.size === 0) {
-        const columns = [
-          ...metaColumns.map((m) => `${m} ${META_TYPES[m]}`),
-          ...plan.columns.map((c) => `${q(c.name)} ${duckDbType(c.type)}`),
-        ];
-        await run(`CREATE TABLE ${q(plan.table)} (${columns.join(', ')}, _loaded_at TIMESTAMP WITH TIME ZONE DEFAULT current_timestamp)`);
+        await run(createTableSql(plan, { dialect: 'duckdb' }));
         prepared.push(plan);
       } else {
         const evolved = evolve(plan, existing);

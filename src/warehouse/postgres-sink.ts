@@ -1,7 +1,8 @@
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { quoteIdent } from '../outbox/identifiers.js';
 import { connectPg, isConnectionError, redactUrl, type PgClient } from '../outbox/pg-connect.js';
-import type { ColumnType, Field } from './columns.js';
+import type { Field } from './columns.js';
+import { createTableSql, deadLetterTableSql, metaColumnTypes, postgresType as pgType, type DdlTarget } from './ddl.js';
 import type { LoadBatch } from './rows.js';
 import { deadLetterTable, withoutValues, type WarehouseSink, type WriteResult } from './sink.js';
 import { incompatible, metaColumns, type TablePlan } from './table-plan.js';
@@ -16,41 +17,6 @@ export interface PostgresSinkOptions {
 
 /** The defaults of {@link PostgresSinkOptions}, in one table. */
 export const postgresSinkDefaults = { schema: 'public' } as const;
-
-/** PostgreSQL type names exactly as `format_type()` reports them, so they compare as text. */
-function pgType(t: ColumnType): string {
-  switch (t.kind) {
-    case 'varchar':
-      return 'text';
-    case 'timestamptz':
-      return 'timestamp with time zone';
-    case 'time':
-      return 'time without time zone';
-    case 'double':
-      return 'double precision';
-    case 'decimal':
-      return `numeric(${t.precision},${t.scale})`;
-    case 'struct':
-    case 'list':
-    case 'json':
-      return 'jsonb';
-    default:
-      return t.kind;
-  }
-}
-
-const META_TYPES: Record<(typeof metaColumns)[number], string> = {
-  _event_id: 'text',
-  _event_type: 'text',
-  _source: 'text',
-  _subject: 'text',
-  _partition_key: 'text',
-  _event_time: 'timestamp with time zone',
-  _contract_version: 'text',
-  _topic: 'text',
-  _position: 'text',
-  _traceparent: 'text',
-};
 
 const DEAD_LETTER_COLUMNS = ['id', 'topic', 'position', 'event_type', 'dataschema', 'reason', 'data'] as const;
 
@@ -91,11 +57,9 @@ export class PostgresSink implements WarehouseSink {
         throw this.#error('cannot prepare the warehouse tables', cause);
       }
     };
+    const target: DdlTarget = { dialect: 'postgres', schema: this.#schema };
     await run(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await run(
-      `CREATE TABLE IF NOT EXISTS ${s}.${deadLetterTable} (id text PRIMARY KEY, topic text, position text, event_type text, ` +
-        `dataschema text, reason text NOT NULL, data text, failed_at timestamptz NOT NULL DEFAULT now())`,
-    );
+    await run(deadLetterTableSql(target));
     const prepared: TablePlan[] = [];
     for (const plan of plans) {
       const table = `${s}.${q(plan.table)}`;
@@ -106,8 +70,7 @@ export class PostgresSink implements WarehouseSink {
       );
       const existing = new Map(rows.map(([name, type]) => [name!, type!]));
       if (existing.size === 0) {
-        const columns = [...metaColumns.map((m) => `${m} ${META_TYPES[m]}`), ...plan.columns.map((c) => `${q(c.name)} ${pgType(c.type)}`)];
-        await run(`CREATE TABLE ${table} (${columns.join(', ')}, _loaded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (_event_id))`);
+        await run(createTableSql(plan, target));
         prepared.push(plan);
         continue;
       }
@@ -192,7 +155,7 @@ export class PostgresSink implements WarehouseSink {
 
   #insert(plan: TablePlan): string {
     const names = [...metaColumns, ...plan.columns.map((c) => c.name)];
-    const types = [...metaColumns.map((m) => META_TYPES[m]), ...plan.columns.map((c) => pgType(c.type))];
+    const types = [...metaColumns.map((m) => metaColumnTypes.postgres[m]), ...plan.columns.map((c) => pgType(c.type))];
     return (
       `INSERT INTO ${q(this.#schema)}.${q(plan.table)} (${names.map(q).join(', ')}) ` +
       `SELECT ${names.map((n, i) => `${q(n)}::${types[i]}`).join(', ')} ` +
