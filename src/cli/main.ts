@@ -7,6 +7,10 @@ import { statusCommand } from './commands/status.js';
 import { demoCommand } from './commands/demo.js';
 import { deadLettersCommand } from './commands/dead-letters.js';
 import { loadCommand } from './commands/load.js';
+import { contractLintCommand } from './commands/contract-lint.js';
+import { contractCodegenCommand } from './commands/contract-codegen.js';
+import { contractExportCommand } from './commands/contract-export.js';
+import { contractDocsCommand } from './commands/contract-docs.js';
 
 const program = new Command('herald')
   .description('Publish events from your database to brokers under data contracts, without dual writes.')
@@ -110,6 +114,43 @@ program
       load: Object.fromEntries(Object.entries(load).filter(([, v]) => v !== undefined)),
     });
   });
+
+const contract = program.command('contract').description('data contracts: lint, check compatibility, generate code, export, document');
+const contractCommand = (name: string): Command =>
+  contract
+    .command(name)
+    .option('--config <file>', 'config file (default: ./herald.config.{json,yaml,yml,mjs,js})')
+    .option('--contracts <dir>', 'contract folder (env HERALD_CONTRACTS)')
+    .option('--json', 'machine-readable output');
+
+contractCommand('lint')
+  .description('check every contract file: ODCS structure, Herald rules, examples, duplicates (file:line: message; exit 1 on any)')
+  .action((flags) => contractLintCommand(flags));
+
+contractCommand('codegen')
+  .description('write TypeScript types and a typed append helper per contract version')
+  .option('--out <file>', 'the module to write', 'src/generated/contracts.ts')
+  .option('--import-from <module>', "where the generated module imports Herald's types from", 'herald')
+  .action(async (flags) => void (await contractCodegenCommand(flags)));
+
+contractCommand('export')
+  .description('write an AsyncAPI 3 document, JSON Schema files or warehouse DDL')
+  .addOption(new Option('--format <format>', 'what to write').choices(['asyncapi', 'jsonschema', 'ddl']).makeOptionMandatory())
+  .option('--out <path>', 'file (asyncapi, ddl) or folder (jsonschema); default asyncapi.yaml, schemas, warehouse.sql')
+  .addOption(
+    new Option('--dialect <dialect>', 'ddl: the warehouse (default: from --warehouse, else duckdb)').choices(['duckdb', 'postgres']),
+  )
+  .option('--warehouse <url>', 'ddl: the warehouse URL whose dialect and ?schema= to use (env HERALD_WAREHOUSE)')
+  .option('--warehouse-schema <name>', 'ddl for postgres: the schema (default public)')
+  .option('--title <title>', 'asyncapi: info.title')
+  .option('--api-version <version>', 'asyncapi: info.version')
+  .action(async (flags) => void (await contractExportCommand(flags)));
+
+contractCommand('docs')
+  .description('render a static HTML catalog of the contracts into <out>/index.html')
+  .option('--out <dir>', 'output folder', 'contract-docs')
+  .option('--title <title>', 'page title')
+  .action(async (flags) => void (await contractDocsCommand(flags)));
 
 program
   .command('demo')
