@@ -11,6 +11,7 @@ import { contractLintCommand } from './commands/contract-lint.js';
 import { contractCodegenCommand } from './commands/contract-codegen.js';
 import { contractExportCommand } from './commands/contract-export.js';
 import { contractDocsCommand } from './commands/contract-docs.js';
+import { contractCheckCommand } from './commands/contract-check.js';
 
 const program = new Command('herald')
   .description('Publish events from your database to brokers under data contracts, without dual writes.')
@@ -126,6 +127,11 @@ const contractCommand = (name: string): Command =>
 contractCommand('lint')
   .description('check every contract file: ODCS structure, Herald rules, examples, duplicates (file:line: message; exit 1 on any)')
   .action((flags) => contractLintCommand(flags));
+
+contractCommand('check')
+  .description("check each contract version against earlier ones under its compatibility mode (Confluent's meaning); exit 1 on a break")
+  .option('--base <ref>', 'also compare with the contracts at this git ref, e.g. origin/main')
+  .action((flags) => contractCheckCommand(flags));
 
 contractCommand('codegen')
   .description('write TypeScript types and a typed append helper per contract version')

@@ -1,6 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderCatalog, type CatalogHistoryEntry } from '../../contracts/catalog.js';
+import { checkAll, formatFinding } from '../../contracts/compatibility.js';
+import type { Contract } from '../../contracts/contract.js';
 import { ContractRegistry } from '../../contracts/registry.js';
 import { loadConfig, required } from '../config.js';
 import { printResult } from '../output.js';
@@ -38,7 +40,7 @@ export async function contractDocsCommand(flags: ContractDocsFlags): Promise<str
   const html = renderCatalog(contracts, {
     generatedAt: new Date(),
     ...(flags.title === undefined ? {} : { title: flags.title }),
-    ...(flags.history === undefined ? {} : { history: flags.history }),
+    history: flags.history ?? compatibilityHistory(contracts),
   });
   const out = flags.out ?? defaultDocsOut;
   await mkdir(out, { recursive: true });
@@ -47,4 +49,21 @@ export async function contractDocsCommand(flags: ContractDocsFlags): Promise<str
   const eventTypes = new Set(contracts.map((c) => c.id)).size;
   printResult(flags.json === true, { file, eventTypes, versions: contracts.length }, () => file);
   return file;
+}
+
+/** Every version's compatibility check against its predecessors, per contract id, for the catalog. */
+export function compatibilityHistory(contracts: readonly Contract[]): Map<string, CatalogHistoryEntry[]> {
+  const history = new Map<string, CatalogHistoryEntry[]>();
+  for (const r of checkAll(contracts)) {
+    const entries = history.get(r.contract) ?? [];
+    entries.push({
+      version: r.version,
+      mode: r.mode,
+      comparedWith: r.comparedWith,
+      verdict: r.compatible ? 'compatible' : 'breaks',
+      findings: r.findings.map((f) => formatFinding(r, f)),
+    });
+    history.set(r.contract, entries);
+  }
+  return history;
 }
