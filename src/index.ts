@@ -46,3 +46,19 @@ export { WarehousePublisher, type WarehousePublisherOptions } from './warehouse/
 export { queryDuckDb, countRows } from './warehouse/duckdb-instance.js';
 export { PiiTreatments, type PiiTreatment } from './warehouse/pii.js';
 export { planTables, metaColumns, type TablePlan } from './warehouse/table-plan.js';
+export { lintContractDir, type LintIssue, type LintReport } from './contracts/lint.js';
+export {
+  checkCompatibility,
+  checkAll,
+  formatFinding,
+  type CompatibilityFinding,
+  type CompatibilityResult,
+  type Direction,
+} from './contracts/compatibility.js';
+export { diffSchemas, type SchemaDifference, type DifferenceKind, type JsonSchema } from './contracts/schema-diff.js';
+export { loadContractsAtRef, checkAgainstBase, type BaseCompatibilityResult } from './contracts/git-base.js';
+export { generateContractModule, generatedNames, type CodegenOptions } from './contracts/codegen.js';
+export { asyncApiDocument, type AsyncApiOptions, type AsyncApiDocument } from './contracts/asyncapi.js';
+export { jsonSchemaFiles, warehouseDdlText, type JsonSchemaFile } from './contracts/exports.js';
+export { renderCatalog, type CatalogOptions, type CatalogHistoryEntry } from './contracts/catalog.js';
+export { createTableSql, warehouseDdl, type DdlTarget, type WarehouseDialect } from './warehouse/ddl.js';
