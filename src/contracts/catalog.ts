@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { HeraldError, ErrorCodes } from '../errors.js';
 import { piiTreatmentOf, PiiTreatments } from '../warehouse/pii.js';
 import type { CompatibilityMode, Contract, OdcsProperty, SlaProperty } from './contract.js';
 import { validValuesOf } from './json-schema.js';
-import { compareVersions } from './registry.js';
+import { compareVersions, groupVersions } from './registry.js';
 
 /**
  * The result of one compatibility check of a contract version against earlier versions, as the
@@ -105,21 +104,8 @@ interface Group {
 }
 
 function groupById(contracts: readonly Contract[]): Group[] {
-  const byId = new Map<string, Contract[]>();
-  for (const c of contracts) {
-    const versions = byId.get(c.id) ?? [];
-    const dup = versions.find((v) => v.version === c.version);
-    if (dup) {
-      throw new HeraldError(
-        ErrorCodes.CONTRACT_INVALID,
-        `contract '${c.id}' version ${c.version} is declared twice: ${dup.file} and ${c.file}`,
-        { details: { contract: c.id, version: c.version } },
-      );
-    }
-    versions.push(c);
-    byId.set(c.id, versions);
-  }
-  return [...byId.keys()].sort().map((id) => ({ id, versions: byId.get(id)!.sort((a, b) => compareVersions(b.version, a.version)) }));
+  const byId = groupVersions(contracts);
+  return [...byId.keys()].sort().map((id) => ({ id, versions: [...byId.get(id)!].reverse() }));
 }
 
 function renderIndex(groups: readonly Group[]): string {

@@ -2,6 +2,7 @@ import { HeraldError, ErrorCodes } from '../errors.js';
 import { piiTreatmentOf } from '../warehouse/pii.js';
 import type { Contract, OdcsProperty } from './contract.js';
 import { contractList } from './exports.js';
+import { PASS_THROUGH } from './json-schema.js';
 import type { ContractRegistry } from './registry.js';
 
 type JsonSchema = Readonly<Record<string, unknown>>;
@@ -200,23 +201,6 @@ function typeOf(schema: JsonSchema, odcs: OdcsNode | undefined, indent: string):
   });
 }
 
-/** JSON Schema keywords the compiler cannot check; the TSDoc says they are checked at append. */
-const CHECKED_AT_APPEND = [
-  'minLength',
-  'maxLength',
-  'pattern',
-  'minimum',
-  'maximum',
-  'exclusiveMinimum',
-  'exclusiveMaximum',
-  'multipleOf',
-  'minItems',
-  'maxItems',
-  'uniqueItems',
-  'minProperties',
-  'maxProperties',
-] as const;
-
 const TREATMENT_WORDS: Record<string, string> = { hash: 'hashed', mask: 'masked', drop: 'left out' };
 
 function propertyNotes(schema: JsonSchema, odcs: OdcsNode | undefined): string[] {
@@ -227,7 +211,7 @@ function propertyNotes(schema: JsonSchema, odcs: OdcsNode | undefined): string[]
   const checks = [
     // TypeScript has one number type; whether a number is whole is the validator's to check.
     ...(types.includes('integer') ? ['an integer'] : []),
-    ...CHECKED_AT_APPEND.filter((k) => schema[k] !== undefined).map((k) => `${k} ${JSON.stringify(schema[k])}`),
+    ...PASS_THROUGH.filter((k) => schema[k] !== undefined).map((k) => `${k} ${JSON.stringify(schema[k])}`),
   ];
   if (checks.length > 0) notes.push(`Checked at append: ${checks.join(', ')}.`);
   if (odcs?.classification !== undefined) notes.push(classificationNote(odcs, ''));

@@ -4,9 +4,8 @@
  * differ in `schema-diff.ts`. BACKWARD: data written with the old schema is read with the new
  * one; FORWARD swaps them; FULL is both; `_TRANSITIVE` compares with every earlier version.
  */
-import { HeraldError, ErrorCodes } from '../errors.js';
 import type { CompatibilityMode, Contract } from './contract.js';
-import { compareVersions } from './registry.js';
+import { compareVersions, groupVersions } from './registry.js';
 import { diffWithInverse, type DifferenceKind } from './schema-diff.js';
 
 /** Which side's readers break: BACKWARD, new readers on old data; FORWARD, old readers on new data. */
@@ -122,28 +121,6 @@ export function checkAll(contracts: readonly Contract[]): CompatibilityResult[] 
     const versions = byId.get(id)!;
     return versions.map((c, i) => checkCompatibility(c, versions.slice(0, i)));
   });
-}
-
-/** Contracts grouped by id, each group sorted by version; throws on a duplicate id and version. */
-export function groupVersions(contracts: readonly Contract[]): Map<string, Contract[]> {
-  const byId = new Map<string, Contract[]>();
-  for (const c of contracts) {
-    const versions = byId.get(c.id) ?? [];
-    const dup = versions.find((v) => v.version === c.version);
-    if (dup) {
-      throw new HeraldError(
-        ErrorCodes.CONTRACT_INVALID,
-        `contract '${c.id}' version ${c.version} is declared twice: ${dup.file} and ${c.file}`,
-        {
-          details: { contract: c.id, version: c.version },
-        },
-      );
-    }
-    versions.push(c);
-    byId.set(c.id, versions);
-  }
-  for (const versions of byId.values()) versions.sort((a, b) => compareVersions(a.version, b.version));
-  return byId;
 }
 
 /**

@@ -6,16 +6,10 @@ import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import {
-  checkCompatibility,
-  compareContracts,
-  groupVersions,
-  type CompatibilityFinding,
-  type CompatibilityResult,
-} from './compatibility.js';
+import { checkCompatibility, compareContracts, type CompatibilityFinding, type CompatibilityResult } from './compatibility.js';
 import type { Contract } from './contract.js';
 import { parseContract } from './load.js';
-import { compareVersions } from './registry.js';
+import { compareVersions, groupVersions } from './registry.js';
 
 const run = promisify(execFile);
 

@@ -2,8 +2,11 @@ import type { OdcsProperty } from './contract.js';
 
 type JsonSchema = Record<string, unknown>;
 
-/** ODCS logicalTypeOptions that map one-to-one onto JSON Schema keywords. */
-const PASS_THROUGH = [
+/**
+ * ODCS logicalTypeOptions that map one-to-one onto JSON Schema keywords: the checks beyond the
+ * type that only validation (not the TypeScript compiler) can make.
+ */
+export const PASS_THROUGH = [
   'minLength',
   'maxLength',
   'pattern',

@@ -24,22 +24,9 @@ export class ContractRegistry {
   /** Builds a registry; throws `CONTRACT_INVALID` when two files declare the same id and version. */
   constructor(contracts: readonly Contract[]) {
     const ajv = contractAjv();
-    for (const c of contracts) {
-      const versions = this.#byId.get(c.id) ?? [];
-      const dup = versions.find((v) => v.version === c.version);
-      if (dup) {
-        throw new HeraldError(
-          ErrorCodes.CONTRACT_INVALID,
-          `contract '${c.id}' version ${c.version} is declared twice: ${dup.file} and ${c.file}`,
-          {
-            details: { contract: c.id, version: c.version },
-          },
-        );
-      }
-      versions.push(c);
-      versions.sort((a, b) => compareVersions(a.version, b.version));
-      this.#byId.set(c.id, versions);
-      this.#validators.set(c, ajv.compile(c.jsonSchema));
+    for (const [id, versions] of groupVersions(contracts)) {
+      this.#byId.set(id, versions);
+      for (const c of versions) this.#validators.set(c, ajv.compile(c.jsonSchema));
     }
   }
 
@@ -112,4 +99,26 @@ export function compareVersions(a: string, b: string): number {
   if (pa === undefined) return 1;
   if (pb === undefined) return -1;
   return pa < pb ? -1 : 1;
+}
+
+/** Contracts grouped by id, each group sorted by version; throws on a duplicate id and version. */
+export function groupVersions(contracts: readonly Contract[]): Map<string, Contract[]> {
+  const byId = new Map<string, Contract[]>();
+  for (const c of contracts) {
+    const versions = byId.get(c.id) ?? [];
+    const dup = versions.find((v) => v.version === c.version);
+    if (dup) {
+      throw new HeraldError(
+        ErrorCodes.CONTRACT_INVALID,
+        `contract '${c.id}' version ${c.version} is declared twice: ${dup.file} and ${c.file}`,
+        {
+          details: { contract: c.id, version: c.version },
+        },
+      );
+    }
+    versions.push(c);
+    byId.set(c.id, versions);
+  }
+  for (const versions of byId.values()) versions.sort((a, b) => compareVersions(a.version, b.version));
+  return byId;
 }
