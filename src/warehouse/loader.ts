@@ -85,7 +85,13 @@ export class Loader {
           await this.#load(builder, batch);
         }
       } catch (err) {
-        if (!(isHeraldError(err) && err.retryable) || this.#stop.signal.aborted) throw err;
+        // Asked to stop: whatever failed meanwhile (a subscription torn down while joining, a
+        // write cut short) leaves its batch unacknowledged, which the broker hands out again.
+        if (this.#stop.signal.aborted) {
+          this.#log.debug(`stopped while ${messageOf(err)}`);
+          return;
+        }
+        if (!(isHeraldError(err) && err.retryable)) throw err;
         this.stats.retries++;
         this.#log.warn(`subscription failed, retrying: ${messageOf(err)}`);
         await this.#sleep(backoffMs(++outage, this.#retry()));

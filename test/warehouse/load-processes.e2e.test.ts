@@ -149,7 +149,7 @@ describe('herald load (processes, real Kafka)', () => {
     const first = startHerald(args);
     expect(await waitFor(async () => first.log.join('').includes('loader started'), 20_000, 100), first.log.join('')).toBe(true);
     first.kill('SIGTERM');
-    expect(await exited(first)).toBe(0);
+    expect(await exited(first), first.log.join('')).toBe(0);
     const v1 = await readFile(join(contracts, 'order-placed.v1.yaml'), 'utf8');
     await writeFile(
       join(contracts, 'order-placed.v2.yaml'),
