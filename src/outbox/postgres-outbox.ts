@@ -4,7 +4,7 @@ import type { ContractRegistry } from '../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { event, type HeraldEvent } from '../event.js';
 import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from './postgres-schema.js';
-import { executorFor } from './sql-client.js';
+import { executorFor, type SqlExecutor } from './sql-client.js';
 import { isConnectionError } from './pg-connect.js';
 import { encodeWalMessage } from './wal-message.js';
 
@@ -34,6 +34,25 @@ export interface PostgresOutboxOptions extends PostgresOutboxSchemaOptions {
    * but no queryable backlog either (see the README).
    */
   readonly mode?: 'table' | 'wal';
+  /**
+   * Hold every appended row back from the polling relay for this long, in ms, so that an
+   * `EagerDispatcher` can publish it right after the commit instead (see
+   * `src/patterns/eager-dispatch.ts`). Default 0: no hold, the relay takes the row at once.
+   * `appendMany(tx, inputs, { holdMs })` overrides it per call. If nobody dispatches the rows
+   * (the process died after its commit), the polling relay delivers them when the hold ends, so
+   * the hold is also the worst-case extra latency. It delays the later events of the same key
+   * as well, because the relay keeps a key in order. For the polling relay only: the logical
+   * relay streams the insert itself and ignores the hold, so an eager dispatch on top would
+   * publish every event twice (the dispatcher refuses to run then); `mode: 'wal'` has no row to
+   * hold and refuses the option.
+   */
+  readonly holdMs?: number;
+}
+
+/** Per-call options of {@link PostgresOutbox.appendMany}. */
+export interface AppendOptions {
+  /** Overrides {@link PostgresOutboxOptions.holdMs} for the events of this call. */
+  readonly holdMs?: number;
 }
 
 /** One event to append: a contract id, its payload and optional envelope attributes. */
@@ -46,6 +65,37 @@ export interface AppendInput<T = unknown> {
   readonly traceparent?: string;
 }
 
+/** A validated event and the outbox row it becomes. */
+interface BuiltRow {
+  readonly event: HeraldEvent;
+  readonly row: Record<string, unknown>;
+}
+
+/** The parameters of {@link insertOneSql}, in its order. */
+function rowParams(r: Record<string, unknown>): unknown[] {
+  return [r.event_id, r.topic, r.partition_key, r.type, r.source, r.subject, r.time, r.dataschema, r.traceparent, JSON.stringify(r.data)];
+}
+
+/** Longest hold accepted: a longer one would mostly delay crash recovery, not help dispatch. */
+const MAX_HOLD_MS = 3_600_000;
+
+/** Validates a hold once, naming the option; a hold needs outbox rows, so `wal` mode refuses one. */
+function checkHoldMs(holdMs: number, mode: 'table' | 'wal'): number {
+  if (!Number.isInteger(holdMs) || holdMs < 0 || holdMs > MAX_HOLD_MS) {
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option 'holdMs' must be an integer from 0 to ${MAX_HOLD_MS}, got ${String(holdMs)}`, {
+      details: { option: 'holdMs' },
+    });
+  }
+  if (holdMs > 0 && mode === 'wal') {
+    throw new HeraldError(
+      ErrorCodes.CONFIG_INVALID,
+      "option 'holdMs' needs mode 'table': wal messages are read by the logical relay only, which cannot hold them back for eager dispatch",
+      { details: { option: 'holdMs' } },
+    );
+  }
+  return holdMs;
+}
+
 /** Advisory-lock class id for Herald's per-key locks ('HRLD'), apart from application locks. */
 const LOCK_CLASS = 0x48524c44;
 
@@ -54,6 +104,8 @@ const LOCK_CLASS = 0x48524c44;
  * and inserts it in the caller's open transaction: the event exists if and only if that
  * transaction commits. It never begins, commits or rolls back. An invalid payload throws
  * `EVENT_INVALID` before anything is sent to the database, so nothing of the call is written.
+ * With `holdMs`, the rows are written held back from the polling relay for an `EagerDispatcher`
+ * (see {@link PostgresOutboxOptions.holdMs}); that changes when they are delivered, never whether.
  */
 export class PostgresOutbox {
   readonly #contracts: ContractRegistry;
@@ -62,6 +114,9 @@ export class PostgresOutbox {
   readonly #oneSql: string;
   readonly #names: { one: string; many: string } | undefined;
   readonly #walPrefix: string | undefined;
+  readonly #holdMs: number;
+  /** The statements that set `retry_at` (a hold), built apart so plain appends stay unchanged. */
+  readonly #held: { oneSql: string; manySql: string; names: { one: string; many: string } | undefined } | undefined;
 
   constructor(options: PostgresOutboxOptions) {
     if (typeof options.source !== 'string' || options.source.length === 0) {
@@ -89,6 +144,16 @@ export class PostgresOutbox {
     // (different schemas or settings) on one connection never share a name.
     this.#names =
       options.prepareStatements === false ? undefined : { one: statementName(this.#oneSql), many: statementName(this.#manySql) };
+    this.#holdMs = checkHoldMs(options.holdMs ?? 0, mode);
+    if (mode === 'table') {
+      const oneSql = insertOneSql(names, serializeKeys, true);
+      const manySql = insertManySql(names, serializeKeys, true);
+      this.#held = {
+        oneSql,
+        manySql,
+        names: options.prepareStatements === false ? undefined : { one: statementName(oneSql), many: statementName(manySql) },
+      };
+    }
   }
 
   /** Validates and appends one event in `tx`; resolves with the event as it will be delivered. */
@@ -97,41 +162,34 @@ export class PostgresOutbox {
     contract: string,
     data: T,
     attributes: Omit<AppendInput<T>, 'contract' | 'data'> = {},
+    options: AppendOptions = {},
   ): Promise<HeraldEvent<T>> {
-    const [e] = await this.appendMany(tx, [{ contract, data, ...attributes }]);
+    const [e] = await this.appendMany(tx, [{ contract, data, ...attributes }], options);
     return e as HeraldEvent<T>;
   }
 
   /**
    * Validates every input first, then appends them all in `tx` with one statement, in the given
-   * order. If any input is invalid, none is written.
+   * order. If any input is invalid, none is written. With a hold (`holdMs`), the rows are kept
+   * from the polling relay until the hold ends or an `EagerDispatcher` handles them.
    */
-  async appendMany(tx: unknown, inputs: readonly AppendInput[]): Promise<HeraldEvent[]> {
+  async appendMany(tx: unknown, inputs: readonly AppendInput[], options: AppendOptions = {}): Promise<HeraldEvent[]> {
     const executor = executorFor(tx);
+    const holdMs =
+      options.holdMs === undefined ? this.#holdMs : checkHoldMs(options.holdMs, this.#walPrefix === undefined ? 'table' : 'wal');
     if (inputs.length === 0) return [];
     const rows = inputs.map((input) => this.#build(input));
     try {
-      if (this.#walPrefix !== undefined) {
+      if (holdMs > 0 && this.#held !== undefined) {
+        await this.#appendHeld(executor, rows, holdMs);
+      } else if (this.#walPrefix !== undefined) {
         const messages = rows.map(({ event: { data, ...attributes }, row }) =>
           encodeWalMessage({ topic: row.topic as string, event: attributes, data: JSON.stringify(data) }),
         );
         if (messages.length === 1) await executor.query(this.#oneSql, [this.#walPrefix, messages[0]], this.#names?.one);
         else await executor.query(this.#manySql, [this.#walPrefix, messages], this.#names?.many);
       } else if (rows.length === 1) {
-        const r = rows[0]!.row;
-        const params = [
-          r.event_id,
-          r.topic,
-          r.partition_key,
-          r.type,
-          r.source,
-          r.subject,
-          r.time,
-          r.dataschema,
-          r.traceparent,
-          JSON.stringify(r.data),
-        ];
-        await executor.query(this.#oneSql, params, this.#names?.one);
+        await executor.query(this.#oneSql, rowParams(rows[0]!.row), this.#names?.one);
       } else {
         await executor.query(this.#manySql, [JSON.stringify(rows.map((r) => r.row))], this.#names?.many);
       }
@@ -141,7 +199,17 @@ export class PostgresOutbox {
     return rows.map((r) => r.event);
   }
 
-  #build(input: AppendInput): { event: HeraldEvent; row: Record<string, unknown> } {
+  /** The held form of the table append: the same rows, with `retry_at` at the end of the hold. */
+  async #appendHeld(executor: SqlExecutor, rows: readonly BuiltRow[], holdMs: number): Promise<void> {
+    const held = this.#held!;
+    if (rows.length === 1) {
+      await executor.query(held.oneSql, [...rowParams(rows[0]!.row), holdMs], held.names?.one);
+    } else {
+      await executor.query(held.manySql, [JSON.stringify(rows.map((r) => r.row)), holdMs], held.names?.many);
+    }
+  }
+
+  #build(input: AppendInput): BuiltRow {
     const contract: Contract = this.#contracts.get(input.contract, input.version);
     this.#contracts.validate(contract, input.data);
     const key = (input.data as Record<string, unknown>)[contract.partitionKey];
@@ -178,7 +246,7 @@ export class PostgresOutbox {
  * are taken (in hash order, to avoid deadlocks between two multi-key appends) before any row gets
  * its id, because the MATERIALIZED aggregate must finish before the INSERT produces a row.
  */
-function insertManySql(n: OutboxNames, serializeKeys: boolean): string {
+function insertManySql(n: OutboxNames, serializeKeys: boolean, held = false): string {
   const locks = serializeKeys
     ? `, locks AS MATERIALIZED (
         SELECT count(pg_advisory_xact_lock(${LOCK_CLASS}, h)) AS n
@@ -189,8 +257,8 @@ function insertManySql(n: OutboxNames, serializeKeys: boolean): string {
         event_id uuid, topic text, partition_key text, type text, source text, subject text,
         time timestamptz, dataschema text, traceparent text, data json)) WITH ORDINALITY AS e(
         event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, ord))${locks}
-    INSERT INTO ${n.outbox} (event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data)
-    SELECT event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data
+    INSERT INTO ${n.outbox} (event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data${held ? ', retry_at' : ''})
+    SELECT event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data${held ? `, ${holdUntil('$2')}` : ''}
     FROM (SELECT input.* FROM input${serializeKeys ? ', locks' : ''} ORDER BY ord) ordered`;
 }
 
@@ -199,10 +267,19 @@ function insertManySql(n: OutboxNames, serializeKeys: boolean): string {
  * a one-row subquery that the INSERT's only row depends on, so the lock is held before the row
  * takes its id.
  */
-function insertOneSql(n: OutboxNames, serializeKeys: boolean): string {
+function insertOneSql(n: OutboxNames, serializeKeys: boolean, held = false): string {
   const lock = serializeKeys ? ` FROM (SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext($3::text))) AS key_lock` : '';
-  return `INSERT INTO ${n.outbox} (event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data)
-    SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::timestamptz, $8::text, $9::text, $10::text::json${lock}`;
+  return `INSERT INTO ${n.outbox} (event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data${held ? ', retry_at' : ''})
+    SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::text, $7::timestamptz, $8::text, $9::text, $10::text::json${held ? `, ${holdUntil('$11')}` : ''}${lock}`;
+}
+
+/**
+ * The end of a hold: the polling relay skips a key while any of its rows has `retry_at` in the
+ * future. Counted from the insert (`clock_timestamp()`), not from the transaction's start
+ * (`now()`), so that the work a transaction did before its append does not use up the hold.
+ */
+function holdUntil(param: string): string {
+  return `clock_timestamp() + ${param}::integer * interval '1 millisecond'`;
 }
 
 /** WAL-message mode: transactional logical messages, one per event, in input order. */
