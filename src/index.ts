@@ -62,3 +62,7 @@ export { asyncApiDocument, type AsyncApiOptions, type AsyncApiDocument } from '.
 export { jsonSchemaFiles, warehouseDdlText, type JsonSchemaFile } from './contracts/exports.js';
 export { renderCatalog, type CatalogOptions, type CatalogHistoryEntry } from './contracts/catalog.js';
 export { createTableSql, warehouseDdl, type DdlTarget, type WarehouseDialect } from './warehouse/ddl.js';
+export { publishDirect, directDefaults, type DirectPublishOptions } from './patterns/direct.js';
+export { EagerDispatcher, eagerDefaults, type EagerDispatcherOptions, type DispatchResult } from './patterns/eager-dispatch.js';
+export { PostgresInbox, migrateInbox, pruneInbox, inboxDefaults, type InboxOptions } from './patterns/inbox.js';
+export { SelfConsumer, selfConsumerDefaults, type EventHandler, type EventHandlers } from './patterns/listen.js';

@@ -12,6 +12,7 @@ import { contractCodegenCommand } from './commands/contract-codegen.js';
 import { contractExportCommand } from './commands/contract-export.js';
 import { contractDocsCommand } from './commands/contract-docs.js';
 import { contractCheckCommand } from './commands/contract-check.js';
+import { consumeCommand } from './commands/consume.js';
 
 const program = new Command('herald')
   .description('Publish events from your database to brokers under data contracts, without dual writes.')
@@ -115,6 +116,25 @@ program
       load: Object.fromEntries(Object.entries(load).filter(([, v]) => v !== undefined)),
     });
   });
+
+program
+  .command('consume')
+  .description('listen to yourself: apply events from a broker to the database through handlers, once each (inbox), until SIGTERM/SIGINT')
+  .option('--config <file>', 'config file (default: ./herald.config.{json,yaml,yml,mjs,js})')
+  .option('--database <url>', 'postgres:// URL of the service database (env HERALD_DATABASE_URL)')
+  .option('--broker <url>', 'kafka:// pubsub:// nats:// amqp:// or redis:// URL (env HERALD_BROKER)')
+  .option('--contracts <dir>', 'contract folder: events are validated against it (env HERALD_CONTRACTS)')
+  .requiredOption('--handlers <module>', 'ESM module exporting { [eventType]: (tx, event) => Promise<void> }')
+  .option('--group <name>', 'consumer group / durable subscription name (default herald-consumer)')
+  .option('--consumer <name>', 'the name the inbox records event ids under (default: the group)')
+  .option('--topics <topic...>', 'topics to read (default: those of the contracts that have a handler)')
+  .option('--create-subscriptions', 'create missing subscriptions, queues and consumer groups instead of failing')
+  .option('--inbox-schema <name>', 'schema of the inbox and its dead-letter table (default herald)')
+  .addOption(new Option('--max-batch <n>', 'events per acknowledged batch at most (default 5000)').argParser(Number))
+  .addOption(new Option('--max-wait <ms>', 'longest wait to fill a batch (default 200)').argParser(Number))
+  .option('--json', 'JSON log lines on stderr')
+  .option('--debug', 'log debug lines')
+  .action(({ maxWait, ...flags }) => consumeCommand({ ...flags, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) }));
 
 const contract = program.command('contract').description('data contracts: lint, check compatibility, generate code, export, document');
 const contractCommand = (name: string): Command =>
