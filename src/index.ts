@@ -66,3 +66,12 @@ export { publishDirect, directDefaults, type DirectPublishOptions } from './patt
 export { EagerDispatcher, eagerDefaults, type EagerDispatcherOptions, type DispatchResult } from './patterns/eager-dispatch.js';
 export { PostgresInbox, migrateInbox, pruneInbox, inboxDefaults, type InboxOptions } from './patterns/inbox.js';
 export { SelfConsumer, selfConsumerDefaults, type EventHandler, type EventHandlers } from './patterns/listen.js';
+export {
+  reconcile,
+  parseWindow,
+  type ReconcileReport,
+  type ReconcileGroup,
+  type ExpectedEvent,
+  type ObservedEvent,
+} from './patterns/reconcile.js';
+export { runReconcile, type ReconcileRunOptions, type ReconcileRun } from './cli/commands/reconcile.js';

@@ -13,6 +13,7 @@ import { contractExportCommand } from './commands/contract-export.js';
 import { contractDocsCommand } from './commands/contract-docs.js';
 import { contractCheckCommand } from './commands/contract-check.js';
 import { consumeCommand } from './commands/consume.js';
+import { reconcileCommand } from './commands/reconcile.js';
 
 const program = new Command('herald')
   .description('Publish events from your database to brokers under data contracts, without dual writes.')
@@ -135,6 +136,24 @@ program
   .option('--json', 'JSON log lines on stderr')
   .option('--debug', 'log debug lines')
   .action(({ maxWait, ...flags }) => consumeCommand({ ...flags, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) }));
+
+program
+  .command('reconcile')
+  .description('compare the events that should exist with what reached the broker and the warehouse; exit 1 on any gap')
+  .option('--config <file>', 'config file (default: ./herald.config.{json,yaml,yml,mjs,js})')
+  .option('--database <url>', 'postgres:// URL of the service database (env HERALD_DATABASE_URL)')
+  .requiredOption('--expected-sql <sql>', 'read-only query returning id, contract (or type) and time of every event that should exist')
+  .option('--broker <url>', 'kafka:// URL whose topics to read from the start (env HERALD_BROKER)')
+  .option('--kafka <url>', 'the same as --broker with a kafka:// URL (env HERALD_KAFKA)')
+  .option('--topics <topic...>', "topics to read (default: the contracts' topics)")
+  .option('--warehouse <url>', 'duckdb:<file> or postgres://...?schema= to check as well (env HERALD_WAREHOUSE)')
+  .option('--contracts <dir>', 'contract folder: default topics and warehouse tables (env HERALD_CONTRACTS)')
+  .option('--window <size>', 'group by event time windows: 30s, 5m, 1h, 1d')
+  .option('--since <time>', 'only events at or after this ISO 8601 time')
+  .option('--until <time>', 'only events before this ISO 8601 time (leave out what is still on its way)')
+  .addOption(new Option('--timeout <ms>', 'longest the Kafka read may take').argParser(Number))
+  .option('--json', 'print the whole report as JSON')
+  .action(async (flags) => void (await reconcileCommand(flags)));
 
 const contract = program.command('contract').description('data contracts: lint, check compatibility, generate code, export, document');
 const contractCommand = (name: string): Command =>
