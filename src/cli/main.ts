@@ -5,6 +5,8 @@ import { migrateCommand } from './commands/migrate.js';
 import { relayCommand } from './commands/relay.js';
 import { statusCommand } from './commands/status.js';
 import { demoCommand } from './commands/demo.js';
+import { DemoPatterns, patternDemoCommand } from './commands/demo-patterns.js';
+import { HeraldError, ErrorCodes } from '../errors.js';
 import { deadLettersCommand } from './commands/dead-letters.js';
 import { loadCommand } from './commands/load.js';
 import { contractLintCommand } from './commands/contract-lint.js';
@@ -204,8 +206,22 @@ program
   .option('--database <url>', 'use this PostgreSQL instead of the embedded one')
   .addOption(new Option('--orders <n>', 'orders to place').default(200).argParser(Number))
   .option('--data-dir <dir>', 'where the embedded database and warehouse live', '.herald/demo')
+  .addOption(
+    new Option('--pattern <pattern>', 'publish with this pattern through --kafka and end with the reconcile table').choices(DemoPatterns),
+  )
+  .option('--chaos', 'with --pattern: broker down for a while, an acknowledgement lost, crashes (see the README)')
   .option('--json', 'print the summary as JSON')
-  .action((flags) => demoCommand(flags));
+  .action(async (flags) => {
+    if (flags.pattern === undefined) return demoCommand(flags);
+    if (flags.kafka === undefined) {
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        `--pattern needs a broker: pass --kafka kafka://127.0.0.1:9092 (npm run services starts one)`,
+        { details: { option: 'kafka' } },
+      );
+    }
+    await patternDemoCommand(flags);
+  });
 
 function sourceOption(): Option {
   return new Option('--source <source>', 'how the relay reads the outbox (env HERALD_SOURCE, default polling)').choices([
