@@ -12,6 +12,7 @@ import type { HeraldEvent } from '../event.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { checkPostgresUrl, connectPg, isConnectionError, type PgClient } from '../outbox/pg-connect.js';
 import { backoffMs } from '../relay/backoff.js';
+import { sleep } from '../relay/wake.js';
 import { PostgresInbox, inboxError, type InboxDeadLetter, type InboxOptions } from './inbox.js';
 
 /**
@@ -397,16 +398,7 @@ export class SelfConsumer {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const signal = this.#stop.signal;
-      signal.addEventListener('abort', done, { once: true });
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-    });
+    return sleep(ms, this.#stop.signal);
   }
 }
 

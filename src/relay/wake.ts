@@ -16,3 +16,8 @@ export function waitUntilWoken(ms: number, signal: AbortSignal, onWake: (wake: (
     onWake(done);
   });
 }
+
+/** Waits `ms`, or until `signal` aborts, whichever comes first; never rejects. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return waitUntilWoken(ms, signal, () => undefined);
+}

@@ -3,6 +3,7 @@ import type { Subscriber, SubscriberBatch } from '../brokers/subscriber.js';
 import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { backoffMs } from '../relay/backoff.js';
+import { sleep } from '../relay/wake.js';
 import { RowBuilder, type LoadBatch } from './rows.js';
 import { writeIsolating } from './write-isolating.js';
 import type { WarehouseSink, WriteResult } from './sink.js';
@@ -159,15 +160,6 @@ export class Loader {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const signal = this.#stop.signal;
-      signal.addEventListener('abort', done, { once: true });
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-    });
+    return sleep(ms, this.#stop.signal);
   }
 }

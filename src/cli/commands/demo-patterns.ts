@@ -22,9 +22,8 @@ import { LogicalSource } from '../../relay/logical-source.js';
 import { PollingSource } from '../../relay/polling-source.js';
 import { Relay } from '../../relay/relay.js';
 import type { RelaySource } from '../../relay/source.js';
-import { DuckDbSink } from '../../warehouse/duckdb-sink.js';
-import { Loader } from '../../warehouse/loader.js';
 import { ChaosPublisher } from '../chaos-publisher.js';
+import { loadFromKafkaUntil } from '../demo-loader.js';
 import { startEmbeddedPostgres } from '../embedded-postgres.js';
 import { printResult, table } from '../output.js';
 import { runReconcile, type ReconcileRun } from './reconcile.js';
@@ -311,26 +310,10 @@ export async function patternDemoCommand(flags: PatternDemoFlags): Promise<Patte
 }
 
 /** Loads the whole topic into a fresh DuckDB file with the warehouse loader. */
-async function loadTopic(brokers: string, topic: string, contracts: ContractRegistry, file: string, log: Logger): Promise<void> {
+async function loadTopic(brokers: string, topic: string, contracts: ContractRegistry, file: string, logger: Logger): Promise<void> {
   const onTopic = (await readKafkaEvents({ brokers, topics: [topic] })).events.length;
-  const subscriber = new KafkaSubscriber({ brokers, topics: [topic], group: `herald-demo-load-${randomUUID()}` });
-  const sink = new DuckDbSink({ path: file });
-  const loader = new Loader({ subscriber, sink, contracts, logger: log });
-  try {
-    const running = loader.run();
-    let failed: unknown;
-    running.catch((err: unknown) => (failed = err));
-    const deadline = Date.now() + 60_000;
-    while (loader.stats.received < onTopic && Date.now() < deadline) {
-      if (failed) throw failed;
-      await pause(100);
-    }
-    loader.stop();
-    await running;
-  } finally {
-    await subscriber.close();
-    await sink.close();
-  }
+  const group = `herald-demo-load-${randomUUID()}`;
+  await loadFromKafkaUntil({ brokers, topics: [topic], group, file, contracts, logger }, (stats) => stats.received >= onTopic);
 }
 
 function render(s: PatternDemoSummary): string {

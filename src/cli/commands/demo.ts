@@ -16,8 +16,7 @@ import { Relay } from '../../relay/relay.js';
 import { queryDuckDb } from '../../warehouse/duckdb-instance.js';
 import { DuckDbSink } from '../../warehouse/duckdb-sink.js';
 import { WarehousePublisher } from '../../warehouse/warehouse-publisher.js';
-import { Loader } from '../../warehouse/loader.js';
-import { KafkaSubscriber } from '../../brokers/kafka-subscriber.js';
+import { loadFromKafkaUntil } from '../demo-loader.js';
 import { startEmbeddedPostgres } from '../embedded-postgres.js';
 import { printResult, table } from '../output.js';
 
@@ -208,26 +207,11 @@ async function loadFromKafka(
   log: Logger,
 ): Promise<void> {
   const group = `herald-demo-${createHash('sha256').update(warehouse).digest('hex').slice(0, 8)}`;
-  const subscriber = new KafkaSubscriber({ brokers, topics, group });
-  const sink = new DuckDbSink({ path: warehouse });
-  const loader = new Loader({ subscriber, sink, contracts, logger: log });
-  try {
-    const running = loader.run();
-    let failed: unknown;
-    running.catch((err: unknown) => (failed = err));
-    const deadline = Date.now() + 60_000;
-    const { stats } = loader;
-    while ((await loaded()) < wanted && Date.now() < deadline) {
-      if (failed) throw failed;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    loader.stop();
-    await running;
-    log.info(`loaded from kafka into ${warehouse}`, { ...stats });
-  } finally {
-    await subscriber.close();
-    await sink.close();
-  }
+  const stats = await loadFromKafkaUntil(
+    { brokers, topics, group, file: warehouse, contracts, logger: log },
+    async () => (await loaded()) >= wanted,
+  );
+  log.info(`loaded from kafka into ${warehouse}`, { ...stats });
 }
 
 const SKUS = ['BOOK-001', 'MUG-002', 'PEN-003', 'LAMP-004', 'DESK-005'];
