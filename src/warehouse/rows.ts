@@ -33,6 +33,8 @@ export interface DeadLetter {
 export interface LoadBatch {
   readonly rows: ReadonlyMap<TablePlan, readonly LoadRow[]>;
   readonly deadLetters: readonly DeadLetter[];
+  /** Events of the batch left out because an earlier event of the same batch had their id. */
+  readonly repeated?: number;
 }
 
 const DATASCHEMA = /^urn:herald:contract:(.+):(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
@@ -79,9 +81,13 @@ export class RowBuilder {
     const rows = new Map<TablePlan, LoadRow[]>();
     const deadLetters: DeadLetter[] = [];
     const seen = new Set<string>();
+    let repeated = 0;
     for (const e of events) {
       const id = e.attributes.id || `${e.topic}@${e.position}`;
-      if (seen.has(id)) continue;
+      if (seen.has(id)) {
+        repeated++;
+        continue;
+      }
       seen.add(id);
       const outcome = this.#row(e, id);
       if ('reason' in outcome) deadLetters.push(outcome);
@@ -91,7 +97,7 @@ export class RowBuilder {
         rows.set(outcome.plan, list);
       }
     }
-    return { rows, deadLetters };
+    return { rows, deadLetters, repeated };
   }
 
   #row(e: IncomingEvent, id: string): { plan: TablePlan; row: LoadRow } | DeadLetter {
