@@ -112,7 +112,8 @@ export class Loader {
     this.stats.received += batch.events.length;
     this.stats.inserted += result.inserted;
     // A redelivered copy within one batch is a duplicate too, skipped before the warehouse.
-    this.stats.duplicates += result.duplicates + (load.repeated ?? 0);
+    const duplicates = result.duplicates + (load.repeated ?? 0);
+    this.stats.duplicates += duplicates;
     this.stats.deadLettered += result.deadLettered;
     for (const d of load.deadLetters) this.#log.warn(`dead-lettered event ${d.id} from ${d.topic}: ${d.reason}`);
     try {
@@ -122,7 +123,7 @@ export class Loader {
       // are skipped then. Stopping here would gain nothing.
       this.#log.warn(`cannot acknowledge a loaded batch; it will be redelivered and skipped: ${messageOf(err)}`);
     }
-    this.#log.debug(`loaded a batch`, { events: batch.events.length, ...result, duplicates: result.duplicates + (load.repeated ?? 0) });
+    this.#log.debug(`loaded a batch`, { events: batch.events.length, ...result, duplicates });
   }
 
   /** Writes the batch, retrying the warehouse until it succeeds. */
