@@ -19,6 +19,12 @@ export interface Setting {
   readonly help: string;
 }
 
+/** The services every benchmark that needs them reads, with the same flags and variables. */
+export const SERVICE_SETTINGS = {
+  pg: { env: 'BENCH_PG', fallback: process.env.HERALD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres', help: 'PostgreSQL URL' },
+  kafka: { env: 'BENCH_KAFKA', fallback: process.env.HERALD_TEST_KAFKA ?? '127.0.0.1:9092', help: 'Kafka bootstrap host:port' },
+} as const satisfies Record<string, Setting>;
+
 /** An error whose message is all the user needs; printed without a stack. */
 export class BenchError extends Error {}
 

@@ -48,6 +48,7 @@ import {
   readSettings,
   round3,
   runBench,
+  SERVICE_SETTINGS,
   SOURCE,
   stderrLogger,
   suffix,
@@ -57,8 +58,7 @@ import {
 } from './common.js';
 
 const SETTINGS = {
-  pg: { env: 'HERALD_BENCH_PG', fallback: 'postgres://postgres@127.0.0.1:5432/postgres', help: 'PostgreSQL URL (warehouse)' },
-  kafka: { env: 'HERALD_BENCH_KAFKA', fallback: '127.0.0.1:9092', help: 'Kafka bootstrap server' },
+  ...SERVICE_SETTINGS,
   rows: { env: 'BENCH_LOAD_ROWS', fallback: '200000', help: 'events on the topic, loaded by every run' },
   rounds: { env: 'BENCH_LOAD_ROUNDS', fallback: '3', help: 'runs per variant and warehouse (the median is reported)' },
   batch: { env: 'BENCH_LOAD_BATCH', fallback: '5000', help: 'events per warehouse transaction' },

@@ -44,6 +44,7 @@ import {
   round1,
   round3,
   runBench,
+  SERVICE_SETTINGS,
   SOURCE,
   stderrLogger,
   suffix,
@@ -58,8 +59,7 @@ import {
 // ------------------------------------------------------------------------------ configuration
 
 const SETTINGS = {
-  pg: { env: 'BENCH_PG', fallback: process.env.HERALD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres', help: 'PostgreSQL URL' },
-  kafka: { env: 'BENCH_KAFKA', fallback: process.env.HERALD_TEST_KAFKA ?? '127.0.0.1:9092', help: 'Kafka bootstrap host:port' },
+  ...SERVICE_SETTINGS,
   only: { env: 'BENCH_ONLY', fallback: 'all', help: 'which part to run: write, relay or all' },
   'write-clients': { env: 'BENCH_WRITE_CLIENTS', fallback: '4', help: 'concurrent pg connections writing business transactions' },
   'write-tx': { env: 'BENCH_WRITE_TX', fallback: '1500', help: 'transactions per connection, per variant, per round' },

@@ -43,6 +43,7 @@ import {
   round1,
   round3,
   runBench,
+  SERVICE_SETTINGS,
   SOURCE,
   stderrLogger,
   suffix,
@@ -69,8 +70,7 @@ const PARTITIONS = 4;
 // BENCH_PG and BENCH_KAFKA mean the same as for outbox-bench; the others have their own names,
 // because e.g. BENCH_ONLY takes other values there.
 const SETTINGS = {
-  pg: { env: 'BENCH_PG', fallback: process.env.HERALD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres', help: 'PostgreSQL URL' },
-  kafka: { env: 'BENCH_KAFKA', fallback: process.env.HERALD_TEST_KAFKA ?? '127.0.0.1:9092', help: 'Kafka bootstrap host:port' },
+  ...SERVICE_SETTINGS,
   only: { env: 'BENCH_SOURCES_ONLY', fallback: 'all', help: 'which part to run: drain, latency or all' },
   events: { env: 'BENCH_SOURCES_EVENTS', fallback: '50000', help: 'events in the backlog of each drain' },
   rounds: { env: 'BENCH_SOURCES_ROUNDS', fallback: '3', help: 'drain rounds of the three variants (median is reported)' },
