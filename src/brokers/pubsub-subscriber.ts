@@ -2,7 +2,7 @@ import { HeraldError, ErrorCodes, messageOf } from '../errors.js';
 import { bounded } from './bounded.js';
 import { decodeIncoming } from './incoming.js';
 import { importPeer } from './peer.js';
-import { callOptions, classify, grpcCode, GrpcStatus, parsePubSubUrl, pubsubClientConfig } from './pubsub.js';
+import { callOptions, classify, grpcCode, GrpcStatus, parsePubSubUrl, pubsubClientConfig, topicExists } from './pubsub.js';
 import { BatchBuffer, subscriberSettings, type SubscriberSettings } from './subscriber-buffer.js';
 import type { Subscriber, SubscriberBatch, SubscriberOptions } from './subscriber.js';
 
@@ -91,18 +91,9 @@ export class PubSubSubscriber implements Subscriber {
   async #check(client: Client, topic: string): Promise<void> {
     const gaxOpts = callOptions(timeoutMs);
     const name = this.#subscriptionName(topic);
-    const topicFound = await client
-      .topic(topic)
-      .getMetadata(gaxOpts)
-      .then(
-        () => true,
-        (cause: unknown) => {
-          if (grpcCode(cause) === GrpcStatus.NOT_FOUND) return false;
-          // roles/pubsub.subscriber may read a subscription without viewing its topic.
-          if (grpcCode(cause) === GrpcStatus.PERMISSION_DENIED) return true;
-          throw failure(cause, `cannot check pubsub topic '${topic}' in project ${this.#where()}`);
-        },
-      );
+    const topicFound = await topicExists(client, topic, gaxOpts, (cause) =>
+      failure(cause, `cannot check pubsub topic '${topic}' in project ${this.#where()}`),
+    );
     if (!topicFound) {
       throw new HeraldError(
         ErrorCodes.TOPIC_NOT_FOUND,

@@ -92,19 +92,12 @@ export class PubSubPublisher implements Publisher {
     const client = await this.#connect();
     const gaxOpts = callOptions(this.#options.timeoutMs);
     for (const name of new Set(topics)) {
-      const found = await client
-        .topic(name)
-        .getMetadata(gaxOpts)
-        .then(
-          () => true,
-          (cause: unknown) => {
-            if (grpcCode(cause) === GrpcStatus.NOT_FOUND) return false;
-            // roles/pubsub.publisher may publish but not read topics: then publishing tells.
-            if (grpcCode(cause) === GrpcStatus.PERMISSION_DENIED) return true;
-            throw classify(cause, `cannot check pubsub topic '${name}' in project ${this.#where()}`);
-          },
-        );
-      if (found) continue;
+      if (
+        await topicExists(client, name, gaxOpts, (cause) =>
+          classify(cause, `cannot check pubsub topic '${name}' in project ${this.#where()}`),
+        )
+      )
+        continue;
       if (!this.#options.createTopics) {
         throw new HeraldError(
           ErrorCodes.TOPIC_NOT_FOUND,
@@ -281,6 +274,30 @@ export const GrpcStatus = {
 export function grpcCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * Whether a Pub/Sub topic exists. A role that may publish or subscribe without viewing topics
+ * (PERMISSION_DENIED) counts as "exists": publishing or subscribing then tells. Any other failure
+ * is thrown as `fail` maps it.
+ */
+export function topicExists(
+  client: Client,
+  name: string,
+  gaxOpts: ReturnType<typeof callOptions>,
+  fail: (cause: unknown) => Error,
+): Promise<boolean> {
+  return client
+    .topic(name)
+    .getMetadata(gaxOpts)
+    .then(
+      () => true,
+      (cause: unknown) => {
+        if (grpcCode(cause) === GrpcStatus.NOT_FOUND) return false;
+        if (grpcCode(cause) === GrpcStatus.PERMISSION_DENIED) return true;
+        throw fail(cause);
+      },
+    );
 }
 
 /**
