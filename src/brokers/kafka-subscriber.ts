@@ -3,7 +3,7 @@ import { importPeer } from './peer.js';
 import { bounded } from './bounded.js';
 import { decodeIncoming } from './incoming.js';
 import { describeKafkaError, kafkaErrorChain, parseKafkaBrokers } from './kafka.js';
-import { BatchBuffer, subscriberSettings, type SubscriberSettings } from './subscriber-buffer.js';
+import { BatchBuffer, STOPPED, subscriberSettings, untilStopped, type SubscriberSettings } from './subscriber-buffer.js';
 import type { Subscriber, SubscriberBatch, SubscriberOptions } from './subscriber.js';
 
 /** Options of {@link KafkaSubscriber}. Defaults are in {@link kafkaSubscriberDefaults}. */
@@ -53,8 +53,6 @@ type KafkaModule = typeof import('@platformatic/kafka');
 type Consumer = import('@platformatic/kafka').Consumer<string, string, string, string>;
 type Message = import('@platformatic/kafka').Message<string, string, string, string>;
 type Stream = import('@platformatic/kafka').MessagesStream<string, string, string, string>;
-
-const STOPPED = Symbol('stopped');
 
 /**
  * Reads Apache Kafka topics as one consumer group (`group`) with `@platformatic/kafka` (an
@@ -301,15 +299,4 @@ function headersOf(m: Message): [string, string][] {
 /** Closes a stream, waiting at most `ms`; never rejects (the stream is abandoned either way). */
 async function closeStream(stream: Stream, ms: number): Promise<void> {
   await bounded(stream.close(), ms, () => new Error('stream close timed out')).catch(() => undefined);
-}
-
-/** Settles like `operation`, or with {@link STOPPED} as soon as `stop` aborts. */
-function untilStopped<T>(operation: Promise<T>, stop: AbortSignal): Promise<T | typeof STOPPED> {
-  operation.catch(() => undefined);
-  if (stop.aborted) return Promise.resolve(STOPPED);
-  return new Promise((resolve, reject) => {
-    const onStop = (): void => resolve(STOPPED);
-    stop.addEventListener('abort', onStop, { once: true });
-    operation.then(resolve, reject).finally(() => stop.removeEventListener('abort', onStop));
-  });
 }

@@ -11,7 +11,7 @@ import {
   withoutCommand,
   type RedisAddress,
 } from './redis-streams.js';
-import { subscriberSettings, type SubscriberSettings } from './subscriber-buffer.js';
+import { STOPPED, subscriberSettings, untilStopped, type SubscriberSettings } from './subscriber-buffer.js';
 import type { IncomingEvent, Subscriber, SubscriberBatch, SubscriberOptions } from './subscriber.js';
 
 /** Options of {@link RedisStreamsSubscriber}. Defaults are in {@link redisStreamsSubscriberDefaults}. */
@@ -70,8 +70,6 @@ interface ReadState {
   cursors: Map<string, string>;
   nextClaimAt: number;
 }
-
-const STOPPED = Symbol('stopped');
 
 /**
  * Reads Redis Streams through a consumer group with `ioredis` (an optional peer dependency), one
@@ -165,7 +163,7 @@ export class RedisStreamsSubscriber implements Subscriber {
       if (queue.length === 0) {
         // Claimed only between batches: entries still queued here must not be claimed and read twice.
         if (Date.now() >= state.nextClaimAt) {
-          const claimed = await this.#untilStopped(this.#claim(maxBatch), stop);
+          const claimed = await untilStopped(this.#claim(maxBatch), stop);
           if (claimed === STOPPED) return;
           // Claimed entries join this consumer's pending list, read next from its start; more
           // may be idle, so the next claim follows as soon as those are handed out.
@@ -231,7 +229,7 @@ export class RedisStreamsSubscriber implements Subscriber {
     for (;;) {
       if (state.history) {
         const args = ['XREADGROUP', 'GROUP', group, this.#options.consumer, 'COUNT', String(count), 'STREAMS', ...keys];
-        const reply = await this.#untilStopped(
+        const reply = await untilStopped(
           this.#call([...args, ...keys.map((k) => state.cursors.get(k)!)], `cannot re-read pending entries of group '${group}'`),
           stop,
         );
@@ -245,7 +243,7 @@ export class RedisStreamsSubscriber implements Subscriber {
       }
       const block = Math.max(1, Math.min(blockMs ?? Infinity, state.nextClaimAt - Date.now()));
       const args = ['XREADGROUP', 'GROUP', group, this.#options.consumer, 'COUNT', String(count), 'BLOCK', String(block), 'STREAMS'];
-      const reply = await this.#untilStopped(
+      const reply = await untilStopped(
         this.#call(
           [...args, ...keys, ...keys.map(() => '>')],
           `cannot read redis stream(s) ${keys.join(', ')} for group '${group}'`,
@@ -350,17 +348,6 @@ export class RedisStreamsSubscriber implements Subscriber {
 
   #checkOpen(): void {
     if (this.#closing.signal.aborted) throw new HeraldError(ErrorCodes.CLOSED, 'redis streams subscriber is closed');
-  }
-
-  /** Settles like `operation`, or with {@link STOPPED} as soon as `stop` aborts. */
-  #untilStopped<T>(operation: Promise<T>, stop: AbortSignal): Promise<T | typeof STOPPED> {
-    operation.catch(() => undefined);
-    if (stop.aborted) return Promise.resolve(STOPPED);
-    return new Promise((resolve, reject) => {
-      const onStop = (): void => resolve(STOPPED);
-      stop.addEventListener('abort', onStop, { once: true });
-      operation.then(resolve, reject).finally(() => stop.removeEventListener('abort', onStop));
-    });
   }
 
   /**

@@ -124,3 +124,21 @@ export class BatchBuffer<T> {
     });
   }
 }
+
+/** What {@link untilStopped} settles with when its signal aborts first. */
+export const STOPPED = Symbol('stopped');
+
+/**
+ * Settles like `operation`, or with {@link STOPPED} as soon as `stop` aborts, so a subscriber's
+ * `close()` ends a blocking read or a group join at once. A later rejection of `operation` is
+ * swallowed: the caller has moved on.
+ */
+export function untilStopped<T>(operation: Promise<T>, stop: AbortSignal): Promise<T | typeof STOPPED> {
+  operation.catch(() => undefined);
+  if (stop.aborted) return Promise.resolve(STOPPED);
+  return new Promise((resolve, reject) => {
+    const onStop = (): void => resolve(STOPPED);
+    stop.addEventListener('abort', onStop, { once: true });
+    operation.then(resolve, reject).finally(() => stop.removeEventListener('abort', onStop));
+  });
+}
