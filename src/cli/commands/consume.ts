@@ -7,6 +7,7 @@ import { consoleLogger } from '../../observe/logger.js';
 import { inboxDefaults, migrateInbox } from '../../patterns/inbox.js';
 import { SelfConsumer, type EventHandlers } from '../../patterns/listen.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
+import { onStopSignals } from '../stop-signals.js';
 
 /** Flags of `herald consume`; defaults in {@link consumeDefaults}. */
 export interface ConsumeFlags extends Pick<HeraldConfig, 'database' | 'broker' | 'kafka' | 'contracts'> {
@@ -84,22 +85,12 @@ export async function consumeCommand(flags: ConsumeFlags, control: ConsumeContro
     ...(flags.maxWaitMs === undefined ? {} : { maxWaitMs: Number(flags.maxWaitMs) }),
   });
   let runtime: SelfConsumer | undefined;
-  let signals = 0;
-  const onSignal = (name: string): void => {
-    if (++signals > 1) {
-      log.warn(`second ${name}: exiting now; the broker redelivers what was not acknowledged`);
-      process.exit(130);
-    }
-    log.info(`${name}: finishing the batch in hand`);
-    runtime?.stop();
-  };
-  const signalHandlers = { SIGTERM: () => onSignal('SIGTERM'), SIGINT: () => onSignal('SIGINT') };
   const onAbort = (): void => runtime?.stop();
+  const removeSignals = onStopSignals(log, onAbort, 'finishing the batch in hand', 'the broker redelivers what was not acknowledged');
   const progress = setInterval(() => runtime && log.info('consuming', { ...runtime.stats }), 10_000);
   progress.unref();
   try {
     runtime = new SelfConsumer({ subscriber, database, consumer, handlers, contracts, inbox, logger: log });
-    for (const [name, fn] of Object.entries(signalHandlers)) process.on(name, fn);
     control.signal?.addEventListener('abort', onAbort, { once: true });
     if (control.signal?.aborted) runtime.stop();
     await runtime.prepare();
@@ -109,7 +100,7 @@ export async function consumeCommand(flags: ConsumeFlags, control: ConsumeContro
   } finally {
     clearInterval(progress);
     control.signal?.removeEventListener('abort', onAbort);
-    for (const [name, fn] of Object.entries(signalHandlers)) process.off(name, fn);
+    removeSignals();
     await runtime?.close();
     await subscriber.close();
   }

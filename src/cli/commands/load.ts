@@ -4,6 +4,7 @@ import { consoleLogger } from '../../observe/logger.js';
 import { Loader } from '../../warehouse/loader.js';
 import { sinkFor } from '../../warehouse/warehouse-url.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
+import { onStopSignals } from '../stop-signals.js';
 
 /** Flags of `herald load`. */
 export interface LoadFlags extends Partial<HeraldConfig> {
@@ -37,20 +38,15 @@ export async function loadCommand(flags: LoadFlags): Promise<void> {
   const warehouse = config.warehouse ?? defaultWarehouse;
   const sink = await sinkFor(warehouse);
   const loader = new Loader({ subscriber, sink, contracts, logger: log, ...(config.piiKey ? { piiKey: config.piiKey } : {}) });
-  let signals = 0;
-  const onSignal = (name: string): void => {
-    if (++signals > 1) {
-      log.warn(`second ${name}: exiting now; the broker redelivers what was not acknowledged`);
-      process.exit(130);
-    }
-    log.info(`${name}: finishing the batch in hand`);
-    loader.stop();
-  };
-  const handlers = { SIGTERM: () => onSignal('SIGTERM'), SIGINT: () => onSignal('SIGINT') };
   const progress = setInterval(() => log.info('loading', { ...loader.stats }), 10_000);
   progress.unref();
+  const removeSignals = onStopSignals(
+    log,
+    () => loader.stop(),
+    'finishing the batch in hand',
+    'the broker redelivers what was not acknowledged',
+  );
   try {
-    for (const [name, fn] of Object.entries(handlers)) process.on(name, fn);
     const tables = await loader.prepare();
     log.info('loader started', {
       subscriber: subscriber.name,
@@ -63,7 +59,7 @@ export async function loadCommand(flags: LoadFlags): Promise<void> {
     log.info('loader stopped', { ...loader.stats });
   } finally {
     clearInterval(progress);
-    for (const [name, fn] of Object.entries(handlers)) process.off(name, fn);
+    removeSignals();
     await subscriber.close();
     await sink.close();
   }

@@ -7,6 +7,7 @@ import { PollingSource } from '../../relay/polling-source.js';
 import { LogicalSource } from '../../relay/logical-source.js';
 import { Relay, type RelayOptions } from '../../relay/relay.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
+import { onStopSignals } from '../stop-signals.js';
 
 /** Flags of `herald relay`. */
 export interface RelayFlags extends Partial<HeraldConfig> {
@@ -51,16 +52,7 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
           ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}),
         });
   const relay = new Relay({ source, publisher, logger: log, ...numeric(config.relay ?? {}) });
-  const handlers = { SIGTERM: () => onSignal('SIGTERM'), SIGINT: () => onSignal('SIGINT') };
-  let signals = 0;
-  function onSignal(name: string): void {
-    if (++signals > 1) {
-      log.warn(`second ${name}: exiting now; undelivered events stay in the outbox`);
-      process.exit(130);
-    }
-    log.info(`${name}: draining the batch in flight`);
-    void relay.stop();
-  }
+  let removeSignals = (): void => undefined;
   try {
     await publisher.prepare(topics);
     await source.start();
@@ -70,11 +62,11 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
       ...(source instanceof PollingSource ? { instance: source.instanceId } : { slot: source.slot }),
       topics: topics.length,
     });
-    for (const [name, fn] of Object.entries(handlers)) process.on(name, fn);
+    removeSignals = onStopSignals(log, () => void relay.stop(), 'draining the batch in flight', 'undelivered events stay in the outbox');
     await relay.run();
     log.info('relay stopped', { ...relay.stats, ...(source instanceof LogicalSource ? source.stats : {}) });
   } finally {
-    for (const [name, fn] of Object.entries(handlers)) process.off(name, fn);
+    removeSignals();
     await source.close();
     await publisher.close();
   }
