@@ -7,6 +7,9 @@ import { loadContractDir } from './load.js';
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
+/** A Herald `dataschema`: `urn:herald:contract:<id>:<version>` (see `dataschemaOf`). */
+const DATASCHEMA = /^urn:herald:contract:(.+):(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
+
 /** The ajv instance contracts are compiled with: strict, with the standard formats. */
 export function contractAjv(): Ajv {
   return addFormats(new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }));
@@ -20,6 +23,9 @@ export function contractAjv(): Ajv {
 export class ContractRegistry {
   readonly #byId = new Map<string, Contract[]>();
   readonly #validators = new Map<Contract, ValidateFunction>();
+  readonly #bySchema = new Map<string, Contract>();
+  /** The newest version per CloudEvents type. */
+  readonly #byType = new Map<string, Contract>();
 
   /** Builds a registry; throws `CONTRACT_INVALID` when two files declare the same id and version. */
   constructor(contracts: readonly Contract[]) {
@@ -27,6 +33,11 @@ export class ContractRegistry {
     for (const [id, versions] of groupVersions(contracts)) {
       this.#byId.set(id, versions);
       for (const c of versions) this.#validators.set(c, ajv.compile(c.jsonSchema));
+    }
+    for (const c of this.list()) {
+      this.#bySchema.set(c.dataschema, c);
+      // list() is sorted by id then version, so the last one set for a type is the newest.
+      this.#byType.set(c.eventType, c);
     }
   }
 
@@ -53,6 +64,31 @@ export class ContractRegistry {
       });
     }
     return found;
+  }
+
+  /**
+   * The contract of a received event: the one its `dataschema` names, else the newest version
+   * whose event type is its `type`. Returns the reason instead when there is none (a Herald
+   * dataschema of a version not loaded, an unknown type, neither attribute), worded for a
+   * dead-letter row.
+   */
+  forEvent(dataschema: string | undefined, type: string | undefined): Contract | string {
+    if (dataschema !== undefined) {
+      const found = this.#bySchema.get(dataschema);
+      if (found) return found;
+      const m = DATASCHEMA.exec(dataschema);
+      if (m) return `no contract '${m[1]}' version ${m[2]} is loaded; add its file to the contracts directory and replay this dead letter`;
+    }
+    const byType = type === undefined ? undefined : this.#byType.get(type);
+    if (byType) return byType;
+    return type === undefined
+      ? 'the message has no CloudEvents type (ce-type) and no Herald dataschema, so its contract is unknown'
+      : `no contract for event type '${type}' is loaded; add its file to the contracts directory`;
+  }
+
+  /** The newest contract version whose CloudEvents type is `type`, if any. */
+  forType(type: string): Contract | undefined {
+    return this.#byType.get(type);
   }
 
   /**

@@ -4,7 +4,6 @@
  * the broker is the only place the service writes to first; the inbox makes applying the event
  * idempotent, so redelivery never applies it twice.
  */
-import type { Contract } from '../contracts/contract.js';
 import type { ContractRegistry } from '../contracts/registry.js';
 import type { IncomingEvent, Subscriber, SubscriberBatch } from '../brokers/subscriber.js';
 import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
@@ -118,8 +117,6 @@ export class SelfConsumer {
   readonly #inbox: PostgresInbox;
   readonly #log: Logger;
   readonly #stop = new AbortController();
-  readonly #bySchema = new Map<string, Contract>();
-  readonly #byType = new Map<string, Contract>();
   #client: PgClient | undefined;
   #prepared = false;
 
@@ -143,13 +140,8 @@ export class SelfConsumer {
     }
     const contracts = options.contracts;
     if (contracts) {
-      // list() is sorted by id then version, so the last one set for a type is the newest.
-      for (const c of contracts.list()) {
-        this.#bySchema.set(c.dataschema, c);
-        this.#byType.set(c.eventType, c);
-      }
       for (const type of Object.keys(options.handlers)) {
-        if (!this.#byType.has(type)) invalid('handlers', `keyed by event types of loaded contracts; no contract has event type '${type}'`);
+        if (!contracts.forType(type)) invalid('handlers', `keyed by event types of loaded contracts; no contract has event type '${type}'`);
       }
     }
   }
@@ -277,7 +269,7 @@ export class SelfConsumer {
     if (!a.type) return 'the message has no CloudEvents type (ce-type), so no handler can be chosen';
     const handler = Object.hasOwn(this.#options.handlers, a.type) ? this.#options.handlers[a.type] : undefined;
     if (!handler) return `consumer '${this.#options.consumer}' has no handler for event type '${a.type}'`;
-    const contract = this.#contractOf(a.dataschema, a.type);
+    const contract = this.#options.contracts?.forEvent(a.dataschema, a.type);
     if (typeof contract === 'string') return contract;
     const what = contract ? `contract '${contract.id}' version ${contract.version}` : `type '${a.type}'`;
     let data: unknown;
@@ -307,19 +299,6 @@ export class SelfConsumer {
       data,
     });
     return { event, handler };
-  }
-
-  /** The event's contract (undefined when no registry is configured), or the reason there is none. */
-  #contractOf(dataschema: string | undefined, type: string): Contract | undefined | string {
-    if (!this.#options.contracts) return undefined;
-    if (dataschema !== undefined) {
-      const found = this.#bySchema.get(dataschema);
-      if (found) return found;
-      if (dataschema.startsWith('urn:herald:contract:')) {
-        return `no contract with dataschema '${dataschema}' is loaded; add its file to the contracts directory and replay this dead letter`;
-      }
-    }
-    return this.#byType.get(type) ?? `no contract for event type '${type}' is loaded; add its file to the contracts directory`;
   }
 
   /** Records a dead letter; `logged` replaces the reason in the log line when that may quote event data. */

@@ -37,7 +37,6 @@ export interface LoadBatch {
   readonly repeated?: number;
 }
 
-const DATASCHEMA = /^urn:herald:contract:(.+):(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
 /**
@@ -51,8 +50,6 @@ export class RowBuilder {
   readonly #key: Buffer | undefined;
   readonly #tableOf = new Map<Contract, TablePlan>();
   readonly #fieldsOf = new Map<Contract, (Field | undefined)[]>();
-  readonly #byType = new Map<string, Contract>();
-  readonly #bySchema = new Map<string, Contract>();
 
   /** `plans` are the tables as the sink prepared them; `key` hashes personal data. */
   constructor(registry: ContractRegistry, plans: readonly TablePlan[], key: Buffer | undefined) {
@@ -67,12 +64,6 @@ export class RowBuilder {
           plan.columns.map((c) => own.get(c.name)),
         );
       }
-    }
-    // list() is sorted by id then version, so the last one set is the newest.
-    for (const c of registry.list()) {
-      if (!this.#tableOf.has(c)) continue;
-      this.#byType.set(c.eventType, c);
-      this.#bySchema.set(c.dataschema, c);
     }
   }
 
@@ -112,8 +103,9 @@ export class RowBuilder {
       data: this.#keptData(e.data, contract, parsed),
     });
     if (!a.id) return dead('the message has no CloudEvents id (ce-id); it cannot be deduplicated');
-    const contract = this.#contractOf(a.dataschema, a.type);
+    const contract = this.#registry.forEvent(a.dataschema, a.type);
     if (typeof contract === 'string') return dead(contract);
+    if (!this.#tableOf.has(contract)) return dead(`contract '${contract.id}' version ${contract.version} has no warehouse table here`);
     let data: unknown;
     try {
       data = JSON.parse(e.data);
@@ -145,23 +137,6 @@ export class RowBuilder {
     const own = this.#fieldsOf.get(contract)!;
     for (let i = 0; i < plan.columns.length; i++) values.push(columnText(plan.columns[i]!.type, own[i], record, this.#key));
     return { plan, row: { eventId: a.id, values } };
-  }
-
-  /** The contract of an event, or the reason there is none. */
-  #contractOf(dataschema: string | undefined, type: string | undefined): Contract | string {
-    if (dataschema !== undefined) {
-      const found = this.#bySchema.get(dataschema);
-      if (found) return found;
-      const m = DATASCHEMA.exec(dataschema);
-      if (m) {
-        return `no contract '${m[1]}' version ${m[2]} is loaded; add its file to the contracts directory and replay this dead letter`;
-      }
-    }
-    const byType = type === undefined ? undefined : this.#byType.get(type);
-    if (byType) return byType;
-    return type === undefined
-      ? 'the message has no CloudEvents type (ce-type) and no Herald dataschema, so its contract is unknown'
-      : `no contract for event type '${type}' is loaded; add its file to the contracts directory`;
   }
 
   #keptData(raw: string, contract: Contract | undefined, parsed: { value: unknown } | undefined): string | null {
