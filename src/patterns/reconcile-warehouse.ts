@@ -1,11 +1,11 @@
 import type { Contract } from '../contracts/contract.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { maskCredentials } from '../brokers/mask.js';
 import { quoteIdent } from '../outbox/identifiers.js';
 import { connectPg, redactUrl } from '../outbox/pg-connect.js';
 import { queryDuckDb } from '../warehouse/duckdb-instance.js';
 import { deadLetterTable } from '../warehouse/sink.js';
 import { planTables } from '../warehouse/table-plan.js';
+import { parseWarehouseUrl } from '../warehouse/warehouse-url.js';
 import type { ObservedEvent } from './reconcile.js';
 
 /** Options of {@link readWarehouseEvents}. */
@@ -54,24 +54,11 @@ interface Source {
 export async function readWarehouseEvents(options: WarehouseReadOptions): Promise<WarehouseRead> {
   const url = options.warehouse;
   const planned = options.contracts ? contractTables(options.contracts) : undefined;
-  if (/^duckdb:/i.test(url)) {
-    const file = url.replace(/^duckdb:(\/\/)?/i, '');
-    if (file === '') throw invalidUrl(url);
-    return readDuckDb(file, planned);
-  }
-  if (/^postgres(ql)?:\/\//i.test(url)) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw invalidUrl(url);
-    }
-    const schema = parsed.searchParams.get('schema') ?? 'public';
-    quoteIdent(schema, 'schema');
-    parsed.searchParams.delete('schema');
-    return readPostgres(parsed.toString(), schema, planned);
-  }
-  throw invalidUrl(url);
+  const at = parseWarehouseUrl(url);
+  if (at.dialect === 'duckdb') return readDuckDb(at.file, planned);
+  const schema = at.schema ?? 'public';
+  quoteIdent(schema, 'schema');
+  return readPostgres(at.url, schema, planned);
 }
 
 /** The table of each contract; table names from {@link planTables} are validated identifiers. */
@@ -195,12 +182,4 @@ function text(v: unknown): string | undefined {
 
 function timeValue(v: unknown): Date | string | null {
   return v instanceof Date || typeof v === 'string' ? v : null;
-}
-
-function invalidUrl(url: string): HeraldError {
-  return new HeraldError(
-    ErrorCodes.CONFIG_INVALID,
-    `option 'warehouse' must be duckdb:<file> or postgres://user@host/database[?schema=name], got '${maskCredentials(url)}'`,
-    { details: { option: 'warehouse' } },
-  );
 }

@@ -2,18 +2,22 @@ import { HeraldError, ErrorCodes } from '../errors.js';
 import { maskCredentials } from '../brokers/mask.js';
 import type { WarehouseSink } from './sink.js';
 
+/** A warehouse URL, parsed: a DuckDB file, or a PostgreSQL server URL (without `schema`) and schema. */
+export type WarehouseLocation =
+  | { readonly dialect: 'duckdb'; readonly file: string }
+  | { readonly dialect: 'postgres'; readonly url: string; readonly schema: string | undefined };
+
 /**
- * Makes the sink a warehouse URL names: `duckdb:<file>` (relative or absolute path, e.g.
- * `duckdb:warehouse.duckdb`) or `postgres://user:pass@host/db?schema=analytics` (`schema`
- * defaults to `public`; it is Herald's parameter and is not passed to the server). Only the sink
- * of that warehouse, and its client library, is loaded. Anything else is a `CONFIG_INVALID`
- * naming the forms Herald knows; the URL is shown without its password.
+ * Parses `duckdb:<file>` (relative or absolute path, e.g. `duckdb:warehouse.duckdb`) or
+ * `postgres://user:pass@host/db?schema=analytics` (`schema` is Herald's parameter: it is taken out
+ * of the URL given to the server). Anything else is a `CONFIG_INVALID` naming the forms Herald
+ * knows; the URL is shown without its password.
  */
-export async function sinkFor(url: string): Promise<WarehouseSink> {
+export function parseWarehouseUrl(url: string): WarehouseLocation {
   if (/^duckdb:/i.test(url)) {
-    const path = url.replace(/^duckdb:(\/\/)?/i, '');
-    if (path === '') throw invalid(url);
-    return new (await import('./duckdb-sink.js')).DuckDbSink({ path });
+    const file = url.replace(/^duckdb:(\/\/)?/i, '');
+    if (file === '') throw invalid(url);
+    return { dialect: 'duckdb', file };
   }
   if (/^postgres(ql)?:\/\//i.test(url)) {
     let parsed: URL;
@@ -24,9 +28,19 @@ export async function sinkFor(url: string): Promise<WarehouseSink> {
     }
     const schema = parsed.searchParams.get('schema') ?? undefined;
     parsed.searchParams.delete('schema');
-    return new (await import('./postgres-sink.js')).PostgresSink({ url: parsed.toString(), ...(schema === undefined ? {} : { schema }) });
+    return { dialect: 'postgres', url: parsed.toString(), schema };
   }
   throw invalid(url);
+}
+
+/**
+ * Makes the sink a warehouse URL names (see {@link parseWarehouseUrl}; `schema` defaults to
+ * `public`). Only the sink of that warehouse, and its client library, is loaded.
+ */
+export async function sinkFor(url: string): Promise<WarehouseSink> {
+  const at = parseWarehouseUrl(url);
+  if (at.dialect === 'duckdb') return new (await import('./duckdb-sink.js')).DuckDbSink({ path: at.file });
+  return new (await import('./postgres-sink.js')).PostgresSink({ url: at.url, ...(at.schema === undefined ? {} : { schema: at.schema }) });
 }
 
 function invalid(url: string): HeraldError {

@@ -7,6 +7,7 @@ import { HeraldError, ErrorCodes } from '../../errors.js';
 import { quoteIdent } from '../../outbox/identifiers.js';
 import { WarehouseDialects, type DdlTarget, type WarehouseDialect } from '../../warehouse/ddl.js';
 import { postgresSinkDefaults } from '../../warehouse/postgres-sink.js';
+import { parseWarehouseUrl } from '../../warehouse/warehouse-url.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { printResult } from '../output.js';
 import { writeIfChanged } from './contract-codegen.js';
@@ -104,9 +105,8 @@ export async function contractExportCommand(flags: ContractExportFlags): Promise
 
 /** The dialect and schema of `--format ddl`: flags first, then the configured warehouse. */
 function ddlTarget(flags: ContractExportFlags, config: HeraldConfig): DdlTarget {
-  const url = config.warehouse;
-  const postgresUrl = url !== undefined && /^postgres(ql)?:\/\//i.test(url) ? url : undefined;
-  const dialect = flags.dialect ?? (postgresUrl ? 'postgres' : 'duckdb');
+  const at = config.warehouse === undefined ? undefined : parseWarehouseUrl(config.warehouse);
+  const dialect = flags.dialect ?? at?.dialect ?? 'duckdb';
   if (!WarehouseDialects.includes(dialect)) {
     throw new HeraldError(
       ErrorCodes.CONFIG_INVALID,
@@ -117,15 +117,7 @@ function ddlTarget(flags: ContractExportFlags, config: HeraldConfig): DdlTarget 
     );
   }
   if (dialect === 'duckdb') return { dialect };
-  let schema = flags.warehouseSchema;
-  if (schema === undefined && postgresUrl !== undefined) {
-    try {
-      schema = new URL(postgresUrl).searchParams.get('schema') ?? undefined;
-    } catch {
-      // A malformed URL is the loader's to refuse; the export only wanted its schema.
-    }
-  }
-  schema ??= postgresSinkDefaults.schema;
+  const schema = flags.warehouseSchema ?? (at?.dialect === 'postgres' ? at.schema : undefined) ?? postgresSinkDefaults.schema;
   quoteIdent(schema, flags.warehouseSchema === undefined ? 'warehouse' : 'warehouseSchema');
   return { dialect, schema };
 }
