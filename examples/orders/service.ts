@@ -27,6 +27,25 @@ export const ORDERS_DDL = [
     unit_price numeric(12,2) NOT NULL, PRIMARY KEY (order_id, line))`,
 ];
 
+/** Writes the order and its lines in the caller's transaction (the business change alone). */
+export async function insertOrder(client: pg.PoolClient | pg.Client, order: Order): Promise<void> {
+  await client.query('INSERT INTO orders (id, customer_id, total, currency) VALUES ($1, $2, $3, $4)', [
+    order.orderId,
+    order.customerId,
+    totalOf(order),
+    order.currency,
+  ]);
+  for (const [i, l] of order.lines.entries()) {
+    await client.query('INSERT INTO order_lines (order_id, line, sku, quantity, unit_price) VALUES ($1, $2, $3, $4, $5)', [
+      order.orderId,
+      i + 1,
+      l.sku,
+      l.quantity,
+      l.unitPrice,
+    ]);
+  }
+}
+
 /** The order's total, rounded to cents. */
 function totalOf(order: Order): number {
   return Math.round(order.lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0) * 100) / 100;
@@ -52,21 +71,7 @@ export function orderPlacedEvent(order: Order): Record<string, unknown> {
 export async function placeOrder(client: pg.PoolClient | pg.Client, outbox: PostgresOutbox, order: Order): Promise<void> {
   await client.query('BEGIN');
   try {
-    await client.query('INSERT INTO orders (id, customer_id, total, currency) VALUES ($1, $2, $3, $4)', [
-      order.orderId,
-      order.customerId,
-      totalOf(order),
-      order.currency,
-    ]);
-    for (const [i, l] of order.lines.entries()) {
-      await client.query('INSERT INTO order_lines (order_id, line, sku, quantity, unit_price) VALUES ($1, $2, $3, $4, $5)', [
-        order.orderId,
-        i + 1,
-        l.sku,
-        l.quantity,
-        l.unitPrice,
-      ]);
-    }
+    await insertOrder(client, order);
     await outbox.append(client, 'orders.order-placed', orderPlacedEvent(order));
     await client.query('COMMIT');
   } catch (err) {

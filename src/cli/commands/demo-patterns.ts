@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { ORDERS_DDL, orderPlacedEvent, type Order } from '../../../examples/orders/service.js';
+import { ORDERS_DDL, insertOrder, orderPlacedEvent, type Order } from '../../../examples/orders/service.js';
 import { applyOrderPlaced } from '../../../examples/orders/listen-handlers.js';
 import { parseContract } from '../../contracts/load.js';
 import { ContractRegistry } from '../../contracts/registry.js';
@@ -26,6 +26,7 @@ import { ChaosPublisher } from '../chaos-publisher.js';
 import { loadFromKafkaUntil } from '../demo-loader.js';
 import { startEmbeddedPostgres } from '../embedded-postgres.js';
 import { printResult, table } from '../output.js';
+import { sampleOrder } from './demo.js';
 import { runReconcile, type ReconcileRun } from './reconcile.js';
 
 /** The publishing patterns `herald demo --pattern` runs. */
@@ -364,31 +365,10 @@ async function inTransaction(db: pg.Client, work: () => Promise<void>): Promise<
   }
 }
 
-async function insertOrder(db: pg.Client, order: Order): Promise<void> {
-  const e = orderPlacedEvent(order) as { total: number };
-  await db.query('INSERT INTO orders (id, customer_id, total, currency) VALUES ($1, $2, $3, $4)', [
-    order.orderId,
-    order.customerId,
-    e.total,
-    order.currency,
-  ]);
-}
-
 function orderEvent(contracts: ContractRegistry, order: Order): HeraldEvent {
   const c = contracts.get('orders.order-placed');
   const data = orderPlacedEvent(order);
   return event({ source: '/examples/orders-service', type: c.eventType, dataschema: c.dataschema, partitionkey: order.customerId, data });
-}
-
-function sampleOrder(i: number): Order {
-  const customer = `cust-${String((i * 7) % 20).padStart(2, '0')}`;
-  return {
-    orderId: randomUUID(),
-    customerId: customer,
-    customerEmail: `${customer}@example.com`,
-    currency: 'EUR',
-    lines: [{ sku: `SKU-${i % 5}`, quantity: 1 + (i % 2), unitPrice: 9.5 }],
-  };
 }
 
 function pause(ms: number): Promise<void> {

@@ -217,7 +217,7 @@ async function loadFromKafka(
 const SKUS = ['BOOK-001', 'MUG-002', 'PEN-003', 'LAMP-004', 'DESK-005'];
 
 /** A deterministic order: 20 customers, one to three lines. */
-function sampleOrder(i: number): Order {
+export function sampleOrder(i: number): Order {
   const customer = `cust-${String((i * 7) % 20).padStart(2, '0')}`;
   return {
     orderId: randomUUID(),
