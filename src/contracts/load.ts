@@ -57,6 +57,18 @@ export async function loadContractDir(dir: string): Promise<Contract[]> {
  * (one schema object, a partition key that exists and is required, a known compatibility mode).
  */
 export function parseContract(text: string, file: string): Contract {
+  return parseContractSource(text, file).contract;
+}
+
+/** A parsed contract with its YAML document and line index, for tools that point at lines. */
+export interface ContractSource {
+  readonly contract: Contract;
+  readonly doc: Document;
+  readonly lines: LineCounter;
+}
+
+/** {@link parseContract}, keeping the YAML document it parsed; throws the same errors. */
+export function parseContractSource(text: string, file: string): ContractSource {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const fail = (reason: string, path: readonly (string | number)[] = []): never => {
@@ -146,7 +158,7 @@ export function parseContract(text: string, file: string): Contract {
 
   const team = c.team as { name?: string } | undefined;
   const description = c.description as { purpose?: string } | undefined;
-  return Object.freeze({
+  const contract: Contract = Object.freeze({
     id,
     name: (c.name as string | undefined) ?? id,
     version,
@@ -166,6 +178,7 @@ export function parseContract(text: string, file: string): Contract {
     dataschema: dataschemaOf(id, version),
     file,
   });
+  return { contract, doc, lines };
 }
 
 function checkNames(props: readonly OdcsProperty[], path: (string | number)[], fail: (r: string, p: (string | number)[]) => never): void {
