@@ -74,4 +74,4 @@ export {
   type ExpectedEvent,
   type ObservedEvent,
 } from './patterns/reconcile.js';
-export { runReconcile, type ReconcileRunOptions, type ReconcileRun } from './cli/commands/reconcile.js';
+export { runReconcile, type ReconcileRunOptions, type ReconcileRun } from './patterns/reconcile-run.js';

@@ -27,7 +27,7 @@ import { loadFromKafkaUntil } from '../demo-loader.js';
 import { startEmbeddedPostgres } from '../embedded-postgres.js';
 import { printResult, table } from '../output.js';
 import { sampleOrder } from './demo.js';
-import { runReconcile, type ReconcileRun } from './reconcile.js';
+import { runReconcile, type ReconcileRun } from '../../patterns/reconcile-run.js';
 
 /** The publishing patterns `herald demo --pattern` runs. */
 export const DemoPatterns = ['direct', 'outbox', 'logical', 'listen'] as const;
