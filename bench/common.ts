@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { consoleLogger, ContractRegistry, parseContract } from '../src/index.js';
-import { redactUrl } from '../src/outbox/pg-connect.js';
+import { redactUrl } from '../src/postgres/connect.js';
 import { bounded } from '../src/brokers/bounded.js';
 
 // ------------------------------------------------------------------------------ configuration

@@ -23,7 +23,7 @@ import {
   type RelayRecord,
   type RelaySource,
 } from '../src/index.js';
-import { KafkaPublisher } from '../src/brokers/kafka.js';
+import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
 import {
   BenchError,
   checkKafka,

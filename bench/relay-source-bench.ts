@@ -18,11 +18,11 @@ import { fileURLToPath } from 'node:url';
 import { build as buildHistogram, type Histogram } from 'hdr-histogram-js';
 import pg from 'pg';
 import { migratePostgres, PollingSource, PostgresOutbox, Relay, type AppendInput, type RelaySource } from '../src/index.js';
-import { KafkaPublisher } from '../src/brokers/kafka.js';
+import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
 import type { Publisher } from '../src/brokers/publisher.js';
-import { isConnectionError } from '../src/outbox/pg-connect.js';
-import { logicalNames } from '../src/outbox/postgres-logical.js';
-import { LogicalSource } from '../src/relay/logical-source.js';
+import { isConnectionError } from '../src/postgres/connect.js';
+import { logicalNames } from '../src/postgres/logical-setup.js';
+import { LogicalSource } from '../src/postgres/logical-source.js';
 import {
   BenchError,
   checkKafka,

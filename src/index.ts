@@ -12,8 +12,8 @@ export {
 } from './contracts/contract.js';
 export { ContractRegistry } from './contracts/registry.js';
 export { loadContractDir, parseContract } from './contracts/load.js';
-export { PostgresOutbox, type PostgresOutboxOptions, type AppendInput } from './outbox/postgres-outbox.js';
-export { outboxDefaults, type PostgresOutboxSchemaOptions } from './outbox/postgres-schema.js';
+export { PostgresOutbox, type PostgresOutboxOptions, type AppendInput } from './postgres/outbox.js';
+export { outboxDefaults, type PostgresOutboxSchemaOptions } from './postgres/schema.js';
 export {
   migratePostgres,
   postgresOutboxStatus,
@@ -21,17 +21,17 @@ export {
   type MigrationResult,
   type OutboxStatus,
   type TopicStatus,
-} from './outbox/postgres-migrate.js';
-export { listDeadLetters, requeueDeadLetters, type DeadLetter } from './outbox/postgres-dead-letters.js';
-export type { SqlExecutor } from './outbox/sql-client.js';
-export { relayGrants, type SlotStatus, type LogicalNamesOptions } from './outbox/postgres-logical.js';
+} from './postgres/migrate.js';
+export { listDeadLetters, requeueDeadLetters, type DeadLetter } from './postgres/dead-letters.js';
+export type { SqlExecutor } from './postgres/executor.js';
+export { relayGrants, type SlotStatus, type LogicalNamesOptions } from './postgres/logical-setup.js';
 export type { Publisher, OutgoingEvent } from './brokers/publisher.js';
 export { publisherFor, brokerSchemes, type BrokerOptions } from './brokers/broker-url.js';
 export { withTopicMap } from './brokers/topic-map.js';
 export { Relay, relayDefaults, type RelayOptions, type RelayStats } from './relay/relay.js';
 export type { RelaySource, RelayRecord } from './relay/source.js';
-export { PollingSource, pollingDefaults, type PollingSourceOptions } from './relay/polling-source.js';
-export { LogicalSource, logicalDefaults, type LogicalSourceOptions, type LogicalSourceStats } from './relay/logical-source.js';
+export { PollingSource, pollingDefaults, type PollingSourceOptions } from './postgres/polling-source.js';
+export { LogicalSource, logicalDefaults, type LogicalSourceOptions, type LogicalSourceStats } from './postgres/logical-source.js';
 export { consoleLogger, silentLogger, type Logger } from './observe/logger.js';
 export type { Subscriber, SubscriberBatch, SubscriberOptions, IncomingEvent } from './brokers/subscriber.js';
 export { subscriberDefaults } from './brokers/subscriber.js';
@@ -63,8 +63,8 @@ export { jsonSchemaFiles, warehouseDdlText, type JsonSchemaFile } from './contra
 export { renderCatalog, type CatalogOptions, type CatalogHistoryEntry } from './contracts/catalog.js';
 export { createTableSql, warehouseDdl, type DdlTarget, type WarehouseDialect } from './warehouse/ddl.js';
 export { publishDirect, directDefaults, type DirectPublishOptions } from './patterns/direct.js';
-export { EagerDispatcher, eagerDefaults, type EagerDispatcherOptions, type DispatchResult } from './patterns/eager-dispatch.js';
-export { PostgresInbox, migrateInbox, pruneInbox, inboxDefaults, type InboxOptions } from './patterns/inbox.js';
+export { EagerDispatcher, eagerDefaults, type EagerDispatcherOptions, type DispatchResult } from './postgres/eager-dispatch.js';
+export { PostgresInbox, migrateInbox, pruneInbox, inboxDefaults, type InboxOptions } from './postgres/inbox.js';
 export { SelfConsumer, selfConsumerDefaults, type EventHandler, type EventHandlers } from './patterns/listen.js';
 export {
   reconcile,

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
+import type { PostgresOutbox } from '../../src/postgres/outbox.js';
 
 /** A line of an order. */
 export interface OrderLine {

@@ -38,26 +38,26 @@ export async function publisherFor(url: string, options: BrokerOptions = {}): Pr
   const createTopics = options.createTopics === true;
   switch (scheme) {
     case 'kafka':
-      return new (await import('./kafka.js')).KafkaPublisher({ brokers: url, createTopics });
+      return new (await import('./kafka/publisher.js')).KafkaPublisher({ brokers: url, createTopics });
     case 'pubsub':
-      return new (await import('./pubsub.js')).PubSubPublisher({ url, createTopics });
+      return new (await import('./pubsub/publisher.js')).PubSubPublisher({ url, createTopics });
     case 'nats':
-      return new (await import('./nats.js')).NatsPublisher({ url, createStreams: createTopics });
+      return new (await import('./nats/publisher.js')).NatsPublisher({ url, createStreams: createTopics });
     case 'amqp':
     case 'amqps':
-      return new (await import('./rabbitmq.js')).RabbitMqPublisher({ url, createExchange: createTopics });
+      return new (await import('./rabbitmq/publisher.js')).RabbitMqPublisher({ url, createExchange: createTopics });
     case 'redis':
-      return new (await import('./redis-streams.js')).RedisStreamsPublisher({ url });
+      return new (await import('./redis-streams/publisher.js')).RedisStreamsPublisher({ url });
     case 'mqtt':
-      return new (await import('./mqtt.js')).MqttPublisher({ url });
+      return new (await import('./mqtt/publisher.js')).MqttPublisher({ url });
     case 'http':
     case 'https':
-      return new (await import('./http.js')).HttpPublisher({
+      return new (await import('./http/publisher.js')).HttpPublisher({
         url,
         ...(options.hmacSecret === undefined ? {} : { hmacSecret: options.hmacSecret }),
       });
     case 'sns':
-      return new (await import('./sns.js')).SnsPublisher({ url, createTopics });
+      return new (await import('./sns/publisher.js')).SnsPublisher({ url, createTopics });
     default:
       throw new HeraldError(
         ErrorCodes.CONFIG_INVALID,
@@ -84,16 +84,16 @@ export const subscriberSchemes = ['kafka', 'pubsub', 'nats', 'amqp', 'amqps', 'r
 export async function subscriberFor(url: string, options: SubscriberOptions): Promise<Subscriber> {
   switch (schemeOf(url)) {
     case 'kafka':
-      return new (await import('./kafka-subscriber.js')).KafkaSubscriber({ ...options, brokers: url });
+      return new (await import('./kafka/subscriber.js')).KafkaSubscriber({ ...options, brokers: url });
     case 'pubsub':
-      return new (await import('./pubsub-subscriber.js')).PubSubSubscriber({ ...options, url });
+      return new (await import('./pubsub/subscriber.js')).PubSubSubscriber({ ...options, url });
     case 'nats':
-      return new (await import('./nats-subscriber.js')).NatsSubscriber({ ...options, url });
+      return new (await import('./nats/subscriber.js')).NatsSubscriber({ ...options, url });
     case 'amqp':
     case 'amqps':
-      return new (await import('./rabbitmq-subscriber.js')).RabbitMqSubscriber({ ...options, url });
+      return new (await import('./rabbitmq/subscriber.js')).RabbitMqSubscriber({ ...options, url });
     case 'redis':
-      return new (await import('./redis-streams-subscriber.js')).RedisStreamsSubscriber({ ...options, url });
+      return new (await import('./redis-streams/subscriber.js')).RedisStreamsSubscriber({ ...options, url });
     default:
       throw new HeraldError(
         ErrorCodes.CONFIG_INVALID,

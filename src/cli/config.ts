@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { checkPostgresUrl } from '../outbox/pg-connect.js';
+import { checkPostgresUrl } from '../postgres/connect.js';
 
 /** Everything the CLI can be configured with. File < environment < flags. */
 export interface HeraldConfig {

@@ -1,5 +1,5 @@
 import type { ContractRegistry } from '../contracts/registry.js';
-import { KafkaSubscriber } from '../brokers/kafka-subscriber.js';
+import { KafkaSubscriber } from '../brokers/kafka/subscriber.js';
 import type { Logger } from '../observe/logger.js';
 import { DuckDbSink } from '../warehouse/duckdb-sink.js';
 import { Loader, type LoaderStats } from '../warehouse/loader.js';

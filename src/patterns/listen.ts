@@ -9,10 +9,10 @@ import type { IncomingEvent, Subscriber, SubscriberBatch } from '../brokers/subs
 import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
-import { checkPostgresUrl, connectPg, isConnectionError, type PgClient } from '../outbox/pg-connect.js';
+import { checkPostgresUrl, connectPg, isConnectionError, type PgClient } from '../postgres/connect.js';
 import { backoffMs } from '../relay/backoff.js';
 import { sleep } from '../relay/wake.js';
-import { PostgresInbox, inboxError, type InboxDeadLetter, type InboxOptions } from './inbox.js';
+import { PostgresInbox, inboxError, type InboxDeadLetter, type InboxOptions } from '../postgres/inbox.js';
 
 /**
  * Applies one event to the service's database through `tx`, a node-postgres client inside the

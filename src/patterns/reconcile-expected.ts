@@ -1,5 +1,5 @@
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { connectPg, redactUrl } from '../outbox/pg-connect.js';
+import { connectPg, redactUrl } from '../postgres/connect.js';
 import type { ExpectedEvent } from './reconcile.js';
 
 /** Options of {@link readExpectedEvents}; defaults in {@link expectedDefaults}. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { bounded } from '../brokers/bounded.js';
 import { decodeIncoming } from '../brokers/incoming.js';
-import { describeKafkaError, kafkaErrorChain, parseKafkaBrokers } from '../brokers/kafka.js';
+import { describeKafkaError, kafkaErrorChain, parseKafkaBrokers } from '../brokers/kafka/publisher.js';
 import { importPeer } from '../brokers/peer.js';
 import type { ObservedEvent } from './reconcile.js';
 

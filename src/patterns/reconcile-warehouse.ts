@@ -1,7 +1,7 @@
 import type { Contract } from '../contracts/contract.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { quoteIdent } from '../outbox/identifiers.js';
-import { connectPg, redactUrl } from '../outbox/pg-connect.js';
+import { quoteIdent } from '../postgres/identifiers.js';
+import { connectPg, redactUrl } from '../postgres/connect.js';
 import { queryDuckDb } from '../warehouse/duckdb-instance.js';
 import { deadLetterTable } from '../warehouse/sink.js';
 import { planTables } from '../warehouse/table-plan.js';

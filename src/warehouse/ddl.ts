@@ -1,4 +1,4 @@
-import { quoteIdent } from '../outbox/identifiers.js';
+import { quoteIdent } from '../postgres/identifiers.js';
 import type { ColumnType } from './columns.js';
 import { duckDbType } from './duckdb-types.js';
 import { deadLetterTable } from './sink.js';

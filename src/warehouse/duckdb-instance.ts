@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { quoteIdent } from '../outbox/identifiers.js';
+import { quoteIdent } from '../postgres/identifiers.js';
 
 type DuckDbModule = typeof import('@duckdb/node-api');
 type DuckDBInstance = import('@duckdb/node-api').DuckDBInstance;

@@ -1,6 +1,6 @@
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { quoteIdent } from '../outbox/identifiers.js';
-import { connectPg, isConnectionError, redactUrl, type PgClient } from '../outbox/pg-connect.js';
+import { quoteIdent } from '../postgres/identifiers.js';
+import { connectPg, isConnectionError, redactUrl, type PgClient } from '../postgres/connect.js';
 import type { Field } from './columns.js';
 import { createTableSql, deadLetterTableSql, metaColumnTypes, postgresType as pgType, type DdlTarget } from './ddl.js';
 import type { LoadBatch } from './rows.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classify as classifyPubSub } from '../../src/brokers/pubsub.js';
-import { classify as classifySns } from '../../src/brokers/sns.js';
+import { classify as classifyPubSub } from '../../src/brokers/pubsub/publisher.js';
+import { classify as classifySns } from '../../src/brokers/sns/publisher.js';
 
 // The relay dead-letters events on a non-retryable error. A credentials problem is configuration,
 // not the events' fault, so every broker reports it as BROKER_UNAVAILABLE: the relay pauses.

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HttpPublisher, retryAfterMs, signatureHeader } from '../../src/brokers/http.js';
+import { HttpPublisher, retryAfterMs, signatureHeader } from '../../src/brokers/http/publisher.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import { HOOK_URL, accepted, attempts, attributesOf, closeHttpTarget, hookTopic, httpTarget, script } from './targets/http.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KafkaSubscriber } from '../../src/brokers/kafka-subscriber.js';
+import { KafkaSubscriber } from '../../src/brokers/kafka/subscriber.js';
 import { KAFKA, uniqueName } from '../support/services.js';
 import { outgoing } from './conformance.js';
 import { collect, subscriberConformance } from './subscriber-conformance.js';

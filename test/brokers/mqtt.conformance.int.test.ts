@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MqttPublisher, fromMqttTopic, parseMqttUrl, toMqttTopic } from '../../src/brokers/mqtt.js';
+import { MqttPublisher, fromMqttTopic, parseMqttUrl, toMqttTopic } from '../../src/brokers/mqtt/publisher.js';
 import { waitFor } from '../support/services.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import { MQTT_URL, mqttTarget } from './targets/mqtt.js';

@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NatsSubscriber } from '../../src/brokers/nats-subscriber.js';
+import { NatsSubscriber } from '../../src/brokers/nats/subscriber.js';
 import { uniqueName } from '../support/services.js';
 import { subscriberConformance } from './subscriber-conformance.js';
 import { natsSubscriberTarget } from './targets/nats-subscriber.js';

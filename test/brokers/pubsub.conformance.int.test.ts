@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PubSubPublisher } from '../../src/brokers/pubsub.js';
+import { PubSubPublisher } from '../../src/brokers/pubsub/publisher.js';
 import { uniqueName } from '../support/services.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import { PUBSUB_URL, admin, closePubSubTarget, createTopicAndSubscription, pubsubTarget, read } from './targets/pubsub.js';

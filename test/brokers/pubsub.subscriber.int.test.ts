@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { PubSubSubscriber } from '../../src/brokers/pubsub-subscriber.js';
+import { PubSubSubscriber } from '../../src/brokers/pubsub/subscriber.js';
 import { uniqueName } from '../support/services.js';
 import { subscriberConformance } from './subscriber-conformance.js';
 import { PUBSUB_URL, admin, closePubSubTarget } from './targets/pubsub.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RabbitMqPublisher } from '../../src/brokers/rabbitmq.js';
+import { RabbitMqPublisher } from '../../src/brokers/rabbitmq/publisher.js';
 import { uniqueName } from '../support/services.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import { RABBITMQ, rabbitMqTarget, withChannel } from './targets/rabbitmq.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RabbitMqSubscriber } from '../../src/brokers/rabbitmq-subscriber.js';
-import { rabbitMqDefaults } from '../../src/brokers/rabbitmq.js';
+import { RabbitMqSubscriber } from '../../src/brokers/rabbitmq/subscriber.js';
+import { rabbitMqDefaults } from '../../src/brokers/rabbitmq/publisher.js';
 import { uniqueName } from '../support/services.js';
 import { collect, subscriberConformance } from './subscriber-conformance.js';
 import { RABBITMQ, withChannel } from './targets/rabbitmq.js';

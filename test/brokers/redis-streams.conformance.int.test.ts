@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { RedisStreamsPublisher, parseRedisUrl } from '../../src/brokers/redis-streams.js';
+import { RedisStreamsPublisher, parseRedisUrl } from '../../src/brokers/redis-streams/publisher.js';
 import { uniqueName } from '../support/services.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import { PREFIX, REDIS_URL, closeRedisTarget, reader, redisStreamsTarget } from './targets/redis-streams.js';

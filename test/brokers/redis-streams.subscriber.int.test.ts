@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { RedisStreamsSubscriber } from '../../src/brokers/redis-streams-subscriber.js';
+import { RedisStreamsSubscriber } from '../../src/brokers/redis-streams/subscriber.js';
 import { uniqueName } from '../support/services.js';
 import { outgoing } from './conformance.js';
 import { collect, subscriberConformance } from './subscriber-conformance.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratePostgres, postgresOutboxStatus } from '../../src/outbox/postgres-migrate.js';
-import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
-import { PollingSource } from '../../src/relay/polling-source.js';
+import { migratePostgres, postgresOutboxStatus } from '../../src/postgres/migrate.js';
+import { PostgresOutbox } from '../../src/postgres/outbox.js';
+import { PollingSource } from '../../src/postgres/polling-source.js';
 import { Relay } from '../../src/relay/relay.js';
 import { orderContracts, orderPlaced, seqOf } from '../support/contracts.js';
 import { PG_URL, pgClient, uniqueName, waitFor } from '../support/services.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchRequests, parseSnsUrl } from '../../src/brokers/sns.js';
+import { batchRequests, parseSnsUrl } from '../../src/brokers/sns/publisher.js';
 
 const entry = (id: string, group?: string) => ({ Id: id, Message: '{}', ...(group === undefined ? {} : { MessageGroupId: group }) });
 

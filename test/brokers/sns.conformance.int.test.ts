@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publisherFor } from '../../src/brokers/broker-url.js';
-import { SnsPublisher, parseSnsUrl } from '../../src/brokers/sns.js';
+import { SnsPublisher, parseSnsUrl } from '../../src/brokers/sns/publisher.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import {
   REGION,

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { migratePostgres, postgresOutboxStatus } from '../../src/outbox/postgres-migrate.js';
-import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
+import { migratePostgres, postgresOutboxStatus } from '../../src/postgres/migrate.js';
+import { PostgresOutbox } from '../../src/postgres/outbox.js';
 import { orderContracts, orderPlaced, firstSeqs } from '../support/contracts.js';
 import { PG_URL, exited, herald, pgClient, startRelay, uniqueName, waitFor } from '../support/services.js';
 

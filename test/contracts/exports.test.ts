@@ -30,7 +30,7 @@ vi.mock('../../src/warehouse/duckdb-instance.js', async (importOriginal) => ({
       close: () => undefined,
     }),
 }));
-vi.mock('../../src/outbox/pg-connect.js', async (importOriginal) => ({
+vi.mock('../../src/postgres/connect.js', async (importOriginal) => ({
   ...(await importOriginal<object>()),
   connectPg: () =>
     Promise.resolve({

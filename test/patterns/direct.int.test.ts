@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaPublisher } from '../../src/brokers/kafka.js';
+import { KafkaPublisher } from '../../src/brokers/kafka/publisher.js';
 import type { OutgoingEvent, Publisher } from '../../src/brokers/publisher.js';
 import type { ContractRegistry } from '../../src/contracts/registry.js';
 import { HeraldError } from '../../src/errors.js';

@@ -1,12 +1,12 @@
 import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KafkaPublisher } from '../../src/brokers/kafka.js';
-import { KafkaSubscriber } from '../../src/brokers/kafka-subscriber.js';
+import { KafkaPublisher } from '../../src/brokers/kafka/publisher.js';
+import { KafkaSubscriber } from '../../src/brokers/kafka/subscriber.js';
 import type { OutgoingEvent } from '../../src/brokers/publisher.js';
 import { consumeCommand } from '../../src/cli/commands/consume.js';
 import { ErrorCodes, HeraldError } from '../../src/errors.js';
 import { event, type HeraldEvent } from '../../src/event.js';
-import { migrateInbox } from '../../src/patterns/inbox.js';
+import { migrateInbox } from '../../src/postgres/inbox.js';
 import { SelfConsumer, type EventHandlers } from '../../src/patterns/listen.js';
 import { ORDERS_DDL } from '../../examples/orders/service.js';
 import { orderContracts, orderPlaced } from '../support/contracts.js';

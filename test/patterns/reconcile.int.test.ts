@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { KafkaPublisher } from '../../src/brokers/kafka.js';
+import { KafkaPublisher } from '../../src/brokers/kafka/publisher.js';
 import type { OutgoingEvent } from '../../src/brokers/publisher.js';
 import type { IncomingEvent } from '../../src/brokers/subscriber.js';
 import { reconcileCommand } from '../../src/cli/commands/reconcile.js';

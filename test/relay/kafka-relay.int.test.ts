@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaPublisher } from '../../src/brokers/kafka.js';
+import { KafkaPublisher } from '../../src/brokers/kafka/publisher.js';
 import type { Publisher } from '../../src/brokers/publisher.js';
 import { HeraldError } from '../../src/errors.js';
-import { migratePostgres, postgresOutboxStatus } from '../../src/outbox/postgres-migrate.js';
-import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
-import { PollingSource } from '../../src/relay/polling-source.js';
+import { migratePostgres, postgresOutboxStatus } from '../../src/postgres/migrate.js';
+import { PostgresOutbox } from '../../src/postgres/outbox.js';
+import { PollingSource } from '../../src/postgres/polling-source.js';
 import { Relay, type RelayOptions } from '../../src/relay/relay.js';
 import { orderContracts, orderPlaced, seqOf } from '../support/contracts.js';
 import {

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { migratePostgres, postgresOutboxStatus } from '../../src/outbox/postgres-migrate.js';
-import { PostgresOutbox } from '../../src/outbox/postgres-outbox.js';
+import { migratePostgres, postgresOutboxStatus } from '../../src/postgres/migrate.js';
+import { PostgresOutbox } from '../../src/postgres/outbox.js';
 import { firstSeqs, orderContracts, orderPlaced } from '../support/contracts.js';
 import {
   KAFKA,

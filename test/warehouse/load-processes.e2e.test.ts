@@ -2,7 +2,7 @@ import { chmod, cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KafkaPublisher } from '../../src/brokers/kafka.js';
+import { KafkaPublisher } from '../../src/brokers/kafka/publisher.js';
 import type { OutgoingEvent } from '../../src/brokers/publisher.js';
 import { event } from '../../src/event.js';
 import { queryDuckDb } from '../../src/warehouse/duckdb-instance.js';

@@ -4,7 +4,7 @@ import { subscriberFor } from '../../brokers/broker-url.js';
 import { ContractRegistry } from '../../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../../errors.js';
 import { consoleLogger } from '../../observe/logger.js';
-import { inboxDefaults, migrateInbox } from '../../patterns/inbox.js';
+import { inboxDefaults, migrateInbox } from '../../postgres/inbox.js';
 import { SelfConsumer, type EventHandlers } from '../../patterns/listen.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';

@@ -4,7 +4,7 @@ import { asyncApiDocument } from '../../contracts/asyncapi.js';
 import { jsonSchemaFiles, warehouseDdlText } from '../../contracts/exports.js';
 import { ContractRegistry } from '../../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../../errors.js';
-import { quoteIdent } from '../../outbox/identifiers.js';
+import { quoteIdent } from '../../postgres/identifiers.js';
 import { WarehouseDialects, type DdlTarget, type WarehouseDialect } from '../../warehouse/ddl.js';
 import { postgresSinkDefaults } from '../../warehouse/postgres-sink.js';
 import { parseWarehouseUrl } from '../../warehouse/warehouse-url.js';

@@ -1,4 +1,4 @@
-import { listDeadLetters, requeueDeadLetters } from '../../outbox/postgres-dead-letters.js';
+import { listDeadLetters, requeueDeadLetters } from '../../postgres/dead-letters.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { printResult, table } from '../output.js';
 

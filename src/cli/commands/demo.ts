@@ -4,20 +4,20 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { orderPlacedEvent, placeOrder, ORDERS_DDL, type Order } from '../../../examples/orders/service.js';
 import { ContractRegistry } from '../../contracts/registry.js';
-import { KafkaPublisher } from '../../brokers/kafka.js';
+import { KafkaPublisher } from '../../brokers/kafka/publisher.js';
 import type { Publisher } from '../../brokers/publisher.js';
 import { isHeraldError } from '../../errors.js';
 import { consoleLogger, type Logger } from '../../observe/logger.js';
-import { migratePostgres, postgresOutboxStatus } from '../../outbox/postgres-migrate.js';
-import { PostgresOutbox } from '../../outbox/postgres-outbox.js';
+import { migratePostgres, postgresOutboxStatus } from '../../postgres/migrate.js';
+import { PostgresOutbox } from '../../postgres/outbox.js';
 import { packageRoot } from '../../package-root.js';
-import { PollingSource } from '../../relay/polling-source.js';
+import { PollingSource } from '../../postgres/polling-source.js';
 import { Relay } from '../../relay/relay.js';
 import { queryDuckDb } from '../../warehouse/duckdb-instance.js';
 import { DuckDbSink } from '../../warehouse/duckdb-sink.js';
 import { WarehousePublisher } from '../../warehouse/warehouse-publisher.js';
 import { loadFromKafkaUntil } from '../demo-loader.js';
-import { startEmbeddedPostgres } from '../embedded-postgres.js';
+import { startEmbeddedPostgres } from '../../postgres/embedded.js';
 import { printResult, table } from '../output.js';
 
 /** Flags of `herald demo`. */

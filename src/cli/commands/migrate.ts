@@ -1,6 +1,6 @@
-import { migratePostgres } from '../../outbox/postgres-migrate.js';
-import { relayGrants } from '../../outbox/postgres-logical.js';
-import { outboxNames } from '../../outbox/postgres-schema.js';
+import { migratePostgres } from '../../postgres/migrate.js';
+import { relayGrants } from '../../postgres/logical-setup.js';
+import { outboxNames } from '../../postgres/schema.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { printResult } from '../output.js';
 

@@ -1,10 +1,10 @@
 import { ContractRegistry } from '../../contracts/registry.js';
-import { KafkaPublisher } from '../../brokers/kafka.js';
+import { KafkaPublisher } from '../../brokers/kafka/publisher.js';
 import { withTopicMap } from '../../brokers/topic-map.js';
 import { publisherFor } from '../../brokers/broker-url.js';
 import { consoleLogger } from '../../observe/logger.js';
-import { PollingSource } from '../../relay/polling-source.js';
-import { LogicalSource } from '../../relay/logical-source.js';
+import { PollingSource } from '../../postgres/polling-source.js';
+import { LogicalSource } from '../../postgres/logical-source.js';
 import { Relay, type RelayOptions } from '../../relay/relay.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';

@@ -1,5 +1,5 @@
-import { postgresOutboxStatus } from '../../outbox/postgres-migrate.js';
-import type { SlotStatus } from '../../outbox/postgres-logical.js';
+import { postgresOutboxStatus } from '../../postgres/migrate.js';
+import type { SlotStatus } from '../../postgres/logical-setup.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { bytes, duration, printResult, table } from '../output.js';
 

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpPublisher } from '../../../src/brokers/http.js';
+import { HttpPublisher } from '../../../src/brokers/http/publisher.js';
 import { uniqueName } from '../../support/services.js';
 import { outgoing, type ConformanceTarget, type ReceivedMessage } from '../conformance.js';
 

@@ -1,4 +1,4 @@
-import { KafkaSubscriber } from '../../../src/brokers/kafka-subscriber.js';
+import { KafkaSubscriber } from '../../../src/brokers/kafka/subscriber.js';
 import { KAFKA } from '../../support/services.js';
 import type { SubscriberTarget } from '../subscriber-conformance.js';
 import { kafkaTarget } from './kafka.js';

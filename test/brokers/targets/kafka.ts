@@ -1,4 +1,4 @@
-import { KafkaPublisher } from '../../../src/brokers/kafka.js';
+import { KafkaPublisher } from '../../../src/brokers/kafka/publisher.js';
 import { KAFKA, createTopic, readTopic, services, uniqueName } from '../../support/services.js';
 import { outgoing, type ConformanceTarget, type ReceivedMessage } from '../conformance.js';
 

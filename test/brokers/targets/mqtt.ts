@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { MqttPublisher } from '../../../src/brokers/mqtt.js';
+import { MqttPublisher } from '../../../src/brokers/mqtt/publisher.js';
 import { uniqueName, waitFor } from '../../support/services.js';
 import { commandLineOf, stopProcess } from '../../support/processes.js';
 import { outgoing, type ConformanceTarget, type ReceivedMessage } from '../conformance.js';

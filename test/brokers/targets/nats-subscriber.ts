@@ -1,4 +1,4 @@
-import { NatsSubscriber } from '../../../src/brokers/nats-subscriber.js';
+import { NatsSubscriber } from '../../../src/brokers/nats/subscriber.js';
 import type { SubscriberTarget } from '../subscriber-conformance.js';
 import { natsTarget } from './nats.js';
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { NatsPublisher } from '../../../src/brokers/nats.js';
+import { NatsPublisher } from '../../../src/brokers/nats/publisher.js';
 import { uniqueName, waitFor } from '../../support/services.js';
 import { alive, commandLineOf, stopProcess } from '../../support/processes.js';
 import { outgoing, type ConformanceTarget, type ReceivedMessage } from '../conformance.js';

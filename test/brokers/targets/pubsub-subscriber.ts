@@ -1,4 +1,4 @@
-import { PubSubSubscriber } from '../../../src/brokers/pubsub-subscriber.js';
+import { PubSubSubscriber } from '../../../src/brokers/pubsub/subscriber.js';
 import type { SubscriberOptions } from '../../../src/brokers/subscriber.js';
 import type { SubscriberTarget } from '../subscriber-conformance.js';
 import { PUBSUB_URL, admin, pubsubTarget } from './pubsub.js';

@@ -1,5 +1,5 @@
 import { PubSub, v1 } from '@google-cloud/pubsub';
-import { PubSubPublisher } from '../../../src/brokers/pubsub.js';
+import { PubSubPublisher } from '../../../src/brokers/pubsub/publisher.js';
 import { services, uniqueName } from '../../support/services.js';
 import { outgoing, type ConformanceTarget, type ReceivedMessage } from '../conformance.js';
 

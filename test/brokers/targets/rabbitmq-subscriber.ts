@@ -1,4 +1,4 @@
-import { RabbitMqSubscriber } from '../../../src/brokers/rabbitmq-subscriber.js';
+import { RabbitMqSubscriber } from '../../../src/brokers/rabbitmq/subscriber.js';
 import type { SubscriberOptions } from '../../../src/brokers/subscriber.js';
 import type { SubscriberTarget } from '../subscriber-conformance.js';
 import { RABBITMQ, rabbitMqTarget, withChannel } from './rabbitmq.js';

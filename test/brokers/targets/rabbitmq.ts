@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect, type Channel, type Message } from 'amqplib';
-import { RabbitMqPublisher, rabbitMqDefaults } from '../../../src/brokers/rabbitmq.js';
+import { RabbitMqPublisher, rabbitMqDefaults } from '../../../src/brokers/rabbitmq/publisher.js';
 import { uniqueName, waitFor } from '../../support/services.js';
 import { outgoing, type ConformanceTarget, type ReceivedMessage } from '../conformance.js';
 

@@ -1,4 +1,4 @@
-import { RedisStreamsSubscriber } from '../../../src/brokers/redis-streams-subscriber.js';
+import { RedisStreamsSubscriber } from '../../../src/brokers/redis-streams/subscriber.js';
 import type { SubscriberTarget } from '../subscriber-conformance.js';
 import { PREFIX, REDIS_URL, redisStreamsTarget } from './redis-streams.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { RedisStreamsPublisher } from '../../../src/brokers/redis-streams.js';
+import { RedisStreamsPublisher } from '../../../src/brokers/redis-streams/publisher.js';
 import { uniqueName, waitFor } from '../../support/services.js';
 import { outgoing, type ConformanceTarget, type ReceivedMessage } from '../conformance.js';
 

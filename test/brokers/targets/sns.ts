@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import type { Publisher } from '../../../src/brokers/publisher.js';
-import { SnsPublisher } from '../../../src/brokers/sns.js';
+import { SnsPublisher } from '../../../src/brokers/sns/publisher.js';
 import { outgoing, type ConformanceTarget, type ReceivedMessage } from '../conformance.js';
 
 export const REGION = 'us-east-1';

@@ -1,0 +1,260 @@
+import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
+import { importPeer } from '../peer.js';
+import { bounded } from '../bounded.js';
+import { ceAttributes, type OutgoingEvent, type Publisher } from '../publisher.js';
+
+/** Options of {@link KafkaPublisher}. Defaults are in {@link kafkaDefaults}. */
+export interface KafkaPublisherOptions {
+  /** `kafka://host:port[,host:port...]`, or a list of `host:port`. */
+  readonly brokers: string | readonly string[];
+  readonly clientId?: string;
+  /** Create missing topics in `prepare()` instead of failing. Default false. */
+  readonly createTopics?: boolean;
+  /** Partitions of topics Herald creates. Default 4. */
+  readonly partitions?: number;
+  /** Per-request timeout in milliseconds. Default 10000. */
+  readonly timeoutMs?: number;
+  /** Attempts the client makes for one request before reporting failure. Default 3. */
+  readonly retries?: number;
+  /**
+   * Longest wait for the acknowledgement of one batch, in ms. Past it the producer is discarded
+   * and the batch reported as `BROKER_UNAVAILABLE`. Keep it below half the relay lease. Default 10000.
+   */
+  readonly ackTimeoutMs?: number;
+}
+
+/** The defaults of {@link KafkaPublisherOptions}, in one table. */
+export const kafkaDefaults = {
+  clientId: 'herald-relay',
+  createTopics: false,
+  partitions: 4,
+  timeoutMs: 5_000,
+  retries: 3,
+  ackTimeoutMs: 10_000,
+} as const;
+
+type KafkaModule = typeof import('@platformatic/kafka');
+type Producer = import('@platformatic/kafka').Producer<string, string, string, string>;
+
+/**
+ * Publishes to Apache Kafka with `@platformatic/kafka` (an optional peer dependency).
+ *
+ * - Durability: idempotent producer with `acks=all`; `publish` resolves after every partition
+ *   leader has the records committed to its in-sync replicas.
+ * - Ordering: message key = the event's partition key, so one key maps to one partition, and
+ *   the idempotent producer keeps the order of a batch within a partition.
+ * - CloudEvents Kafka binding, binary content mode: `data` is the value, attributes are `ce_*`
+ *   headers and `content-type` is `application/json`. The event id (`ce_id`) is the dedup key.
+ */
+export class KafkaPublisher implements Publisher {
+  readonly name = 'kafka';
+  readonly #options: Required<Omit<KafkaPublisherOptions, 'brokers'>> & { brokers: string[] };
+  #kafka: KafkaModule | undefined;
+  #producer: Producer | undefined;
+  #closed = false;
+
+  constructor(options: KafkaPublisherOptions) {
+    this.#options = { ...kafkaDefaults, ...options, brokers: parseKafkaBrokers(options.brokers) };
+  }
+
+  async prepare(topics: readonly string[]): Promise<void> {
+    const kafka = await this.#module();
+    const admin = new kafka.Admin({
+      clientId: `${this.#options.clientId}-admin`,
+      bootstrapBrokers: this.#options.brokers,
+      timeout: this.#options.timeoutMs,
+      retries: this.#options.retries,
+    });
+    try {
+      const wanted = [...new Set(topics)];
+      const existing = new Set(
+        await admin.listTopics().catch((cause: unknown) => {
+          throw this.#unreachable(cause);
+        }),
+      );
+      const missing = wanted.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      if (!this.#options.createTopics) {
+        throw new HeraldError(
+          ErrorCodes.TOPIC_NOT_FOUND,
+          `kafka topic '${missing[0]}' does not exist on ${this.#options.brokers.join(',')}; create it, map the contract to an existing topic, or pass --create-topics`,
+          {
+            details: { topics: missing },
+          },
+        );
+      }
+      await admin.createTopics({ topics: missing, partitions: this.#options.partitions, replicas: -1 }).catch((cause: unknown) => {
+        // Another relay may have created it a moment ago (TOPIC_ALREADY_EXISTS); that is fine.
+        if (!/already exists/i.test(describeKafkaError(cause))) throw classify(cause, `cannot create kafka topic(s) ${missing.join(', ')}`);
+      });
+    } finally {
+      await admin.close().catch(() => undefined);
+    }
+  }
+
+  async publish(batch: readonly OutgoingEvent[]): Promise<void> {
+    if (this.#closed) throw new HeraldError(ErrorCodes.CLOSED, 'kafka publisher is closed');
+    if (batch.length === 0) return;
+    // Built only when an error needs it: this is the relay's hot path.
+    const what = (): string =>
+      `cannot publish ${batch.length} event(s) to kafka (${[...new Set(batch.map((e) => `'${e.topic}'`))].join(', ')})`;
+    const producer = await this.#connect(what);
+    try {
+      await this.#bounded(producer.send({ messages: batch.map(toMessage) }), what);
+    } catch (cause) {
+      // After a refused send the idempotent producer's sequence numbers no longer match the
+      // broker's ("out of order sequence number" on the next send). A fresh producer id resets them.
+      if (this.#producer === producer) {
+        this.#producer = undefined;
+        await forceClose(producer);
+      }
+      throw cause instanceof HeraldError ? cause : classify(cause, what());
+    }
+  }
+
+  /**
+   * Waits for `operation` at most `ackTimeoutMs`. The client retries some failures (such as an
+   * unreachable cluster while initialising the idempotent producer) without end; on timeout the
+   * caller closes the producer, which aborts its requests, and the next publish starts a fresh one.
+   */
+  #bounded<T>(operation: Promise<T>, what: () => string): Promise<T> {
+    return bounded(
+      operation,
+      this.#options.ackTimeoutMs,
+      () =>
+        new HeraldError(
+          ErrorCodes.BROKER_UNAVAILABLE,
+          `${what()}: no acknowledgement from ${this.#options.brokers.join(',')} within ${this.#options.ackTimeoutMs} ms; is the broker running?`,
+          { retryable: true },
+        ),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#producer?.close().catch(() => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #module(): Promise<KafkaModule> {
+    if (this.#kafka) return this.#kafka;
+    this.#kafka = await importPeer('kafka', ['@platformatic/kafka'], () => import('@platformatic/kafka'));
+    return this.#kafka;
+  }
+
+  async #connect(what: () => string): Promise<Producer> {
+    if (this.#producer) return this.#producer;
+    const kafka = await this.#module();
+    const producer: Producer = new kafka.Producer({
+      clientId: this.#options.clientId,
+      bootstrapBrokers: this.#options.brokers,
+      idempotent: true,
+      acks: kafka.ProduceAcks.ALL,
+      timeout: this.#options.timeoutMs,
+      retries: this.#options.retries,
+      autocreateTopics: false,
+      serializers: kafka.stringSerializers,
+    });
+    this.#producer = producer;
+    try {
+      await this.#bounded(producer.initIdempotentProducer({}), what);
+    } catch (cause) {
+      if (this.#producer === producer) this.#producer = undefined;
+      await forceClose(producer);
+      throw cause instanceof HeraldError ? cause : classify(cause, what());
+    }
+    return producer;
+  }
+
+  #unreachable(cause: unknown): HeraldError {
+    return new HeraldError(
+      ErrorCodes.BROKER_UNAVAILABLE,
+      `cannot reach kafka at ${this.#options.brokers.join(',')}: ${describeKafkaError(cause)}; check the address and that the broker is running`,
+      { cause, retryable: true },
+    );
+  }
+}
+
+/** Closes a producer and aborts its requests; never rejects (the producer is discarded anyway). */
+function forceClose(producer: Producer): Promise<void> {
+  return new Promise((resolve) => producer.close(true, () => resolve()));
+}
+
+function toMessage(e: OutgoingEvent): { topic: string; key: string; value: string; headers: Map<string, string> } {
+  const headers = new Map<string, string>([['content-type', 'application/json']]);
+  const attrs = e.event as unknown as Record<string, string | undefined>;
+  for (const name of ceAttributes) {
+    const value = attrs[name];
+    if (value !== undefined) headers.set(`ce_${name}`, value);
+  }
+  return { topic: e.topic, key: e.event.partitionkey, value: e.data, headers };
+}
+
+/**
+ * Turns a client error into a HeraldError. Network and timeout errors mean the cluster could not
+ * be reached (`BROKER_UNAVAILABLE`); a protocol error the broker marks as not retryable (record
+ * too large, unknown topic, authorisation) is `PUBLISH_REJECTED`; anything else may pass later.
+ */
+export function classify(cause: unknown, what: string): HeraldError {
+  const leaves = kafkaErrorChain(cause);
+  const reason = describeKafkaError(cause);
+  if (leaves.some((e) => e.code === 'PLT_KFK_NETWORK' || e.code === 'PLT_KFK_TIMEOUT')) {
+    return new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, `${what}: broker unavailable: ${reason}`, { cause, retryable: true });
+  }
+  const unknownTopic = leaves.find((e) => e.apiId === 'UNKNOWN_TOPIC_OR_PARTITION');
+  if (unknownTopic)
+    return new HeraldError(ErrorCodes.TOPIC_NOT_FOUND, `${what}: topic does not exist; create it or pass --create-topics`, {
+      cause,
+      retryable: true,
+    });
+  if (leaves.some((e) => e.code === 'PLT_KFK_AUTHENTICATION' || (e.code === 'PLT_KFK_PROTOCOL' && e.canRetry === false))) {
+    return new HeraldError(ErrorCodes.PUBLISH_REJECTED, `${what}: rejected by the broker: ${reason}`, { cause });
+  }
+  return new HeraldError(ErrorCodes.PUBLISH_FAILED, `${what}: ${reason}`, { cause, retryable: true });
+}
+
+/** The fields of a `@platformatic/kafka` error that Herald looks at. */
+export interface ClientError {
+  errors?: unknown[];
+  code?: string;
+  apiId?: string;
+  canRetry?: boolean;
+  message: string;
+}
+
+/** A client error and every error nested in it (`errors` of an aggregate, `cause`), outermost first. */
+export function kafkaErrorChain(err: unknown, depth = 0): ClientError[] {
+  if (err === null || typeof err !== 'object' || depth > 5) return [];
+  const e = err as ClientError & { cause?: unknown };
+  const nested = [...(Array.isArray(e.errors) ? e.errors : []), ...(e.cause === undefined ? [] : [e.cause])];
+  return [e, ...nested.flatMap((n) => kafkaErrorChain(n, depth + 1))];
+}
+
+/** The distinct messages of a client error's innermost errors: its reason, without payloads. */
+export function describeKafkaError(err: unknown): string {
+  const leaves = kafkaErrorChain(err).filter((e) => !(Array.isArray(e.errors) && e.errors.length > 0));
+  const messages = [...new Set((leaves.length > 0 ? leaves : kafkaErrorChain(err)).map((e) => e.message))];
+  return messages.slice(0, 3).join('; ') || messageOf(err);
+}
+
+/** Parses `kafka://h1:9092,h2:9092` (or a list of `host:port`) into bootstrap addresses. */
+export function parseKafkaBrokers(brokers: string | readonly string[]): string[] {
+  const list =
+    typeof brokers === 'string'
+      ? brokers
+          .replace(/^kafka:\/\//, '')
+          .replace(/\/$/, '')
+          .split(',')
+      : [...brokers];
+  const bad = list.find((b) => !/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b.trim()));
+  if (list.length === 0 || bad !== undefined) {
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `kafka address '${bad ?? ''}' must be host:port, as in kafka://127.0.0.1:9092`, {
+      details: { option: 'kafka' },
+    });
+  }
+  return list.map((b) => b.trim());
+}
