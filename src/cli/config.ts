@@ -3,11 +3,11 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { checkPostgresUrl } from '../postgres/connect.js';
+import { storeKindOf } from '../store/store-url.js';
 
 /** Everything the CLI can be configured with. File < environment < flags. */
 export interface HeraldConfig {
-  /** `postgres://` URL of the service database that holds the outbox. */
+  /** URL of the service database that holds the outbox: `postgres://`, `mysql://` or `sqlite:`. */
   database?: string;
   /** Schema of Herald's tables. */
   schema?: string;
@@ -95,7 +95,7 @@ export async function loadConfig(
     relay: { ...fromFile.relay, ...(fromFlags.relay as object | undefined) },
     load: { ...fromFile.load, ...(fromFlags.load as object | undefined) },
   };
-  if (config.database !== undefined) checkPostgresUrl(config.database, 'database');
+  if (config.database !== undefined) storeKindOf(config.database, 'database');
   if (config.source !== undefined && config.source !== 'polling' && config.source !== 'logical') {
     throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option 'source' must be 'polling' or 'logical', got '${String(config.source)}'`, {
       details: { option: 'source' },

@@ -1,21 +1,13 @@
 import { HeraldError, ErrorCodes } from '../errors.js';
+import { redactUrl } from '../store/redact-url.js';
+
+export { redactUrl };
 
 type PgModule = typeof import('pg');
 /** A node-postgres client. */
 export type PgClient = import('pg').Client;
 
 let pgModule: PgModule | undefined;
-
-/** Removes the password from a connection URL so it can appear in messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
-  }
-}
 
 /** Checks that `url` is a `postgres://` or `postgresql://` URL; throws `CONFIG_INVALID` naming the option. */
 export function checkPostgresUrl(url: unknown, option = 'database'): string {

@@ -1,17 +1,9 @@
 import { databaseError } from './outbox.js';
 import { outboxNames, type PostgresOutboxSchemaOptions } from './schema.js';
 import { connectPg } from './connect.js';
+import type { DeadLetter } from '../store/port.js';
 
-/** One dead-lettered event, without its payload (payloads stay in the database). */
-export interface DeadLetter {
-  readonly eventId: string;
-  readonly topic: string;
-  readonly partitionKey: string;
-  readonly type: string;
-  readonly attempts: number;
-  readonly lastError: string;
-  readonly failedAt: string;
-}
+export type { DeadLetter };
 
 /** Lists dead-lettered events, oldest first (at most `limit`). */
 export async function listDeadLetters(url: string, options: PostgresOutboxSchemaOptions & { limit?: number } = {}): Promise<DeadLetter[]> {

@@ -2,6 +2,7 @@ import { HeraldError, ErrorCodes } from '../errors.js';
 import { databaseError } from './outbox.js';
 import { migrationSql, outboxNames, type PostgresOutboxSchemaOptions } from './schema.js';
 import { connectPg } from './connect.js';
+import type { StoreMigration, StoreStatus, TopicStatus } from '../store/port.js';
 import {
   logicalNames,
   logicalSlotStatus,
@@ -21,12 +22,8 @@ export interface MigrateOptions extends PostgresOutboxSchemaOptions {
   readonly logical?: Omit<LogicalNamesOptions, keyof PostgresOutboxSchemaOptions> & { readonly recreateSlot?: boolean };
 }
 
-/** What {@link migratePostgres} did. */
-export interface MigrationResult {
-  readonly schema: string;
-  readonly buckets: number;
-  /** False when everything already existed (the migration changed nothing). */
-  readonly created: boolean;
+/** What {@link migratePostgres} did: the common fields and, when asked, the logical relay's setup. */
+export interface MigrationResult extends StoreMigration {
   /** What was set up for the logical relay, when asked. */
   readonly logical?: LogicalSetup;
 }
@@ -79,24 +76,10 @@ export async function migratePostgres(url: string, options: MigrateOptions = {})
   }
 }
 
-/** One topic's line in {@link OutboxStatus}. */
-export interface TopicStatus {
-  readonly topic: string;
-  readonly pending: number;
-  /** Seconds since the oldest pending event was written; null when none is pending. */
-  readonly oldestPendingSeconds: number | null;
-  /** Pending events waiting for a retry after a failure. */
-  readonly retrying: number;
-  readonly deadLettered: number;
-}
+export type { TopicStatus };
 
-/** The state of an outbox, as `herald status` shows it. */
-export interface OutboxStatus {
-  readonly pending: number;
-  readonly oldestPendingSeconds: number | null;
-  readonly deadLettered: number;
-  readonly relays: number;
-  readonly topics: readonly TopicStatus[];
+/** The state of a PostgreSQL outbox, as `herald status` shows it: the common fields and the slot. */
+export interface OutboxStatus extends StoreStatus {
   /** The logical relay's slot, when one exists with the configured (or default) name. */
   readonly slot?: SlotStatus;
 }

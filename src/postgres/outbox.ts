@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Contract } from '../contracts/contract.js';
 import type { ContractRegistry } from '../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { event, type HeraldEvent } from '../event.js';
+import type { HeraldEvent } from '../event.js';
+import { buildOutboxRow, checkSource, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
+import type { OutboxWriter } from '../store/port.js';
 import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from './schema.js';
 import { executorFor, type SqlExecutor } from './executor.js';
 import { isConnectionError } from './connect.js';
@@ -55,24 +56,10 @@ export interface AppendOptions {
   readonly holdMs?: number;
 }
 
-/** One event to append: a contract id, its payload and optional envelope attributes. */
-export interface AppendInput<T = unknown> {
-  readonly contract: string;
-  readonly data: T;
-  /** Pin a contract version; default is the highest loaded version. */
-  readonly version?: string;
-  readonly subject?: string;
-  readonly traceparent?: string;
-}
-
-/** A validated event and the outbox row it becomes. */
-interface BuiltRow {
-  readonly event: HeraldEvent;
-  readonly row: Record<string, unknown>;
-}
+export type { AppendInput };
 
 /** The parameters of {@link insertOneSql}, in its order. */
-function rowParams(r: Record<string, unknown>): unknown[] {
+function rowParams(r: OutboxRow): unknown[] {
   return [r.event_id, r.topic, r.partition_key, r.type, r.source, r.subject, r.time, r.dataschema, r.traceparent, JSON.stringify(r.data)];
 }
 
@@ -107,7 +94,7 @@ const LOCK_CLASS = 0x48524c44;
  * With `holdMs`, the rows are written held back from the polling relay for an `EagerDispatcher`
  * (see {@link PostgresOutboxOptions.holdMs}); that changes when they are delivered, never whether.
  */
-export class PostgresOutbox {
+export class PostgresOutbox implements OutboxWriter {
   readonly #contracts: ContractRegistry;
   readonly #source: string;
   readonly #manySql: string;
@@ -119,15 +106,8 @@ export class PostgresOutbox {
   readonly #held: { oneSql: string; manySql: string; names: { one: string; many: string } | undefined } | undefined;
 
   constructor(options: PostgresOutboxOptions) {
-    if (typeof options.source !== 'string' || options.source.length === 0) {
-      throw new HeraldError(
-        ErrorCodes.CONFIG_INVALID,
-        "option 'source' must be the CloudEvents source of this service, e.g. '/orders-service'",
-        { details: { option: 'source' } },
-      );
-    }
+    this.#source = checkSource(options.source);
     this.#contracts = options.contracts;
-    this.#source = options.source;
     const names = outboxNames(options);
     const serializeKeys = options.serializeKeys ?? true;
     const mode = options.mode ?? 'table';
@@ -210,33 +190,7 @@ export class PostgresOutbox {
   }
 
   #build(input: AppendInput): BuiltRow {
-    const contract: Contract = this.#contracts.get(input.contract, input.version);
-    this.#contracts.validate(contract, input.data);
-    const key = (input.data as Record<string, unknown>)[contract.partitionKey];
-    const e = event({
-      source: this.#source,
-      type: contract.eventType,
-      data: input.data,
-      partitionkey: String(key),
-      dataschema: contract.dataschema,
-      ...(input.subject === undefined ? {} : { subject: input.subject }),
-      ...(input.traceparent === undefined ? {} : { traceparent: input.traceparent }),
-    });
-    return {
-      event: e,
-      row: {
-        event_id: e.id,
-        topic: contract.topic,
-        partition_key: e.partitionkey,
-        type: e.type,
-        source: e.source,
-        subject: e.subject ?? null,
-        time: e.time,
-        dataschema: e.dataschema,
-        traceparent: e.traceparent ?? null,
-        data: e.data,
-      },
-    };
+    return buildOutboxRow(this.#contracts, this.#source, input);
   }
 }
 

@@ -16,6 +16,8 @@ export interface RelayRecord {
  */
 export interface RelaySource {
   readonly name: string;
+  /** The relay instance's id where the source records one (polling sources: the lease owner). */
+  readonly instanceId?: string;
   start(): Promise<void>;
   /** Up to `max` records this relay may deliver now, in order; empty when there is nothing. */
   next(max: number): Promise<RelayRecord[]>;

@@ -1,4 +1,4 @@
-import { listDeadLetters, requeueDeadLetters } from '../../postgres/dead-letters.js';
+import { storeFor } from '../../store/store-url.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { printResult, table } from '../output.js';
 
@@ -15,13 +15,13 @@ export interface DeadLetterFlags extends Partial<HeraldConfig> {
 export async function deadLettersCommand(flags: DeadLetterFlags): Promise<void> {
   const config = await loadConfig(flags);
   const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
-  const schema = config.schema === undefined ? {} : { schema: config.schema };
+  const store = await storeFor(database, config.schema === undefined ? {} : { schema: config.schema });
   if (flags.requeue) {
-    const moved = await requeueDeadLetters(database, { ...schema, ...(flags.id?.length ? { eventIds: flags.id } : {}) });
+    const moved = await store.requeue(flags.id?.length ? flags.id : undefined);
     printResult(flags.json === true, { requeued: moved }, () => `requeued ${moved} event(s) into the outbox`);
     return;
   }
-  const letters = await listDeadLetters(database, { ...schema, ...(flags.limit ? { limit: flags.limit } : {}) });
+  const letters = await store.deadLetters(flags.limit);
   printResult(flags.json === true, letters, () =>
     letters.length === 0
       ? 'no dead letters'

@@ -1,6 +1,8 @@
-import { migratePostgres } from '../../postgres/migrate.js';
+import { migratePostgres, type MigrationResult } from '../../postgres/migrate.js';
 import { relayGrants } from '../../postgres/logical-setup.js';
 import { outboxNames } from '../../postgres/schema.js';
+import { storeFor, storeKindOf } from '../../store/store-url.js';
+import { HeraldError, ErrorCodes } from '../../errors.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { printResult } from '../output.js';
 
@@ -20,19 +22,28 @@ export interface MigrateFlags extends Partial<HeraldConfig> {
 export async function migrateCommand(flags: MigrateFlags): Promise<void> {
   const config = await loadConfig(flags);
   const logical = config.source === 'logical';
-  const result = await migratePostgres(required(config, 'database', '--database', 'HERALD_DATABASE_URL'), {
+  const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
+  const options = {
     ...(config.schema === undefined ? {} : { schema: config.schema }),
     ...(config.buckets === undefined ? {} : { buckets: Number(config.buckets) }),
-    ...(logical
-      ? {
-          logical: {
-            ...(config.slot === undefined ? {} : { slot: config.slot }),
-            ...(config.publication === undefined ? {} : { publication: config.publication }),
-            recreateSlot: flags.recreateSlot === true,
-          },
-        }
-      : {}),
-  });
+  };
+  const kind = storeKindOf(database);
+  if (logical && kind !== 'postgres') throw logicalNeedsPostgres(kind);
+  const result: MigrationResult =
+    kind !== 'postgres'
+      ? await (await storeFor(database, options)).migrate()
+      : await migratePostgres(database, {
+          ...options,
+          ...(logical
+            ? {
+                logical: {
+                  ...(config.slot === undefined ? {} : { slot: config.slot }),
+                  ...(config.publication === undefined ? {} : { publication: config.publication }),
+                  recreateSlot: flags.recreateSlot === true,
+                },
+              }
+            : {}),
+        });
   const grants = logical ? relayGrants(outboxNames({ schema: result.schema }), flags.relayRole ?? 'herald_relay') : undefined;
   printResult(flags.json === true, { ...result, ...(grants ? { relayGrants: grants } : {}) }, () => {
     const lines = [
@@ -52,4 +63,13 @@ export async function migrateCommand(flags: MigrateFlags): Promise<void> {
     }
     return lines.join('\n');
   });
+}
+
+/** `--source logical` reads PostgreSQL's WAL; the other stores have the polling relay only. */
+export function logicalNeedsPostgres(kind: string): HeraldError {
+  return new HeraldError(
+    ErrorCodes.CONFIG_INVALID,
+    `option 'source' is 'logical', which reads PostgreSQL's write-ahead log; the ${kind} store has the polling relay only: drop --source logical`,
+    { details: { option: 'source' } },
+  );
 }

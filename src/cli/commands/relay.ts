@@ -3,9 +3,10 @@ import { KafkaPublisher } from '../../brokers/kafka/publisher.js';
 import { withTopicMap } from '../../brokers/topic-map.js';
 import { publisherFor } from '../../brokers/broker-url.js';
 import { consoleLogger } from '../../observe/logger.js';
-import { PollingSource } from '../../postgres/polling-source.js';
 import { LogicalSource } from '../../postgres/logical-source.js';
 import { Relay, type RelayOptions } from '../../relay/relay.js';
+import { storeFor, storeKindOf } from '../../store/store-url.js';
+import { logicalNeedsPostgres } from './migrate.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';
 
@@ -34,6 +35,8 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
   const publisher = withTopicMap(broker, config.topics ?? {});
   const topics = config.contracts ? (await ContractRegistry.fromDir(config.contracts)).list().map((c) => c.topic) : [];
   const schema = config.schema === undefined ? {} : { schema: config.schema };
+  const kind = storeKindOf(database);
+  if (config.source === 'logical' && kind !== 'postgres') throw logicalNeedsPostgres(kind);
   const source =
     config.source === 'logical'
       ? new LogicalSource({
@@ -45,9 +48,7 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
           ...(config.relay?.maxBufferedEvents ? { maxBufferedEvents: Number(config.relay.maxBufferedEvents) } : {}),
           logger: log,
         })
-      : new PollingSource({
-          database,
-          ...schema,
+      : (await storeFor(database, schema)).pollingSource({
           logger: log,
           ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}),
         });
@@ -59,7 +60,7 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
     log.info('relay started', {
       source: source.name,
       publisher: publisher.name,
-      ...(source instanceof PollingSource ? { instance: source.instanceId } : { slot: source.slot }),
+      ...(source instanceof LogicalSource ? { slot: source.slot } : { instance: source.instanceId }),
       topics: topics.length,
     });
     removeSignals = onStopSignals(log, () => void relay.stop(), 'draining the batch in flight', 'undelivered events stay in the outbox');

@@ -1,4 +1,5 @@
-import { postgresOutboxStatus } from '../../postgres/migrate.js';
+import { postgresOutboxStatus, type OutboxStatus } from '../../postgres/migrate.js';
+import { storeFor, storeKindOf } from '../../store/store-url.js';
 import type { SlotStatus } from '../../postgres/logical-setup.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { bytes, duration, printResult, table } from '../output.js';
@@ -18,10 +19,13 @@ export interface StatusFlags extends Partial<HeraldConfig> {
  */
 export async function statusCommand(flags: StatusFlags): Promise<void> {
   const config = await loadConfig(flags);
-  const status = await postgresOutboxStatus(required(config, 'database', '--database', 'HERALD_DATABASE_URL'), {
-    ...(config.schema === undefined ? {} : { schema: config.schema }),
-    ...(config.slot === undefined ? {} : { slot: config.slot }),
-  });
+  const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
+  const schema = config.schema === undefined ? {} : { schema: config.schema };
+  // Only PostgreSQL has a replication slot to report; the other stores answer the common port.
+  const status: OutboxStatus =
+    storeKindOf(database) === 'postgres'
+      ? await postgresOutboxStatus(database, { ...schema, ...(config.slot === undefined ? {} : { slot: config.slot }) })
+      : await (await storeFor(database, schema)).status();
   const warnings = status.slot ? slotWarnings(status.slot, flags.maxLag ?? 256 * 1024 * 1024) : [];
   for (const w of warnings) process.stderr.write(`herald: warning: ${w}\n`);
   printResult(flags.json === true, { ...status, warnings }, () => {
