@@ -23,7 +23,7 @@ export {
   type TopicStatus,
 } from './postgres/migrate.js';
 export { listDeadLetters, requeueDeadLetters, type DeadLetter } from './postgres/dead-letters.js';
-export type { SqlExecutor } from './postgres/executor.js';
+export type { SqlExecutor, SqlDialect } from './store/sql-executor.js';
 export { relayGrants, type SlotStatus, type LogicalNamesOptions } from './postgres/logical-setup.js';
 export type { Publisher, OutgoingEvent } from './brokers/publisher.js';
 export { publisherFor, brokerSchemes, type BrokerOptions } from './brokers/broker-url.js';

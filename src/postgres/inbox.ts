@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { quoteIdent } from './identifiers.js';
 import { connectPg, isConnectionError } from './connect.js';
-import { executorFor } from './executor.js';
+import { executorFor } from '../store/executor-for.js';
 
 /** Where the inbox lives; defaults in {@link inboxDefaults}. */
 export interface InboxOptions {
@@ -139,7 +139,7 @@ export class PostgresInbox {
    * serialization failure or a deadlock).
    */
   async processOnce<T>(tx: unknown, consumer: string, eventId: string, apply: () => Promise<T>): Promise<InboxOutcome<T>> {
-    const executor = executorFor(tx);
+    const executor = executorFor(tx, 'postgres');
     checkConsumer(consumer);
     checkEventId(eventId);
     let inserted: boolean;
@@ -161,7 +161,7 @@ export class PostgresInbox {
    * the event again.
    */
   async deadLetter(tx: unknown, consumer: string, letter: InboxDeadLetter): Promise<boolean> {
-    const executor = executorFor(tx);
+    const executor = executorFor(tx, 'postgres');
     const outcome = await this.processOnce(tx, consumer, letter.eventId, async () => {
       const params = [
         consumer,

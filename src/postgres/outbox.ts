@@ -5,7 +5,8 @@ import type { HeraldEvent } from '../event.js';
 import { buildOutboxRow, checkSource, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
 import type { OutboxWriter } from '../store/port.js';
 import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from './schema.js';
-import { executorFor, type SqlExecutor } from './executor.js';
+import { executorFor } from '../store/executor-for.js';
+import type { SqlExecutor } from '../store/sql-executor.js';
 import { isConnectionError } from './connect.js';
 import { encodeWalMessage } from './wal-message.js';
 
@@ -154,7 +155,7 @@ export class PostgresOutbox implements OutboxWriter {
    * from the polling relay until the hold ends or an `EagerDispatcher` handles them.
    */
   async appendMany(tx: unknown, inputs: readonly AppendInput[], options: AppendOptions = {}): Promise<HeraldEvent[]> {
-    const executor = executorFor(tx);
+    const executor = executorFor(tx, 'postgres');
     const holdMs =
       options.holdMs === undefined ? this.#holdMs : checkHoldMs(options.holdMs, this.#walPrefix === undefined ? 'table' : 'wal');
     if (inputs.length === 0) return [];

@@ -1,0 +1,30 @@
+import { HeraldError, ErrorCodes } from '../errors.js';
+import { pgExecutor } from '../data-layers/pg.js';
+import { postgresJsExecutor } from '../data-layers/postgres-js.js';
+import type { ExecutorAdapter, SqlDialect, SqlExecutor } from './sql-executor.js';
+
+/**
+ * Every data layer Herald joins a transaction through, tried in turn. Each recognises its own
+ * handle structurally, so no data layer is imported unless the caller uses it.
+ */
+const ADAPTERS: readonly ExecutorAdapter[] = [postgresJsExecutor, pgExecutor];
+
+/** What each dialect accepts, for the error when nothing matched. */
+const ACCEPTED: Readonly<Record<SqlDialect, string>> = {
+  postgres: 'a node-postgres client inside BEGIN, or the sql of postgres.js sql.begin()',
+  mysql: 'a mysql2 connection inside beginTransaction()',
+  sqlite: 'a better-sqlite3 Database inside db.transaction()',
+};
+
+/**
+ * Adapts the transaction a caller holds to {@link SqlExecutor}. Throws `TRANSACTION_REQUIRED`
+ * for a handle outside a transaction (which would break atomicity) and for anything unknown,
+ * listing what the store accepts.
+ */
+export function executorFor(tx: unknown, dialect: SqlDialect): SqlExecutor {
+  for (const adapter of ADAPTERS) {
+    const executor = adapter(tx, dialect);
+    if (executor !== undefined) return executor;
+  }
+  throw new HeraldError(ErrorCodes.TRANSACTION_REQUIRED, `expected a transaction: ${ACCEPTED[dialect]}`);
+}
