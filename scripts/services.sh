@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brings up the external services Herald's tests need on this machine:
 #   - the local Debian PostgreSQL cluster, with logical decoding enabled;
+#   - the local MariaDB (the MySQL store's tests);
 #   - a real single-node Apache Kafka broker (KRaft, broker+controller in one JVM);
 #   - the Google Cloud Pub/Sub emulator from the installed google-cloud-cli.
 #
@@ -118,6 +119,26 @@ ensure_postgres() {
     pg_wait_ready
   fi
   log "PostgreSQL: ready (wal_level=$(pg_setting wal_level), max_replication_slots=$(pg_setting max_replication_slots), max_wal_senders=$(pg_setting max_wal_senders))"
+}
+
+# ---------------------------------------------------------------- MariaDB
+
+# The MySQL store's tests use the machine's MariaDB (10.6+ for SKIP LOCKED) as root without a
+# password on 127.0.0.1:3306; each test file creates and drops its own databases.
+ensure_mariadb() {
+  if ! mariadb-admin -h 127.0.0.1 -u root --connect-timeout=2 ping >/dev/null 2>&1; then
+    log "MariaDB: not answering, starting it"
+    /etc/init.d/mariadb start >/dev/null || die "cannot start MariaDB (/etc/init.d/mariadb start)"
+  fi
+  local i
+  for ((i = 0; i < 60; i++)); do
+    if mariadb-admin -h 127.0.0.1 -u root --connect-timeout=2 ping >/dev/null 2>&1; then
+      log "MariaDB: ready ($(mariadb -h 127.0.0.1 -u root -Nse 'SELECT VERSION()') on 127.0.0.1:3306)"
+      return 0
+    fi
+    sleep 1
+  done
+  die "MariaDB did not answer on 127.0.0.1:3306 within 60 s"
 }
 
 # ---------------------------------------------------------------- Kafka jars
@@ -642,6 +663,7 @@ esac
 case $cmd in
   start)
     ensure_postgres
+    ensure_mariadb
     ensure_kcat
     ensure_chromium
     start_fresh_kafka
