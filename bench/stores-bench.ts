@@ -1,0 +1,127 @@
+// Write overhead per store × data layer (issue 12): the business transaction (1 order + 3 lines)
+// with Herald's append, against the same transaction with a hand-written INSERT into the same
+// outbox table, through the same data layer and connection, in the same run. Variants alternate
+// round by round and the median ratio is reported (goal ≥ 0.9).
+//
+//   node --import tsx bench/stores-bench.ts [--only postgres|mysql|sqlite] [--tx 400] [--rounds 5]
+//
+// stdout: one JSON line per store × layer, then a table. Progress: stderr. The data layers are the
+// conformance suite's (test/stores/layers), so the bench measures exactly what the suite proves.
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { storeFor } from '../src/store/store-url.js';
+import { executorFor } from '../src/store/executor-for.js';
+import type { SqlDialect } from '../src/store/sql-executor.js';
+import { log, makeOrder, median, orderContracts, payloadOf, round3, runBench, table, totalOf, CONTRACT, SOURCE } from './common.js';
+import { storeTargets, type BenchStore } from './store-targets.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    tx: { type: 'string', default: '400' },
+    rounds: { type: 'string', default: '5' },
+    clients: { type: 'string', default: '4' },
+  },
+});
+const TX = Number(flags.tx);
+const ROUNDS = Number(flags.rounds);
+
+/** Placeholders of `n` parameters from `start` in the dialect. */
+function marks(dialect: SqlDialect, n: number, start = 1): string {
+  return Array.from({ length: n }, (_, i) => (dialect === 'postgres' ? `$${start + i}` : '?')).join(', ');
+}
+
+async function benchStore(target: BenchStore): Promise<Record<string, unknown>[]> {
+  const { url, options } = await target.fresh();
+  const store = await storeFor(url, options);
+  await store.migrate();
+  const writer = store.writer({ contracts: orderContracts('bench.orders'), source: SOURCE });
+  const d = target.dialect;
+  const insertOrder = `INSERT INTO bench_orders (id, customer_id, total, currency) VALUES (${marks(d, 4)})`;
+  const insertLine = `INSERT INTO bench_order_lines (order_id, line, sku, quantity, unit_price) VALUES (${marks(d, 5)})`;
+  const handWritten = `INSERT INTO ${target.outboxTable(options)} (event_id, topic, partition_key, type, source, time, dataschema, data) VALUES (${marks(d, 8)})`;
+  const results: Record<string, unknown>[] = [];
+  for (const layer of target.layers) {
+    const setup = await layer.open(url);
+    await setup.transaction(async (tx) => {
+      const ex = executorFor(tx, d);
+      for (const ddl of target.businessDdl) await ex.query(ddl, []);
+    });
+    await setup.close();
+    const clients = await Promise.all(Array.from({ length: target.clients ?? Number(flags.clients) }, () => layer.open(url)));
+    const variant = async (herald: boolean): Promise<number> => {
+      const t0 = performance.now();
+      await Promise.all(
+        clients.map(async (c) => {
+          for (let i = 0; i < TX; i++) {
+            const o = makeOrder();
+            await c.transaction(async (tx) => {
+              const ex = executorFor(tx, d);
+              await ex.query(insertOrder, [o.id, o.customerId, totalOf(o), o.currency]);
+              for (const [n, l] of o.lines.entries()) await ex.query(insertLine, [o.id, n, l.sku, l.quantity, l.unitPrice]);
+              if (herald) await writer.append(tx, CONTRACT, payloadOf(o));
+              else {
+                const data = payloadOf(o);
+                await ex.query(handWritten, [
+                  randomUUID(),
+                  'bench.orders',
+                  o.customerId,
+                  'com.example.orders.order-placed',
+                  SOURCE,
+                  new Date().toISOString(),
+                  null,
+                  JSON.stringify(data),
+                ]);
+              }
+            });
+          }
+        }),
+      );
+      return (clients.length * TX) / ((performance.now() - t0) / 1000);
+    };
+    const raw: number[] = [];
+    const herald: number[] = [];
+    const ratios: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      // Alternate which goes first, so warm-up and drift do not favour one side.
+      const [a, b] = r % 2 === 0 ? [await variant(false), await variant(true)] : [0, 0];
+      const [hb, ha] = r % 2 === 1 ? [await variant(true), await variant(false)] : [b, a];
+      raw.push(ha);
+      herald.push(hb);
+      ratios.push(hb / ha);
+      log(`${target.name} × ${layer.name} round ${r + 1}: hand-written ${ha.toFixed(0)} tx/s, Herald ${hb.toFixed(0)} tx/s`);
+    }
+    await Promise.all(clients.map((c) => c.close()));
+    results.push({
+      bench: 'store-write',
+      store: target.name,
+      layer: layer.name,
+      clients: clients.length,
+      txPerRound: clients.length * TX,
+      rounds: ROUNDS,
+      handWrittenTxPerSec: Math.round(median(raw)),
+      heraldTxPerSec: Math.round(median(herald)),
+      ratio: round3(median(ratios)),
+      goal: 0.9,
+    });
+  }
+  await target.drop?.(url, options);
+  return results;
+}
+
+await runBench(async () => {
+  const rows: Record<string, unknown>[] = [];
+  for (const target of storeTargets.filter((t) => flags.only === undefined || t.name === flags.only)) {
+    for (const r of await benchStore(target)) {
+      console.log(JSON.stringify(r));
+      rows.push(r);
+    }
+  }
+  console.log(
+    table(
+      ['store', 'data layer', 'hand-written tx/s', 'Herald tx/s', 'ratio'],
+      rows.map((r) => [String(r.store), String(r.layer), Number(r.handWrittenTxPerSec), Number(r.heraldTxPerSec), Number(r.ratio)]),
+    ),
+  );
+});
