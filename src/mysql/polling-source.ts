@@ -70,6 +70,11 @@ export class MysqlPollingSource implements RelaySource {
     return this.#id;
   }
 
+  /** The server's id of this relay's connection (`CONNECTION_ID()`, shown in `SHOW PROCESSLIST`), while connected. */
+  get connectionId(): number | undefined {
+    return this.#db.threadId;
+  }
+
   /** Connects and reads the bucket count; rejects with a clear error when the server is unreachable or not migrated. */
   async start(): Promise<void> {
     await this.#bucketCount();

@@ -29,6 +29,11 @@ export class MysqlSession {
     return this.#db;
   }
 
+  /** The server's id of the open connection (`CONNECTION_ID()`, what `KILL` takes), if any. */
+  get threadId(): number | undefined {
+    return this.#db?.threadId ?? undefined;
+  }
+
   async connection(): Promise<MysqlConnection> {
     if (this.#db) return this.#db;
     this.#connecting ??= connectMysql(this.#url).finally(() => (this.#connecting = undefined));
