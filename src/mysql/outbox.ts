@@ -41,8 +41,10 @@ export function keyLockSlot(partitionKey: string): number {
  * its contract, then, in the caller's open transaction (which it never begins, commits or rolls
  * back):
  *
- * 1. locks the `key_lock` rows of the events' key slots, in slot order, in one UPDATE. The row
- *    locks are InnoDB's and last until the caller's COMMIT or ROLLBACK, so a second transaction
+ * 1. locks the `key_lock` rows of the events' key slots, in slot order, in one UPDATE that sets
+ *    `n = n`: InnoDB takes the exclusive row locks of the matched rows (in REPEATABLE READ and
+ *    READ COMMITTED alike) but writes nothing, so the lock costs no redo or undo. The locks
+ *    last until the caller's COMMIT or ROLLBACK, so a second transaction
  *    for the same key waits here, before its rows get their AUTO_INCREMENT ids: per key, id
  *    order is commit order. The UPDATE's OK packet tells whether the session is in a
  *    transaction; when it is not, `TRANSACTION_REQUIRED` is thrown before anything is inserted.
@@ -83,7 +85,7 @@ export class MysqlOutbox implements OutboxWriter {
     const what = `cannot append ${rows.length} event(s) to the outbox`;
     let lock: SqlResult;
     try {
-      lock = await executor.query(`UPDATE ${this.#names.keyLock} SET n = n + 1 WHERE slot IN (${slots.map(() => '?').join(', ')})`, slots);
+      lock = await executor.query(`UPDATE ${this.#names.keyLock} SET n = n WHERE slot IN (${slots.map(() => '?').join(', ')})`, slots);
     } catch (cause) {
       throw mysqlDatabaseError(cause, what);
     }

@@ -219,6 +219,32 @@ describe('MysqlOutbox with a mysql2/promise connection', () => {
     }
   });
 
+  it('serialises the same key under READ COMMITTED too (the n = n UPDATE keeps its row locks)', async () => {
+    const first = await mysqlConnection();
+    const second = await mysqlConnection();
+    try {
+      for (const c of [first, second]) await c.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      await first.beginTransaction();
+      await outbox.append(first, 'orders.order-placed', orderPlaced('rc-key', 1));
+      await second.beginTransaction();
+      let secondDone = false;
+      const pending = outbox.append(second, 'orders.order-placed', orderPlaced('rc-key', 2)).then(() => (secondDone = true));
+      await new Promise((r) => setTimeout(r, 400));
+      expect(secondDone).toBe(false);
+      await first.commit();
+      await pending;
+      await second.commit();
+      const got = await rows(
+        db,
+        `SELECT JSON_UNQUOTE(JSON_EXTRACT(data, '$.lines[0].sku')) AS sku FROM \`${schema}\`.outbox WHERE partition_key = 'rc-key' ORDER BY id`,
+      );
+      expect(got.map((r) => r.sku)).toEqual(['seq-1', 'seq-2']);
+    } finally {
+      await first.end();
+      await second.end();
+    }
+  });
+
   it('does not make transactions on different keys wait for each other', async () => {
     const second = await mysqlConnection();
     try {
