@@ -10,6 +10,8 @@ interface PromiseConnectionLike {
 
 /** A mysql2 connection of the callback API (`mysql2`): it has `promise()` to make the wrapper. */
 interface CallbackConnectionLike {
+  /** Status flags of the last OK/EOF packet, which mysql2 keeps up to date. */
+  serverStatus?: number;
   execute(sql: string, values: unknown[], callback: (err: Error | null, result?: unknown) => void): unknown;
   promise(): unknown;
   config: unknown;
@@ -44,6 +46,14 @@ function isPool(x: unknown): boolean {
   );
 }
 
+/**
+ * Whether the last packet mysql2 received said "in a transaction" (`SERVER_STATUS_IN_TRANS`).
+ * A connection runs one command at a time, so that packet describes the session as it is now.
+ */
+function inTransaction(c: CallbackConnectionLike): boolean {
+  return typeof c.serverStatus === 'number' && (c.serverStatus & 1) !== 0;
+}
+
 /** The part of mysql2's ResultSetHeader Herald reads (the OK packet of a write). */
 function resultOf(result: unknown): SqlResult {
   if (Array.isArray(result)) return { rows: result as Record<string, unknown>[] };
@@ -71,10 +81,15 @@ export const mysql2Executor: ExecutorAdapter = (tx, dialect) => {
     );
   }
   if (isPromiseConnection(tx)) {
-    return { query: async (text, params) => resultOf((await tx.execute(text, [...params]))[0]) };
+    const core = tx.connection;
+    return {
+      query: async (text, params) => resultOf((await tx.execute(text, [...params]))[0]),
+      inTransactionNow: () => inTransaction(core),
+    };
   }
   if (isCallbackConnection(tx)) {
     return {
+      inTransactionNow: () => inTransaction(tx),
       query: (text, params) =>
         new Promise<SqlResult>((resolve, reject) => {
           tx.execute(text, [...params], (err, result) => (err ? reject(err) : resolve(resultOf(result))));

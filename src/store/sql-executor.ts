@@ -36,6 +36,13 @@ export interface SqlExecutor {
    * and must return `serverStatus`, or the MySQL store refuses the handle.
    */
   readonly inTransaction?: true;
+  /**
+   * MySQL: whether the session is inside a transaction right now, from what the data layer
+   * already knows without a round trip (mysql2: the status flags of the last packet it received).
+   * True lets the MySQL store take the key lock and insert in one statement; false or absent only
+   * means "not known here", and the store verifies the transaction with a separate statement.
+   */
+  inTransactionNow?(): boolean;
 }
 
 /**

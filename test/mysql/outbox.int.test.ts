@@ -142,7 +142,9 @@ describe('MysqlOutbox with a mysql2/promise connection', () => {
     await db.beginTransaction();
     await outbox.append(spy, 'orders.order-placed', orderPlaced('c-6'));
     await db.rollback();
-    expect(sent.length).toBe(2);
+    // One statement: the connection is known to be in a transaction, so lock and insert are one.
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatch(/^INSERT INTO .* FROM `[a-z0-9_]+`\.`key_lock` WHERE slot = \? FOR UPDATE$/s);
   });
 
   it('keeps the order of a multi-event append in the ids', async () => {
@@ -176,6 +178,22 @@ describe('MysqlOutbox with a mysql2/promise connection', () => {
     });
     expect(await count()).toBe(before);
     expect(await rows(db, `SELECT 1 FROM \`${schema}\`.outbox WHERE partition_key = 'auto'`)).toEqual([]);
+  });
+
+  it('accepts SET autocommit = 0 (a transaction starts with the first statement) through the verified two-statement path', async () => {
+    const c = await mysqlConnection();
+    try {
+      const before = await count();
+      await c.query('SET autocommit = 0');
+      await outbox.append(c, 'orders.order-placed', orderPlaced('noauto'));
+      await c.query('ROLLBACK');
+      expect(await count()).toBe(before);
+      await outbox.append(c, 'orders.order-placed', orderPlaced('noauto'));
+      await c.query('COMMIT');
+      expect(await count()).toBe(before + 1);
+    } finally {
+      await c.end();
+    }
   });
 
   it('refuses something that is not a mysql2 handle, listing what it accepts', async () => {
@@ -219,16 +237,24 @@ describe('MysqlOutbox with a mysql2/promise connection', () => {
     }
   });
 
-  it('serialises the same key under READ COMMITTED too (the n = n UPDATE keeps its row locks)', async () => {
+  it('serialises the same key under READ COMMITTED too, with the two-statement form of appendMany (the n = n UPDATE keeps its row locks)', async () => {
     const first = await mysqlConnection();
     const second = await mysqlConnection();
     try {
       for (const c of [first, second]) await c.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
       await first.beginTransaction();
-      await outbox.append(first, 'orders.order-placed', orderPlaced('rc-key', 1));
+      await outbox.appendMany(first, [
+        { contract: 'orders.order-placed', data: orderPlaced('rc-key', 1) },
+        { contract: 'orders.order-placed', data: orderPlaced('rc-other', 1) },
+      ]);
       await second.beginTransaction();
       let secondDone = false;
-      const pending = outbox.append(second, 'orders.order-placed', orderPlaced('rc-key', 2)).then(() => (secondDone = true));
+      const pending = outbox
+        .appendMany(second, [
+          { contract: 'orders.order-placed', data: orderPlaced('rc-key', 2) },
+          { contract: 'orders.order-placed', data: orderPlaced('rc-key', 3) },
+        ])
+        .then(() => (secondDone = true));
       await new Promise((r) => setTimeout(r, 400));
       expect(secondDone).toBe(false);
       await first.commit();
@@ -238,7 +264,7 @@ describe('MysqlOutbox with a mysql2/promise connection', () => {
         db,
         `SELECT JSON_UNQUOTE(JSON_EXTRACT(data, '$.lines[0].sku')) AS sku FROM \`${schema}\`.outbox WHERE partition_key = 'rc-key' ORDER BY id`,
       );
-      expect(got.map((r) => r.sku)).toEqual(['seq-1', 'seq-2']);
+      expect(got.map((r) => r.sku)).toEqual(['seq-1', 'seq-2', 'seq-3']);
     } finally {
       await first.end();
       await second.end();
