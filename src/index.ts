@@ -75,3 +75,16 @@ export {
   type ObservedEvent,
 } from './patterns/reconcile.js';
 export { runReconcile, type ReconcileRunOptions, type ReconcileRun } from './patterns/reconcile-run.js';
+export {
+  mysqlStore,
+  MysqlOutbox,
+  MysqlPollingSource,
+  migrateMysql,
+  mysqlOutboxStatus,
+  listMysqlDeadLetters,
+  requeueMysqlDeadLetters,
+  checkServerVersion,
+  type MysqlOutboxOptions,
+  type MysqlPollingSourceOptions,
+  type MysqlOutboxSchemaOptions,
+} from './mysql/index.js';

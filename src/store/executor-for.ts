@@ -1,18 +1,19 @@
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { pgExecutor } from '../data-layers/pg.js';
 import { postgresJsExecutor } from '../data-layers/postgres-js.js';
+import { mysql2Executor } from '../data-layers/mysql2.js';
 import type { ExecutorAdapter, SqlDialect, SqlExecutor } from './sql-executor.js';
 
 /**
  * Every data layer Herald joins a transaction through, tried in turn. Each recognises its own
  * handle structurally, so no data layer is imported unless the caller uses it.
  */
-const ADAPTERS: readonly ExecutorAdapter[] = [postgresJsExecutor, pgExecutor];
+const ADAPTERS: readonly ExecutorAdapter[] = [postgresJsExecutor, pgExecutor, mysql2Executor];
 
 /** What each dialect accepts, for the error when nothing matched. */
 const ACCEPTED: Readonly<Record<SqlDialect, string>> = {
   postgres: 'a node-postgres client inside BEGIN, or the sql of postgres.js sql.begin()',
-  mysql: 'a mysql2 connection inside beginTransaction()',
+  mysql: 'a mysql2 connection inside beginTransaction() (await pool.getConnection(), not the pool)',
   sqlite: 'a better-sqlite3 Database inside db.transaction()',
 };
 

@@ -42,6 +42,7 @@ export async function storeFor(url: string, options: StoreOptions = {}): Promise
     case 'postgres':
       return (await import('../postgres/store.js')).postgresStore(url, options);
     case 'mysql':
+      return (await import('../mysql/store.js')).mysqlStore(url, options);
     case 'sqlite':
       throw new HeraldError(ErrorCodes.CONFIG_INVALID, `the ${storeKindOf(url)} store is not available yet`);
   }

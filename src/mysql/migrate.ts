@@ -1,0 +1,113 @@
+import { HeraldError, ErrorCodes } from '../errors.js';
+import type { StoreMigration, StoreStatus, TopicStatus } from '../store/port.js';
+import { connectMysql, mysqlDatabaseError } from './connect.js';
+import { mysqlMigrationSql, mysqlNames, NOW, type MysqlOutboxSchemaOptions } from './schema.js';
+import { checkServerVersion } from './version.js';
+
+/** How long a `herald migrate` waits for another one running on the same database, in seconds. */
+const MIGRATE_LOCK_TIMEOUT_S = 60;
+
+/**
+ * Creates (or checks) the outbox, dead-letter, lease, relay, meta and key-lock tables in the
+ * `schema` database. Idempotent: running it again changes nothing and reports `created: false`.
+ * Refuses a server older than MySQL 8.0.1 / MariaDB 10.6 (naming its version) and refuses to
+ * change the bucket count of an existing outbox, because that would reorder keys in flight.
+ * Concurrent runs are serialised with `GET_LOCK` (a session lock, released in `finally`: MySQL
+ * commits each DDL statement on its own, so a transaction could not serialise them).
+ */
+export async function migrateMysql(url: string, options: MysqlOutboxSchemaOptions = {}): Promise<StoreMigration> {
+  const probe = mysqlNames(options);
+  const db = await connectMysql(url);
+  const lockName = `herald-migrate:${probe.schemaName}`;
+  let locked = false;
+  try {
+    const [[version]] = (await db.query('SELECT VERSION() AS v')) as unknown as [[{ v: string }]];
+    checkServerVersion(version.v);
+    const [[lock]] = (await db.query('SELECT GET_LOCK(?, ?) AS got', [lockName, MIGRATE_LOCK_TIMEOUT_S])) as unknown as [[{ got: number }]];
+    if (Number(lock.got) !== 1) {
+      throw new HeraldError(
+        ErrorCodes.DATABASE_ERROR,
+        `cannot migrate the outbox: another migration of '${probe.schemaName}' is still running`,
+        {
+          retryable: true,
+        },
+      );
+    }
+    locked = true;
+    const [tables] = (await db.query(
+      `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ? AND table_name IN ('meta', 'outbox')`,
+      [probe.schemaName],
+    )) as unknown as [{ name: string }[]];
+    const names = new Set(tables.map((t) => t.name));
+    let buckets = options.buckets;
+    if (names.has('meta')) {
+      const [rows] = (await db.query(`SELECT value FROM ${probe.meta} WHERE \`key\` = 'buckets'`)) as unknown as [{ value: string }[]];
+      const stored = rows[0] ? Number(rows[0].value) : undefined;
+      if (stored !== undefined && buckets !== undefined && stored !== buckets) {
+        throw new HeraldError(
+          ErrorCodes.CONFIG_INVALID,
+          `the outbox in database '${probe.schemaName}' has ${stored} buckets; the bucket count cannot change (got --buckets ${buckets})`,
+          { details: { option: 'buckets' } },
+        );
+      }
+      buckets = stored ?? buckets;
+    }
+    const n = mysqlNames({ ...options, ...(buckets === undefined ? {} : { buckets }) });
+    for (const statement of mysqlMigrationSql(n)) await db.query(statement);
+    return { schema: n.schemaName, buckets: n.buckets, created: !names.has('outbox') };
+  } catch (err) {
+    throw mysqlDatabaseError(err, 'cannot migrate the outbox');
+  } finally {
+    if (locked) await db.query('SELECT RELEASE_LOCK(?)', [lockName]).catch(() => undefined);
+    await db.end().catch(() => db.destroy());
+  }
+}
+
+export type { TopicStatus };
+
+/** Reads pending counts, ages and dead letters per topic, and the number of live relays. */
+export async function mysqlOutboxStatus(url: string, options: MysqlOutboxSchemaOptions = {}): Promise<StoreStatus> {
+  const n = mysqlNames(options);
+  const db = await connectMysql(url);
+  try {
+    const [pending] = (await db.query(
+      `SELECT topic, COUNT(*) AS pending, SUM(retry_at IS NOT NULL) AS retrying,
+          TIMESTAMPDIFF(MICROSECOND, MIN(created_at), ${NOW}) / 1e6 AS oldest FROM ${n.outbox} GROUP BY topic`,
+    )) as unknown as [Record<string, unknown>[]];
+    const [dead] = (await db.query(`SELECT topic, COUNT(*) AS dead FROM ${n.deadLetter} GROUP BY topic`)) as unknown as [
+      Record<string, unknown>[],
+    ];
+    const [[relays]] = (await db.query(
+      `SELECT COUNT(*) AS live FROM ${n.relays} WHERE seen_at > ${NOW} - INTERVAL 1 MINUTE`,
+    )) as unknown as [[{ live: unknown }]];
+    const topics = new Map<string, TopicStatus>();
+    for (const r of pending) {
+      const topic = String(r.topic);
+      topics.set(topic, {
+        topic,
+        pending: Number(r.pending),
+        retrying: Number(r.retrying),
+        oldestPendingSeconds: r.oldest === null ? null : Number(r.oldest),
+        deadLettered: 0,
+      });
+    }
+    for (const r of dead) {
+      const topic = String(r.topic);
+      const t = topics.get(topic) ?? { topic, pending: 0, retrying: 0, oldestPendingSeconds: null, deadLettered: 0 };
+      topics.set(topic, { ...t, deadLettered: Number(r.dead) });
+    }
+    const list = [...topics.values()].sort((a, b) => a.topic.localeCompare(b.topic));
+    const ages = list.map((t) => t.oldestPendingSeconds).filter((a): a is number => a !== null);
+    return {
+      pending: list.reduce((s, t) => s + t.pending, 0),
+      oldestPendingSeconds: ages.length ? Math.max(...ages) : null,
+      deadLettered: list.reduce((s, t) => s + t.deadLettered, 0),
+      relays: Number(relays.live),
+      topics: list,
+    };
+  } catch (err) {
+    throw mysqlDatabaseError(err, 'cannot read the outbox status');
+  } finally {
+    await db.end().catch(() => db.destroy());
+  }
+}
