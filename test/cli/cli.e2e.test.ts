@@ -68,9 +68,9 @@ describe('herald CLI', () => {
   });
 
   it('explains a wrong database URL without printing its password, exit code 2', async () => {
-    const bad = await herald(['migrate', '--database', 'mysql://root:hunter2@127.0.0.1/db']);
+    const bad = await herald(['migrate', '--database', 'oracle://root:hunter2@127.0.0.1/db']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain("herald: option 'database' must be a URL like postgres://");
+    expect(bad.stderr).toContain("herald: option 'database' must be a database URL: postgres://");
     expect(bad.stderr).not.toContain('hunter2');
   });
 
