@@ -70,6 +70,11 @@ describe('herald relay on MySQL/MariaDB, as processes', () => {
     const t = await setup();
     const relays = [t.relay(), t.relay(), t.relay(), t.relay()];
     const keys = Array.from({ length: 200 }, (_, k) => `key-${k}`);
+    // Under a loaded machine a relay process can take seconds to start; write only once all four
+    // share the buckets, or the first could drain everything alone.
+    const relaysUp = async (): Promise<boolean> =>
+      JSON.parse((await herald(['status', '--database', MYSQL_URL, '--schema', t.schema, '--json'])).stdout).relays === 4;
+    expect(await waitFor(relaysUp, 60_000, 500)).toBe(true);
 
     // A long transaction takes a low id first and commits last; it must not be skipped.
     const late = await mysqlConnection();
