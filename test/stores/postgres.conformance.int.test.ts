@@ -1,4 +1,6 @@
 import { storeConformance } from './conformance.js';
+import { drizzlePgLayer } from './layers/drizzle-pg.js';
+import { drizzlePostgresJsLayer } from './layers/drizzle-postgres-js.js';
 import { kyselyPgLayer } from './layers/kysely-pg.js';
 import { pgLayer } from './layers/pg.js';
 import { postgresJsLayer } from './layers/postgres-js.js';
@@ -8,6 +10,6 @@ storeConformance({
   name: 'postgres',
   fresh: async () => ({ url: PG_URL, options: { schema: uniqueName('conf') } }),
   unreachableUrl: 'postgres://herald:conformance-secret@127.0.0.1:1/app',
-  layers: [pgLayer, postgresJsLayer, kyselyPgLayer],
+  layers: [pgLayer, postgresJsLayer, kyselyPgLayer, drizzlePgLayer, drizzlePostgresJsLayer],
   concurrentWriters: true,
 });
