@@ -1,4 +1,5 @@
 import { storeConformance } from './conformance.js';
+import { knexPgLayer } from './layers/knex-pg.js';
 import { drizzlePgLayer } from './layers/drizzle-pg.js';
 import { drizzlePostgresJsLayer } from './layers/drizzle-postgres-js.js';
 import { kyselyPgLayer } from './layers/kysely-pg.js';
@@ -10,6 +11,6 @@ storeConformance({
   name: 'postgres',
   fresh: async () => ({ url: PG_URL, options: { schema: uniqueName('conf') } }),
   unreachableUrl: 'postgres://herald:conformance-secret@127.0.0.1:1/app',
-  layers: [pgLayer, postgresJsLayer, kyselyPgLayer, drizzlePgLayer, drizzlePostgresJsLayer],
+  layers: [pgLayer, postgresJsLayer, kyselyPgLayer, drizzlePgLayer, drizzlePostgresJsLayer, knexPgLayer],
   concurrentWriters: true,
 });
