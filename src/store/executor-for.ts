@@ -5,13 +5,14 @@ import { mysql2Executor } from '../data-layers/mysql2.js';
 import { kyselyExecutor } from '../data-layers/kysely.js';
 import { drizzleExecutor } from '../data-layers/drizzle.js';
 import { knexExecutor } from '../data-layers/knex.js';
+import { typeormExecutor } from '../data-layers/typeorm.js';
 import type { ExecutorAdapter, SqlDialect, SqlExecutor } from './sql-executor.js';
 
 /**
  * Every data layer Herald joins a transaction through, tried in turn. Each recognises its own
  * handle structurally, so no data layer is imported unless the caller uses it.
  */
-const ADAPTERS: readonly ExecutorAdapter[] = [postgresJsExecutor, pgExecutor, mysql2Executor, kyselyExecutor, drizzleExecutor, knexExecutor];
+const ADAPTERS: readonly ExecutorAdapter[] = [postgresJsExecutor, pgExecutor, mysql2Executor, kyselyExecutor, drizzleExecutor, knexExecutor, typeormExecutor];
 
 /** What each dialect accepts, for the error when nothing matched. */
 const ACCEPTED: Readonly<Record<SqlDialect, string>> = {
