@@ -1,4 +1,5 @@
 import { storeConformance } from './conformance.js';
+import { prismaPgLayer } from './layers/prisma-pg.js';
 import { typeormPgLayer } from './layers/typeorm-pg.js';
 import { knexPgLayer } from './layers/knex-pg.js';
 import { drizzlePgLayer } from './layers/drizzle-pg.js';
@@ -12,6 +13,6 @@ storeConformance({
   name: 'postgres',
   fresh: async () => ({ url: PG_URL, options: { schema: uniqueName('conf') } }),
   unreachableUrl: 'postgres://herald:conformance-secret@127.0.0.1:1/app',
-  layers: [pgLayer, postgresJsLayer, kyselyPgLayer, drizzlePgLayer, drizzlePostgresJsLayer, knexPgLayer, typeormPgLayer],
+  layers: [pgLayer, postgresJsLayer, kyselyPgLayer, drizzlePgLayer, drizzlePostgresJsLayer, knexPgLayer, typeormPgLayer, prismaPgLayer],
   concurrentWriters: true,
 });
