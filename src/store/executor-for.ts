@@ -2,13 +2,18 @@ import { HeraldError, ErrorCodes } from '../errors.js';
 import { pgExecutor } from '../data-layers/pg.js';
 import { postgresJsExecutor } from '../data-layers/postgres-js.js';
 import { mysql2Executor } from '../data-layers/mysql2.js';
+import { kyselyExecutor } from '../data-layers/kysely.js';
+import { drizzleExecutor } from '../data-layers/drizzle.js';
+import { knexExecutor } from '../data-layers/knex.js';
+import { typeormExecutor } from '../data-layers/typeorm.js';
+import { prismaExecutor } from '../data-layers/prisma.js';
 import type { ExecutorAdapter, SqlDialect, SqlExecutor } from './sql-executor.js';
 
 /**
  * Every data layer Herald joins a transaction through, tried in turn. Each recognises its own
  * handle structurally, so no data layer is imported unless the caller uses it.
  */
-const ADAPTERS: readonly ExecutorAdapter[] = [postgresJsExecutor, pgExecutor, mysql2Executor];
+const ADAPTERS: readonly ExecutorAdapter[] = [postgresJsExecutor, pgExecutor, mysql2Executor, kyselyExecutor, drizzleExecutor, knexExecutor, typeormExecutor, prismaExecutor];
 
 /** What each dialect accepts, for the error when nothing matched. */
 const ACCEPTED: Readonly<Record<SqlDialect, string>> = {

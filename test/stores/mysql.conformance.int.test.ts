@@ -1,4 +1,9 @@
 import { storeConformance } from './conformance.js';
+import { prismaMariadbLayer } from './layers/prisma-mariadb.js';
+import { typeormMysqlLayer } from './layers/typeorm-mysql.js';
+import { knexMysqlLayer } from './layers/knex-mysql.js';
+import { drizzleMysql2Layer } from './layers/drizzle-mysql2.js';
+import { kyselyMysqlLayer } from './layers/kysely-mysql.js';
 import { mysql2Layer } from './layers/mysql2.js';
 import { MYSQL_URL, mysqlConnection } from '../mysql/mysql-support.js';
 import { uniqueName } from '../support/services.js';
@@ -19,6 +24,6 @@ storeConformance({
     return { url: url.toString(), options: { schema: name } };
   },
   unreachableUrl: 'mysql://herald:conformance-secret@127.0.0.1:1/app',
-  layers: [mysql2Layer],
+  layers: [mysql2Layer, kyselyMysqlLayer, drizzleMysql2Layer, knexMysqlLayer, typeormMysqlLayer, prismaMariadbLayer],
   concurrentWriters: true,
 });
