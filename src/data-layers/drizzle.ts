@@ -18,7 +18,9 @@ export interface DrizzleLike {
 }
 
 /** Per Herald dialect: Drizzle's root database class, its transaction class, and the drivers whose clients Herald runs on. */
-const KINDS: Readonly<Record<SqlDialect, { database: string; transaction: string; adapters: readonly ExecutorAdapter[]; drivers: string }>> = {
+const KINDS: Readonly<
+  Record<SqlDialect, { database: string; transaction: string; adapters: readonly ExecutorAdapter[]; drivers: string }>
+> = {
   postgres: {
     database: 'PgDatabase',
     transaction: 'PgTransaction',
@@ -36,7 +38,8 @@ function entityKinds(x: unknown): string[] {
   const kinds: string[] = [];
   let cls: unknown = Object.getPrototypeOf(x)?.constructor;
   while (typeof cls === 'function') {
-    if (Object.prototype.hasOwnProperty.call(cls, ENTITY_KIND)) kinds.push(String((cls as unknown as Record<symbol, unknown>)[ENTITY_KIND]));
+    if (Object.prototype.hasOwnProperty.call(cls, ENTITY_KIND))
+      kinds.push(String((cls as unknown as Record<symbol, unknown>)[ENTITY_KIND]));
     cls = Object.getPrototypeOf(cls);
   }
   return kinds;

@@ -27,7 +27,12 @@ const KNEX_DIALECTS: Readonly<Record<string, SqlDialect>> = {
 function isKnex(x: unknown): x is KnexLike {
   if (typeof x !== 'function') return false;
   const k = x as unknown as KnexLike;
-  return typeof k.raw === 'function' && typeof (x as { transaction?: unknown }).transaction === 'function' && typeof k.client === 'object' && k.client !== null;
+  return (
+    typeof k.raw === 'function' &&
+    typeof (x as { transaction?: unknown }).transaction === 'function' &&
+    typeof k.client === 'object' &&
+    k.client !== null
+  );
 }
 
 /**

@@ -13,12 +13,23 @@ import type { ExecutorAdapter, SqlDialect, SqlExecutor } from './sql-executor.js
  * Every data layer Herald joins a transaction through, tried in turn. Each recognises its own
  * handle structurally, so no data layer is imported unless the caller uses it.
  */
-const ADAPTERS: readonly ExecutorAdapter[] = [postgresJsExecutor, pgExecutor, mysql2Executor, kyselyExecutor, drizzleExecutor, knexExecutor, typeormExecutor, prismaExecutor];
+const ADAPTERS: readonly ExecutorAdapter[] = [
+  postgresJsExecutor,
+  pgExecutor,
+  mysql2Executor,
+  kyselyExecutor,
+  drizzleExecutor,
+  knexExecutor,
+  typeormExecutor,
+  prismaExecutor,
+];
 
 /** What each dialect accepts, for the error when nothing matched. */
 const ACCEPTED: Readonly<Record<SqlDialect, string>> = {
-  postgres: 'a node-postgres client inside BEGIN, or the sql of postgres.js sql.begin()',
-  mysql: 'a mysql2 connection inside beginTransaction() (await pool.getConnection(), not the pool)',
+  postgres:
+    'a node-postgres client inside BEGIN, the sql of postgres.js sql.begin(), or the transaction of a data layer: the trx of Kysely db.transaction().execute(), the tx of Drizzle db.transaction(), the tx of Prisma prisma.$transaction(async (tx) => ...), the manager of TypeORM dataSource.transaction(), the trx of knex.transaction()',
+  mysql:
+    'a mysql2 connection inside beginTransaction() (await pool.getConnection(), not the pool), or the transaction of a data layer: the trx of Kysely db.transaction().execute(), the tx of Drizzle db.transaction(), the tx of Prisma prisma.$transaction(async (tx) => ...), the manager of TypeORM dataSource.transaction(), the trx of knex.transaction()',
   sqlite: 'a better-sqlite3 Database inside db.transaction()',
 };
 

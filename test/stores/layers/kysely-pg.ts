@@ -7,7 +7,9 @@ export const kyselyPgLayer: LayerTarget = {
   name: 'kysely (pg)',
   refusalHint: /db\.transaction\(\)\.execute\(async \(trx\)/,
   async open(url) {
-    const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }) });
+    const db = new Kysely<Record<string, never>>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }),
+    });
     return {
       notATransaction: db,
       transaction: (fn) => db.transaction().execute((trx) => fn(trx)),
