@@ -70,11 +70,16 @@ describe('herald relay on MySQL/MariaDB, as processes', () => {
     const t = await setup();
     const relays = [t.relay(), t.relay(), t.relay(), t.relay()];
     const keys = Array.from({ length: 200 }, (_, k) => `key-${k}`);
-    // Under a loaded machine a relay process can take seconds to start; write only once all four
-    // share the buckets, or the first could drain everything alone.
-    const relaysUp = async (): Promise<boolean> =>
-      JSON.parse((await herald(['status', '--database', MYSQL_URL, '--schema', t.schema, '--json'])).stdout).relays === 4;
-    expect(await waitFor(relaysUp, 60_000, 500)).toBe(true);
+    // Under a loaded machine a relay process can take seconds to start, and a newcomer gets its
+    // share only once the others have given buckets back: write only once all four hold buckets,
+    // or the first could drain everything alone.
+    const owners = async (): Promise<number> => {
+      const [[row]] = (await db.query(
+        `SELECT COUNT(DISTINCT owner) AS n FROM \`${t.schema}\`.relay_lease WHERE expires_at > UTC_TIMESTAMP(6)`,
+      )) as unknown as [[{ n: number }]];
+      return Number(row.n);
+    };
+    expect(await waitFor(async () => (await owners()) === 4, 60_000, 250)).toBe(true);
 
     // A long transaction takes a low id first and commits last; it must not be skipped.
     const late = await mysqlConnection();

@@ -245,6 +245,8 @@ function relayProcessConformance(target: StoreTarget): void {
     it('keeps per-key commit order with 8 writers and 4 relay processes', async () => {
       const t = await setup();
       const relays = [t.relay(), t.relay(), t.relay(), t.relay()];
+      // A relay process can take seconds to start on a loaded machine: write once all four are up.
+      expect(await waitFor(async () => (await t.store.status()).relays === 4, 60_000, 250)).toBe(true);
       const keys = Array.from({ length: 64 }, (_, k) => `key-${k}`);
       const handles = await Promise.all(Array.from({ length: 8 }, () => target.layers[0]!.open(t.url)));
       const written: string[] = [];
