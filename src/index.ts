@@ -88,3 +88,6 @@ export {
   type MysqlPollingSourceOptions,
   type MysqlOutboxSchemaOptions,
 } from './mysql/index.js';
+export { storeFor } from './store/store-url.js';
+export type { OutboxStore, OutboxWriter, StoreKind, StoreCapabilities, StoreMigration, StoreOptions, StoreStatus } from './store/port.js';
+export { withTransaction, currentTransaction, ambientWriter, type AmbientWriter } from './store/ambient-transaction.js';
