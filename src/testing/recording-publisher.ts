@@ -57,11 +57,11 @@ export class RecordingPublisher implements Publisher {
     return this;
   }
 
-  /** The delivered events of `topic` (and of one partition key when given), in delivery order. */
-  eventsOf(topic: string, partitionKey?: string): HeraldEvent[] {
+  /** The delivered events of `topic` (and of one partition key when given), in delivery order; `T` types their `data`. */
+  eventsOf<T = unknown>(topic: string, partitionKey?: string): HeraldEvent<T>[] {
     return this.published
       .filter((r) => r.topic === topic && (partitionKey === undefined || r.event.partitionkey === partitionKey))
-      .map((r) => r.event);
+      .map((r) => r.event as HeraldEvent<T>);
   }
 
   async prepare(topics: readonly string[]): Promise<void> {
