@@ -124,7 +124,7 @@ program
   .command('consume')
   .description('listen to yourself: apply events from a broker to the database through handlers, once each (inbox), until SIGTERM/SIGINT')
   .option('--config <file>', 'config file (default: ./herald.config.{json,yaml,yml,mjs,js})')
-  .option('--database <url>', 'postgres:// URL of the service database (env HERALD_DATABASE_URL)')
+  .option('--database <url>', 'postgres:// or mysql:// URL of the service database (env HERALD_DATABASE_URL)')
   .option('--broker <url>', 'kafka:// pubsub:// nats:// amqp:// or redis:// URL (env HERALD_BROKER)')
   .option('--contracts <dir>', 'contract folder: events are validated against it (env HERALD_CONTRACTS)')
   .requiredOption('--handlers <module>', 'ESM module exporting { [eventType]: (tx, event) => Promise<void> }')

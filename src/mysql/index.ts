@@ -10,3 +10,4 @@ export { listMysqlDeadLetters, requeueMysqlDeadLetters } from './dead-letters.js
 export { mysqlNames, mysqlOutboxDefaults, KEY_LOCK_SLOTS, type MysqlOutboxSchemaOptions } from './schema.js';
 export { checkServerVersion, parseServerVersion, MINIMUM_VERSIONS, type ServerVersion } from './version.js';
 export { mysql2Executor } from '../data-layers/mysql2.js';
+export { MysqlInbox, migrateMysqlInbox, mysqlInboxNames, MYSQL_INBOX_LIMITS, type MysqlInboxNames } from './inbox.js';

@@ -135,11 +135,12 @@ function appendOneSql(n: MysqlNames): string {
 }
 
 /**
- * Proof that the lock UPDATE ran inside a transaction: the OK packet's `SERVER_STATUS_IN_TRANS`,
- * or an adapter that proved the transaction from the handle's type. Without either, the lock
- * would have been released at once (autocommit) and the INSERT committed on its own.
+ * Proof that a statement (the lock UPDATE) ran inside a transaction: the OK packet's
+ * `SERVER_STATUS_IN_TRANS`, or an adapter that proved the transaction from the handle's type.
+ * Without either, the lock would have been released at once (autocommit) and the INSERT
+ * committed on its own: throws `TRANSACTION_REQUIRED`.
  */
-function checkInTransaction(executor: SqlExecutor, lock: SqlResult): void {
+export function checkInTransaction(executor: SqlExecutor, lock: SqlResult): void {
   const inTransaction =
     typeof lock.serverStatus === 'number' ? (lock.serverStatus & SERVER_STATUS_IN_TRANS) !== 0 : executor.inTransaction === true;
   if (!inTransaction) {

@@ -18,7 +18,7 @@ export function mysqlStore(url: string, options: StoreOptions = {}): OutboxStore
   const schema = options.schema === undefined ? {} : { schema: options.schema };
   return {
     kind: 'mysql',
-    capabilities: { sources: ['polling'], eagerDispatch: false, inbox: false },
+    capabilities: { sources: ['polling'], eagerDispatch: false, inbox: true },
     migrate: () => migrateMysql(url, options),
     status: () => mysqlOutboxStatus(url, schema),
     deadLetters: (limit) => listMysqlDeadLetters(url, { ...schema, ...(limit === undefined ? {} : { limit }) }),

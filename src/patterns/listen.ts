@@ -9,39 +9,45 @@ import type { IncomingEvent, Subscriber, SubscriberBatch } from '../brokers/subs
 import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
-import { checkPostgresUrl, connectPg, isConnectionError, type PgClient } from '../postgres/connect.js';
+import { isConnectionError, type PgClient } from '../postgres/connect.js';
 import { backoffMs } from '../relay/backoff.js';
 import { sleep } from '../relay/wake.js';
-import { PostgresInbox, inboxError, type InboxDeadLetter, type InboxOptions } from '../postgres/inbox.js';
+import type { InboxDeadLetter, InboxOptions } from '../postgres/inbox.js';
+import { storeKindOf } from '../store/store-url.js';
+import type { ConsumerDatabase } from './consumer-database.js';
+import { PostgresConsumerDatabase } from '../postgres/consumer-database.js';
+import { MysqlConsumerDatabase } from '../mysql/consumer-database.js';
 
 /**
- * Applies one event to the service's database through `tx`, a node-postgres client inside the
- * transaction that also records the event in the inbox. It must not `COMMIT` or `ROLLBACK`: the
- * runtime does, so that the handler's writes and the inbox row commit together. Throw to refuse
- * the event: an error that is retryable (see {@link isRetryableError}) is retried with backoff,
- * any other one dead-letters the event.
+ * Applies one event to the service's database through `tx`, the connection inside the
+ * transaction that also records the event in the inbox: a node-postgres client on PostgreSQL, a
+ * mysql2 connection on MySQL/MariaDB (type it with `EventHandler<Connection>`). It must not
+ * commit or roll back: the runtime does, so that the handler's writes and the inbox row commit
+ * together. Throw to refuse the event: an error that is retryable (see {@link isRetryableError})
+ * is retried with backoff, any other one dead-letters the event.
  */
-export type EventHandler = (tx: PgClient, event: HeraldEvent) => Promise<void>;
+export type EventHandler<Tx = PgClient> = (tx: Tx, event: HeraldEvent) => Promise<void>;
 
 /** Handlers by CloudEvents `type`, e.g. `{ 'orders.order-placed': applyOrderPlaced }`. */
-export type EventHandlers = Readonly<Record<string, EventHandler>>;
+export type EventHandlers<Tx = PgClient> = Readonly<Record<string, EventHandler<Tx>>>;
 
 /** Options of {@link SelfConsumer}; defaults in {@link selfConsumerDefaults}. */
 export interface SelfConsumerOptions {
   /** Where the events come from; see `subscriberFor`. Its durable group is the unit of redelivery. */
   readonly subscriber: Subscriber;
-  /** `postgres://` URL of the service's database, which holds the inbox and the handlers' tables. */
+  /** `postgres://` or `mysql://` URL of the service's database, which holds the inbox and the handlers' tables. */
   readonly database: string;
   /** The name the inbox records ids under; one per logical consumer (usually the group name). */
   readonly consumer: string;
-  readonly handlers: EventHandlers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tx is the store's connection type
+  readonly handlers: EventHandlers<any>;
   /**
    * When given, every event must name (by `dataschema`) or match (by `type`, newest version) a
    * loaded contract and satisfy it, or it is dead-lettered; and every handler's event type must
    * have a contract, checked at construction. Without it, `data` only has to be JSON.
    */
   readonly contracts?: ContractRegistry;
-  /** Where the inbox and the consumer dead-letter table live (created by `migrateInbox`). */
+  /** Where the inbox and the consumer dead-letter table live (PostgreSQL: `migrateInbox`; MySQL: `herald migrate`). */
   readonly inbox?: InboxOptions;
   readonly logger?: Logger;
   /** First delay after a retryable failure (lost connection, deadlock, unreachable broker), in ms. */
@@ -71,13 +77,20 @@ export interface SelfConsumerStats {
 
 /**
  * True for an error worth retrying rather than dead-lettering: a `HeraldError` (or any error)
- * with `retryable: true`, a lost database connection, a serialization failure (`40001`) or a
- * deadlock (`40P01`).
+ * with `retryable: true`, a lost database connection, a serialization failure (`40001`), a
+ * deadlock (`40P01`, MySQL `ER_LOCK_DEADLOCK`) or a MySQL lock wait timeout.
  */
 export function isRetryableError(err: unknown): boolean {
   if (isHeraldError(err)) return err.retryable;
   const code = (err as { code?: string } | null)?.code;
-  return (err as { retryable?: unknown } | null)?.retryable === true || code === '40001' || code === '40P01' || isConnectionError(err);
+  return (
+    (err as { retryable?: unknown } | null)?.retryable === true ||
+    code === '40001' ||
+    code === '40P01' ||
+    code === 'ER_LOCK_DEADLOCK' ||
+    code === 'ER_LOCK_WAIT_TIMEOUT' ||
+    isConnectionError(err)
+  );
 }
 
 /** An error thrown by a handler (or by the COMMIT of its writes), as opposed to by the runtime. */
@@ -89,7 +102,7 @@ class HandlerFailed extends Error {
 
 /**
  * The listen-to-yourself consumer runtime: reads the service's own events and applies each one
- * to the service's PostgreSQL database exactly once, through the inbox.
+ * to the service's database (PostgreSQL or MySQL/MariaDB) exactly once, through the inbox.
  *
  * - Per event: `BEGIN`; record the id in the inbox; if it is new, run the event type's handler
  *   on the same transaction; `COMMIT`. The batch is acknowledged to the broker only after every
@@ -114,17 +127,20 @@ class HandlerFailed extends Error {
 export class SelfConsumer {
   readonly stats: SelfConsumerStats = { batches: 0, received: 0, applied: 0, duplicates: 0, deadLettered: 0, retries: 0 };
   readonly #options: SelfConsumerOptions & { retryBaseMs: number; retryMaxMs: number };
-  readonly #inbox: PostgresInbox;
+  readonly #db: ConsumerDatabase;
   readonly #log: Logger;
   readonly #stop = new AbortController();
-  #client: PgClient | undefined;
   #prepared = false;
 
   constructor(options: SelfConsumerOptions) {
     this.#options = { ...selfConsumerDefaults, ...options };
     this.#log = options.logger ?? silentLogger;
-    this.#inbox = new PostgresInbox(options.inbox);
-    checkPostgresUrl(options.database, 'database');
+    const kind = storeKindOf(options.database);
+    if (kind === 'sqlite') invalid('database', 'a postgres:// or mysql:// URL: the inbox is not available on SQLite');
+    this.#db =
+      kind === 'mysql'
+        ? new MysqlConsumerDatabase(options.database, options.inbox)
+        : new PostgresConsumerDatabase(options.database, options.inbox);
     if (typeof options.consumer !== 'string' || options.consumer.length === 0) invalid('consumer', 'a non-empty string');
     if (options.subscriber === null || typeof options.subscriber !== 'object') invalid('subscriber', 'a Subscriber');
     const handlers: unknown = options.handlers;
@@ -149,13 +165,7 @@ export class SelfConsumer {
   /** Connects the database, checks that the inbox tables exist (`NOT_MIGRATED` otherwise), and prepares the subscription. */
   async prepare(): Promise<void> {
     if (this.#prepared) return;
-    const client = await this.#connection();
-    try {
-      await client.query(`SELECT FROM ${this.#inbox.names.inbox} LIMIT 0`);
-      await client.query(`SELECT FROM ${this.#inbox.names.deadLetter} LIMIT 0`);
-    } catch (cause) {
-      throw inboxError(cause, `cannot start consumer '${this.#options.consumer}'`, this.#inbox.names);
-    }
+    await this.#db.check(this.#options.consumer);
     await this.#options.subscriber.prepare();
     this.#prepared = true;
   }
@@ -243,9 +253,9 @@ export class SelfConsumer {
     try {
       const consumer = this.#options.consumer;
       const applied = await this.#transact(id, async (tx, handlerStarted) => {
-        const outcome = await this.#inbox.processOnce(tx, consumer, id, () => {
+        const outcome = await this.#db.processOnce(tx, consumer, id, () => {
           handlerStarted();
-          return handler(tx, event);
+          return (handler as EventHandler<unknown>)(tx, event);
         });
         return outcome.applied;
       });
@@ -257,7 +267,7 @@ export class SelfConsumer {
       // "..."); the row keeps it, next to the data, but the log line names only the SQLSTATE.
       const failed = `handler of event type '${event.type}' failed`;
       const code = (err.failure as { code?: unknown } | null)?.code;
-      const logged = `${failed}${typeof code === 'string' ? ` (sqlstate ${code})` : ''}; the error is in ${this.#inbox.names.deadLetter}`;
+      const logged = `${failed}${typeof code === 'string' ? ` (sqlstate ${code})` : ''}; the error is in ${this.#db.deadLetterTable}`;
       await this.#deadLetter(dead(`${failed}: ${messageOf(err.failure)}`), logged);
     }
   }
@@ -304,7 +314,7 @@ export class SelfConsumer {
   /** Records a dead letter; `logged` replaces the reason in the log line when that may quote event data. */
   async #deadLetter(letter: InboxDeadLetter, logged = letter.reason): Promise<void> {
     // No handler runs here, so a failure is the runtime's own and stops it (after retries).
-    const recorded = await this.#transact(letter.eventId, (tx) => this.#inbox.deadLetter(tx, this.#options.consumer, letter));
+    const recorded = await this.#transact(letter.eventId, (tx) => this.#db.deadLetter(tx, this.#options.consumer, letter));
     if (!recorded) {
       this.stats.duplicates++;
       return;
@@ -321,27 +331,13 @@ export class SelfConsumer {
    * one before it, from the runtime's own statements, rejects as is. Asked to stop while
    * retrying, it rejects with the last error and leaves the event to a redelivery.
    */
-  async #transact(id: string, work: (tx: PgClient, handlerStarted: () => void) => Promise<boolean>): Promise<boolean> {
+  async #transact(id: string, work: (tx: unknown, handlerStarted: () => void) => Promise<boolean>): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
-      let client: PgClient | undefined;
       let handlerStarted = false;
       try {
-        client = await this.#connection();
-        await client.query('BEGIN');
-        const done = await work(client, () => (handlerStarted = true));
-        // A handler that caught a failed statement and returned leaves the transaction aborted;
-        // PostgreSQL then answers COMMIT with ROLLBACK, which must not count as applied.
-        const committed = await client.query('COMMIT');
-        if (committed.command === 'ROLLBACK') {
-          throw new HeraldError(
-            ErrorCodes.DATABASE_ERROR,
-            `the transaction of event ${id} was aborted by a failed statement the handler did not rethrow; nothing was committed`,
-          );
-        }
-        return done;
+        return await this.#db.transaction(id, (tx) => work(tx, () => (handlerStarted = true)));
       } catch (err) {
-        if (client) await this.#rollback(client);
-        if (!isRetryableError(err)) throw handlerStarted ? new HandlerFailed(err) : err;
+        if (!isRetryableError(err) && !this.#db.isRetryable(err)) throw handlerStarted ? new HandlerFailed(err) : err;
         this.stats.retries++;
         this.#log.warn(`applying event ${id} failed, retrying: ${messageOf(err)}`);
         if (this.#stop.signal.aborted) throw err;
@@ -351,25 +347,8 @@ export class SelfConsumer {
     }
   }
 
-  /** Rolls back; a connection that cannot even do that is dropped, and the next attempt opens a new one. */
-  async #rollback(client: PgClient): Promise<void> {
-    try {
-      await client.query('ROLLBACK');
-    } catch {
-      if (this.#client === client) this.#client = undefined;
-      await client.end().catch(() => undefined);
-    }
-  }
-
-  async #connection(): Promise<PgClient> {
-    this.#client ??= await connectPg(this.#options.database, `herald-consume:${this.#options.consumer}`.slice(0, 63));
-    return this.#client;
-  }
-
   async #disconnect(): Promise<void> {
-    const client = this.#client;
-    this.#client = undefined;
-    await client?.end().catch(() => undefined);
+    await this.#db.close();
   }
 
   #retry(): { baseMs: number; maxMs: number } {

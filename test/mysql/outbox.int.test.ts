@@ -69,7 +69,7 @@ describe('migrateMysql', () => {
     for (const url of [MYSQL_URL, MYSQL_URL.replace('mysql:', 'mariadb:')]) {
       const store = await storeFor(url, { schema });
       expect(store.kind).toBe('mysql');
-      expect(store.capabilities).toEqual({ sources: ['polling'], eagerDispatch: false, inbox: false });
+      expect(store.capabilities).toEqual({ sources: ['polling'], eagerDispatch: false, inbox: true });
       expect(await store.migrate()).toEqual({ schema, buckets: 8, created: false });
     }
   });

@@ -234,7 +234,7 @@ describe('listen-to-yourself consumer (real Kafka and PostgreSQL)', () => {
       expect(() => new SelfConsumer({ ...base, handlers: { 'orders.order-shipped': async () => undefined } })).toThrow(
         /no contract has event type 'orders\.order-shipped'/,
       );
-      expect(() => new SelfConsumer({ ...base, database: 'mysql://x', handlers: { [TYPE]: async () => undefined } })).toThrow(
+      expect(() => new SelfConsumer({ ...base, database: 'oracle://x', handlers: { [TYPE]: async () => undefined } })).toThrow(
         /option 'database'/,
       );
       const missing = new SelfConsumer({ ...base, handlers: { [TYPE]: async () => undefined }, inbox: { schema: uniqueName('none') } });

@@ -151,7 +151,7 @@ describe('RecordingPublisher (herald/testing)', () => {
     ] as const) {
       const err = await errorOf(p.failNext(kind).publish([]));
       expect(isHeraldError(err, code)).toBe(true);
-      expect((err as { retryable: boolean }).retryable).toBe(retryable);
+      expect(isHeraldError(err) && err.retryable).toBe(retryable);
     }
     await p.publish([]);
     expect(p.calls).toBe(4);

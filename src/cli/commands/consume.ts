@@ -5,6 +5,8 @@ import { ContractRegistry } from '../../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../../errors.js';
 import { consoleLogger } from '../../observe/logger.js';
 import { inboxDefaults, migrateInbox } from '../../postgres/inbox.js';
+import { migrateMysqlInbox } from '../../mysql/inbox.js';
+import { storeKindOf } from '../../store/store-url.js';
 import { SelfConsumer, type EventHandlers } from '../../patterns/listen.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';
@@ -76,7 +78,9 @@ export async function consumeCommand(flags: ConsumeFlags, control: ConsumeContro
   ];
   const inbox = { schema: flags.inboxSchema ?? consumeDefaults.inboxSchema };
 
-  await migrateInbox(database, inbox);
+  const kind = storeKindOf(database);
+  if (kind === 'mysql') await migrateMysqlInbox(database, inbox);
+  else await migrateInbox(database, inbox);
   const subscriber = await subscriberFor(broker, {
     topics,
     group,
