@@ -4,7 +4,20 @@ import type { SqlDialect } from '../src/store/sql-executor.js';
 import type { LayerTarget } from '../test/stores/conformance.js';
 import { pgLayer } from '../test/stores/layers/pg.js';
 import { postgresJsLayer } from '../test/stores/layers/postgres-js.js';
+import { kyselyPgLayer } from '../test/stores/layers/kysely-pg.js';
+import { drizzlePgLayer } from '../test/stores/layers/drizzle-pg.js';
+import { drizzlePostgresJsLayer } from '../test/stores/layers/drizzle-postgres-js.js';
+import { knexPgLayer } from '../test/stores/layers/knex-pg.js';
+import { typeormPgLayer } from '../test/stores/layers/typeorm-pg.js';
+import { prismaPgLayer } from '../test/stores/layers/prisma-pg.js';
+import { mysql2Layer } from '../test/stores/layers/mysql2.js';
+import { kyselyMysqlLayer } from '../test/stores/layers/kysely-mysql.js';
+import { drizzleMysql2Layer } from '../test/stores/layers/drizzle-mysql2.js';
+import { knexMysqlLayer } from '../test/stores/layers/knex-mysql.js';
+import { typeormMysqlLayer } from '../test/stores/layers/typeorm-mysql.js';
+import { prismaMariadbLayer } from '../test/stores/layers/prisma-mariadb.js';
 import { suffix } from './common.js';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 
 /** One store in the benchmark: where to write, the business tables, Herald's outbox table. */
@@ -23,6 +36,14 @@ export interface BenchStore {
 }
 
 const PG = process.env.BENCH_PG ?? process.env.HERALD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const MYSQL = process.env.BENCH_MYSQL ?? process.env.HERALD_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306/app';
+
+/** The server of a MySQL URL, without its database (which may not exist yet). */
+function serverOf(url: string): string {
+  const u = new URL(url);
+  u.pathname = '/';
+  return u.toString();
+}
 
 export const storeTargets: readonly BenchStore[] = [
   {
@@ -35,12 +56,37 @@ export const storeTargets: readonly BenchStore[] = [
       'CREATE TABLE IF NOT EXISTS bench_order_lines (order_id uuid NOT NULL REFERENCES bench_orders(id), line int NOT NULL, sku text NOT NULL, quantity int NOT NULL, unit_price numeric(12,2) NOT NULL, PRIMARY KEY (order_id, line))',
     ],
     outboxTable: (o) => `"${o.schema}"."outbox"`,
-    layers: [pgLayer, postgresJsLayer],
+    layers: [pgLayer, postgresJsLayer, kyselyPgLayer, drizzlePgLayer, drizzlePostgresJsLayer, knexPgLayer, typeormPgLayer, prismaPgLayer],
     async drop(url, o) {
       const c = new pg.Client({ connectionString: url });
       await c.connect();
       await c.query(`DROP SCHEMA IF EXISTS "${o.schema}" CASCADE`);
       await c.query('DROP TABLE IF EXISTS bench_order_lines, bench_orders');
+      await c.end();
+    },
+  },
+  {
+    name: 'mysql',
+    dialect: 'mysql',
+    // One database holds the business tables and Herald's, as in a service.
+    async fresh() {
+      const name = `bench_store_${suffix}`;
+      const admin = await mysql.createConnection(serverOf(MYSQL));
+      await admin.query(`CREATE DATABASE IF NOT EXISTS \`${name}\``);
+      await admin.end();
+      const url = new URL(MYSQL);
+      url.pathname = `/${name}`;
+      return { url: url.toString(), options: { schema: name } };
+    },
+    businessDdl: [
+      'CREATE TABLE IF NOT EXISTS bench_orders (id CHAR(36) PRIMARY KEY, customer_id VARCHAR(64) NOT NULL, total DECIMAL(12,2) NOT NULL, currency CHAR(3) NOT NULL) ENGINE=InnoDB',
+      'CREATE TABLE IF NOT EXISTS bench_order_lines (order_id CHAR(36) NOT NULL, line INT NOT NULL, sku VARCHAR(64) NOT NULL, quantity INT NOT NULL, unit_price DECIMAL(12,2) NOT NULL, PRIMARY KEY (order_id, line), FOREIGN KEY (order_id) REFERENCES bench_orders(id)) ENGINE=InnoDB',
+    ],
+    outboxTable: (o) => `\`${o.schema}\`.\`outbox\``,
+    layers: [mysql2Layer, kyselyMysqlLayer, drizzleMysql2Layer, knexMysqlLayer, typeormMysqlLayer, prismaMariadbLayer],
+    async drop(url, o) {
+      const c = await mysql.createConnection(serverOf(MYSQL));
+      await c.query(`DROP DATABASE IF EXISTS \`${o.schema}\``);
       await c.end();
     },
   },
