@@ -11,7 +11,7 @@ import { deadLettersCommand } from './commands/dead-letters.js';
 import { loadCommand } from './commands/load.js';
 import { contractLintCommand } from './commands/contract-lint.js';
 import { contractCodegenCommand } from './commands/contract-codegen.js';
-import { contractExportCommand } from './commands/contract-export.js';
+import { ContractExportFormats, contractExportCommand } from './commands/contract-export.js';
 import { contractDocsCommand } from './commands/contract-docs.js';
 import { contractCheckCommand } from './commands/contract-check.js';
 import { consumeCommand } from './commands/consume.js';
@@ -182,8 +182,11 @@ contractCommand('codegen')
 
 contractCommand('export')
   .description('write an AsyncAPI 3 document, JSON Schema files or warehouse DDL')
-  .addOption(new Option('--format <format>', 'what to write').choices(['asyncapi', 'jsonschema', 'ddl']).makeOptionMandatory())
-  .option('--out <path>', 'file (asyncapi, ddl) or folder (jsonschema); default asyncapi.yaml, schemas, warehouse.sql')
+  .addOption(new Option('--format <format>', 'what to write').choices([...ContractExportFormats]).makeOptionMandatory())
+  .option(
+    '--out <path>',
+    'file (asyncapi, ddl, dbt) or folder (jsonschema, avro, bigquery, registry); default asyncapi.yaml, schemas, warehouse.sql, sources.yml, avro, bigquery, registry',
+  )
   .addOption(
     new Option('--dialect <dialect>', 'ddl: the warehouse (default: from --warehouse, else duckdb)').choices(['duckdb', 'postgres']),
   )
