@@ -14,6 +14,7 @@ import { contractCodegenCommand } from './commands/contract-codegen.js';
 import { ContractExportFormats, contractExportCommand } from './commands/contract-export.js';
 import { contractDocsCommand } from './commands/contract-docs.js';
 import { contractCheckCommand } from './commands/contract-check.js';
+import { contractChangelogCommand } from './commands/contract-changelog.js';
 import { consumeCommand } from './commands/consume.js';
 import { reconcileCommand } from './commands/reconcile.js';
 
@@ -173,6 +174,12 @@ contractCommand('check')
   .description("check each contract version against earlier ones under its compatibility mode (Confluent's meaning); exit 1 on a break")
   .option('--base <ref>', 'also compare with the contracts at this git ref, e.g. origin/main')
   .action((flags) => contractCheckCommand(flags));
+
+contractCommand('changelog')
+  .description('print a Markdown changelog of the contract versions: differences and compatibility verdicts')
+  .option('--base <ref>', 'only versions new, changed or removed since this git ref, e.g. origin/main')
+  .option('--out <file>', 'write it to this file instead of stdout')
+  .action(async (flags) => void (await contractChangelogCommand(flags)));
 
 contractCommand('codegen')
   .description('write TypeScript types and a typed append helper per contract version')
