@@ -23,13 +23,15 @@ export const brokerSchemes = {
   http: 'HTTP webhook',
   https: 'HTTP webhook',
   sns: 'Amazon SNS',
+  sqs: 'Amazon SQS',
 } as const;
 
 /**
  * Makes the publisher a broker URL names: `kafka://host:port[,host:port]`, `pubsub://project`
  * (`?emulator=host:port` for the emulator), `nats://host:port`, `amqp://user:pass@host/vhost`,
  * `redis://host:port`, `mqtt://host:port`, `http(s)://host/path/{topic}`, `sns://region`
- * (`?endpoint=http://host:port` for an SNS-compatible server, `&accountId=` to skip `ListTopics`). Only the adapter of that
+ * (`?endpoint=http://host:port` for an SNS-compatible server, `&accountId=` to skip `ListTopics`), `sqs://region`
+ * (the same parameters; queues by name or URL). Only the adapter of that
  * broker, and its client library, are loaded. An unknown or malformed URL is a `CONFIG_INVALID`
  * naming the schemes Herald knows; the URL is shown without its password.
  */
@@ -58,6 +60,8 @@ export async function publisherFor(url: string, options: BrokerOptions = {}): Pr
       });
     case 'sns':
       return new (await import('./sns/publisher.js')).SnsPublisher({ url, createTopics });
+    case 'sqs':
+      return new (await import('./sqs/publisher.js')).SqsPublisher({ url, createTopics });
     default:
       throw new HeraldError(
         ErrorCodes.CONFIG_INVALID,

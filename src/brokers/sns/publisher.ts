@@ -1,7 +1,16 @@
-import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
+import { HeraldError, ErrorCodes } from '../../errors.js';
 import { importPeer } from '../peer.js';
-import { maskCredentials } from '../mask.js';
-import { ceAttributes, type OutgoingEvent, type Publisher } from '../publisher.js';
+import type { OutgoingEvent, Publisher } from '../publisher.js';
+import {
+  awsBatchLimits,
+  batchRequests as planRequests,
+  byDestination,
+  ceMessageAttributes,
+  checkBatchAnswer,
+  settleAll,
+} from '../aws/aws-batch.js';
+import { classifyAwsError, type AwsService } from '../aws/aws-errors.js';
+import { awsWhere, parseAwsUrl, partitionOf, type AwsUrl } from '../aws/aws-url.js';
 
 /** Static credentials, for SNS stand-ins in tests. Production code leaves them to the SDK's default chain. */
 export interface SnsStaticCredentials {
@@ -37,27 +46,17 @@ export const snsDefaults = {
   maxAttempts: 3,
 } as const;
 
-/** SNS's limits, which the publisher plans its requests around. */
-export const snsLimits = {
-  /** Entries of one `PublishBatch` request. */
-  batchEntries: 10,
-  /** Bytes of one message, and of all the messages of one `PublishBatch` request together (256 KiB). */
-  payloadBytes: 262_144,
-  /** Message attributes of one message (also SQS's, for raw delivery to queues). */
-  messageAttributes: 10,
-} as const;
+/** SNS's limits, which the publisher plans its requests around (the same as SQS's). */
+export const snsLimits = awsBatchLimits;
 
 type SnsModule = typeof import('@aws-sdk/client-sns');
 type SNSClient = import('@aws-sdk/client-sns').SNSClient;
 type BatchEntry = import('@aws-sdk/client-sns').PublishBatchRequestEntry;
-type Attributes = NonNullable<BatchEntry['MessageAttributes']>;
 
 /** A parsed `sns://` URL. */
-export interface SnsUrl {
-  readonly region: string;
-  readonly endpoint: string | undefined;
-  readonly accountId: string | undefined;
-}
+export type SnsUrl = AwsUrl;
+
+const SNS: AwsService = { name: 'sns', destination: 'topic', notFound: new Set(['NotFoundException', 'NotFound']) };
 
 /**
  * Publishes to Amazon SNS with `@aws-sdk/client-sns` (an optional peer dependency). Topic = SNS
@@ -146,16 +145,8 @@ export class SnsPublisher implements Publisher {
     if (this.#closed) throw new HeraldError(ErrorCodes.CLOSED, 'sns publisher is closed');
     if (batch.length === 0) return;
     const client = await this.#connect();
-    const byTopic = new Map<string, OutgoingEvent[]>();
-    for (const e of batch) {
-      const list = byTopic.get(e.topic);
-      if (list) list.push(e);
-      else byTopic.set(e.topic, [e]);
-    }
     // Topics are independent destinations; within one, the order of requests matters for FIFO.
-    const results = await Promise.allSettled([...byTopic].map(([topic, events]) => this.#publishTopic(client, topic, events)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await byDestination(batch, (topic, events) => this.#publishTopic(client, topic, events));
   }
 
   async #publishTopic(client: SNSClient, topic: string, events: readonly OutgoingEvent[]): Promise<void> {
@@ -166,9 +157,7 @@ export class SnsPublisher implements Publisher {
     if (fifo) {
       for (const entries of chunks) await this.#publishBatch(client, arn, entries, what);
     } else {
-      const results = await Promise.allSettled(chunks.map((entries) => this.#publishBatch(client, arn, entries, what)));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
+      await settleAll(chunks.map((entries) => this.#publishBatch(client, arn, entries, what)));
     }
   }
 
@@ -179,30 +168,7 @@ export class SnsPublisher implements Publisher {
       .catch((cause: unknown) => {
         throw classify(cause, what());
       });
-    const failed = out.Failed ?? [];
-    const succeeded = new Set((out.Successful ?? []).map((s) => s.Id));
-    if (failed.length === 0 && entries.every((e) => succeeded.has(e.Id))) return;
-    const rejected = failed.some((f) => f.SenderFault === true);
-    const reasons = [...new Set(failed.map((f) => `${f.Code ?? 'unknown'}: ${f.Message ?? ''}`.trim()))].slice(0, 3).join('; ');
-    const details = { failed: failed.map((f) => ({ entry: f.Id, code: f.Code, senderFault: f.SenderFault })) };
-    if (failed.length === 0) {
-      throw new HeraldError(ErrorCodes.PUBLISH_FAILED, `${what()}: sns acknowledged only ${succeeded.size} of ${entries.length} entries`, {
-        retryable: true,
-        details,
-      });
-    }
-    throw rejected
-      ? new HeraldError(
-          ErrorCodes.PUBLISH_REJECTED,
-          `${what()}: ${failed.length} of ${entries.length} entries rejected by sns: ${reasons}`,
-          {
-            details,
-          },
-        )
-      : new HeraldError(ErrorCodes.PUBLISH_FAILED, `${what()}: ${failed.length} of ${entries.length} entries failed: ${reasons}`, {
-          retryable: true,
-          details,
-        });
+    checkBatchAnswer('sns', out, entries, what());
   }
 
   async close(): Promise<void> {
@@ -257,7 +223,7 @@ export class SnsPublisher implements Publisher {
   }
 
   #where(): string {
-    return this.#url.endpoint === undefined ? `region ${this.#url.region}` : `${this.#url.endpoint} (region ${this.#url.region})`;
+    return awsWhere(this.#url);
   }
 
   async #connect(): Promise<SNSClient> {
@@ -282,178 +248,25 @@ export class SnsPublisher implements Publisher {
 
 /** One `PublishBatch` entry: body = `data`, CloudEvents attributes as `ce-*` String attributes. */
 function toEntry(e: OutgoingEvent, index: number, fifo: boolean): BatchEntry {
-  const attributes: Attributes = {
-    'content-type': { DataType: 'String', StringValue: e.event.datacontenttype ?? 'application/json' },
-  };
-  const attrs = e.event as unknown as Record<string, string | undefined>;
-  for (const name of ceAttributes) {
-    const value = attrs[name];
-    if (value !== undefined && value !== '') attributes[`ce-${name}`] = { DataType: 'String', StringValue: value };
-  }
   return {
     Id: `e${index}`,
     Message: e.data,
-    MessageAttributes: attributes,
+    MessageAttributes: ceMessageAttributes(e),
     ...(fifo ? { MessageGroupId: e.event.partitionkey, MessageDeduplicationId: e.event.id } : {}),
   };
 }
 
-/** The bytes SNS counts for an entry: body plus attribute names, types and values. */
-function sizeOf(entry: BatchEntry): number {
-  let size = Buffer.byteLength(entry.Message ?? '', 'utf8');
-  for (const [name, value] of Object.entries(entry.MessageAttributes ?? {})) {
-    size +=
-      Buffer.byteLength(name, 'utf8') +
-      Buffer.byteLength(value.DataType ?? '', 'utf8') +
-      Buffer.byteLength(value.StringValue ?? '', 'utf8');
-  }
-  return size;
-}
-
-/**
- * Splits entries, in order, into requests of at most 10 entries and 256 KiB (an oversized entry
- * goes alone). A FIFO request holds at most one entry per message group: `PublishBatch` answers
- * each entry on its own, so a failed entry followed by a successful one of the same group would
- * put the group out of order once the failed one is retried.
- */
+/** SNS `PublishBatch` requests of `entries`, per {@link planRequests} (10 entries, 256 KiB, one entry per FIFO group). */
 export function batchRequests(entries: BatchEntry[]): BatchEntry[][] {
-  const chunks: BatchEntry[][] = [];
-  let current: BatchEntry[] = [];
-  let groups = new Set<string>();
-  let bytes = 0;
-  for (const entry of entries) {
-    const size = sizeOf(entry);
-    const group = entry.MessageGroupId;
-    const full = current.length === snsLimits.batchEntries || bytes + size > snsLimits.payloadBytes;
-    if (current.length > 0 && (full || (group !== undefined && groups.has(group)))) {
-      chunks.push(current);
-      current = [];
-      groups = new Set();
-      bytes = 0;
-    }
-    current.push(entry);
-    if (group !== undefined) groups.add(group);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return planRequests(entries, (e) => e.Message ?? '');
 }
 
-function partitionOf(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
-}
-
-interface SdkError {
-  name?: string;
-  Code?: string;
-  $fault?: 'client' | 'server';
-  $metadata?: { httpStatusCode?: number };
-}
-
-const throttling = new Set([
-  'Throttled',
-  'ThrottledException',
-  'Throttling',
-  'ThrottlingException',
-  'KMSThrottling',
-  'KMSThrottlingException',
-]);
-
-/** Error names AWS uses for credentials that are missing, wrong, expired or not allowed. */
-const authFailures = new Set([
-  'AuthorizationError',
-  'AuthorizationErrorException',
-  'InvalidClientTokenId',
-  'ExpiredToken',
-  'ExpiredTokenException',
-  'AccessDenied',
-  'AccessDeniedException',
-  'SignatureDoesNotMatch',
-  'UnrecognizedClientException',
-]);
-
-/**
- * Turns an SDK error into a HeraldError: no HTTP answer at all (refused, reset, timed out, DNS) is
- * `BROKER_UNAVAILABLE`; `NotFound` is `TOPIC_NOT_FOUND`; throttling and server faults are
- * `PUBLISH_FAILED`; missing, wrong or unauthorised credentials are `BROKER_UNAVAILABLE` (configuration:
- * the relay pauses); any other client fault (invalid parameter, too large)
- * is `PUBLISH_REJECTED`.
- */
+/** Turns an SDK error of SNS into a HeraldError, per `classifyAwsError`. */
 export function classify(cause: unknown, what: string): HeraldError {
-  const top = cause !== null && typeof cause === 'object' ? (cause as SdkError) : undefined;
-  const reason = messageOf(cause);
-  const status = top?.$metadata?.httpStatusCode;
-  const name = top?.name ?? '';
-  // Credentials are configuration, not the events' fault: the relay pauses (BROKER_UNAVAILABLE)
-  // instead of dead-lettering every event until they are fixed.
-  if (name === 'CredentialsProviderError') {
-    return new HeraldError(
-      ErrorCodes.BROKER_UNAVAILABLE,
-      `${what}: no AWS credentials: ${reason}; configure the AWS SDK's default credential chain (environment, profile, role)`,
-      { cause, retryable: true },
-    );
-  }
-  if (status === 401 || status === 403 || authFailures.has(name)) {
-    return new HeraldError(
-      ErrorCodes.BROKER_UNAVAILABLE,
-      `${what}: sns refused the credentials: ${reason}; check the IAM policy and keys`,
-      {
-        cause,
-        retryable: true,
-      },
-    );
-  }
-  if (name === 'NotFoundException' || name === 'NotFound' || top?.Code === 'NotFound') {
-    return new HeraldError(ErrorCodes.TOPIC_NOT_FOUND, `${what}: the topic does not exist; create it or pass --create-topics`, {
-      cause,
-      retryable: true,
-    });
-  }
-  // Every answer from SNS carries an HTTP status; an error without one never got an answer.
-  if (status === undefined && top?.$fault === undefined) {
-    return new HeraldError(
-      ErrorCodes.BROKER_UNAVAILABLE,
-      `${what}: cannot reach sns: ${reason}; check the region or endpoint and the network`,
-      {
-        cause,
-        retryable: true,
-      },
-    );
-  }
-  if (throttling.has(name) || top?.$fault === 'server' || (status !== undefined && status >= 500)) {
-    return new HeraldError(ErrorCodes.PUBLISH_FAILED, `${what}: ${reason}`, { cause, retryable: true });
-  }
-  if (top?.$fault === 'client') return new HeraldError(ErrorCodes.PUBLISH_REJECTED, `${what}: rejected by sns: ${reason}`, { cause });
-  return new HeraldError(ErrorCodes.PUBLISH_FAILED, `${what}: ${reason}`, { cause, retryable: true });
+  return classifyAwsError(cause, what, SNS);
 }
 
 /** Parses `sns://<region>[?endpoint=http://host:port][&accountId=123456789012]`. */
 export function parseSnsUrl(url: string): SnsUrl {
-  const bad = (why: string): HeraldError =>
-    new HeraldError(
-      ErrorCodes.CONFIG_INVALID,
-      `option 'broker': ${why}; write it as sns://<region>[?endpoint=http://host:port][&accountId=123456789012], as in sns://eu-west-1`,
-      { details: { option: 'broker' } },
-    );
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw bad('the sns URL cannot be parsed');
-  }
-  if (parsed.protocol !== 'sns:') throw bad(`the URL scheme must be sns, got '${parsed.protocol.replace(/:$/, '')}'`);
-  const region = parsed.hostname.toLowerCase();
-  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) throw bad(`'${region}' is not an AWS region`);
-  const endpoint = parsed.searchParams.get('endpoint') ?? undefined;
-  // No user:password in the endpoint: it is shown in every error message. Credentials come from the SDK chain.
-  if (endpoint !== undefined && !/^https?:\/\/[^/?#@]+\/?$/.test(endpoint)) {
-    throw bad(`endpoint '${maskCredentials(endpoint)}' must be http(s)://host:port, without credentials`);
-  }
-  const accountId = parsed.searchParams.get('accountId') ?? undefined;
-  if (accountId !== undefined && !/^\d{12}$/.test(accountId)) throw bad(`accountId '${accountId}' must be 12 digits`);
-  const unknown = [...parsed.searchParams.keys()].find((k) => k !== 'endpoint' && k !== 'accountId');
-  if (unknown !== undefined) throw bad(`unknown parameter '${unknown}'`);
-  return { region, endpoint, accountId };
+  return parseAwsUrl(url, 'sns');
 }

@@ -83,24 +83,39 @@ async function subscribe(name: string, received: ReceivedMessage[]): Promise<voi
  */
 async function restartSns(): Promise<void> {
   for (const topic of subscriptions.keys()) await readTopic(topic, 0, 1_000);
-  const port = server!.port;
   const known = [...subscriptions.entries()];
+  await restartFauxqs();
+  for (const [name, sub] of known) await subscribe(name, sub.received);
+}
+
+/** Stops fauxqs and starts it again on the same port with nothing in it, with new clients. */
+export async function restartFauxqs(): Promise<void> {
+  const port = server!.port;
   await stopSnsTarget();
   server = await startFauxqs({ port, host: '127.0.0.1', logger: false });
   sns = new SNSClient({ region: REGION, endpoint, credentials });
   sqs = new SQSClient({ region: REGION, endpoint, credentials });
-  for (const [name, sub] of known) await subscribe(name, sub.received);
 }
 
 /** Drains the topic's queue (deleting what it got, so FIFO groups move on) until `atLeast` arrived, then once more. */
 export async function readTopic(topic: string, atLeast: number, timeoutMs = 5_000): Promise<ReceivedMessage[]> {
   const sub = subscriptions.get(topic)!;
+  return readQueue(sub.queueUrl, sub.received, atLeast, timeoutMs);
+}
+
+/** Drains an SQS queue into `received` (deleting what it got) until `atLeast` arrived, then once more; returns a copy. */
+export async function readQueue(
+  queueUrl: string,
+  received: ReceivedMessage[],
+  atLeast: number,
+  timeoutMs = 5_000,
+): Promise<ReceivedMessage[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const enough = sub.received.length >= atLeast;
+    const enough = received.length >= atLeast;
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: sub.queueUrl,
+        QueueUrl: queueUrl,
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: enough ? 0 : 1,
         MessageAttributeNames: ['All'],
@@ -112,7 +127,7 @@ export async function readTopic(topic: string, atLeast: number, timeoutMs = 5_00
       for (const [name, value] of Object.entries(m.MessageAttributes ?? {})) {
         if (name.startsWith('ce-') && value.StringValue !== undefined) attributes[name.slice(3)] = value.StringValue;
       }
-      sub.received.push({
+      received.push({
         id: attributes.id!,
         data: m.Body!,
         attributes,
@@ -123,12 +138,12 @@ export async function readTopic(topic: string, atLeast: number, timeoutMs = 5_00
     if (Messages.length > 0) {
       await sqs.send(
         new DeleteMessageBatchCommand({
-          QueueUrl: sub.queueUrl,
+          QueueUrl: queueUrl,
           Entries: Messages.map((m, i) => ({ Id: `m${i}`, ReceiptHandle: m.ReceiptHandle! })),
         }),
       );
     }
-    if ((enough && Messages.length === 0) || Date.now() > deadline) return [...sub.received];
+    if ((enough && Messages.length === 0) || Date.now() > deadline) return [...received];
   }
 }
 
