@@ -2,7 +2,7 @@
  * `herald/sqlite`: the SQLite outbox store. Everything here loads `better-sqlite3` (an optional
  * peer, version 12 on Node 20) only when it opens a file.
  */
-export { sqliteStore } from './store.js';
+export { sqliteStore, type SqliteStore } from './store.js';
 export { SqliteOutbox, type SqliteOutboxOptions } from './outbox.js';
 export { SqlitePollingSource, sqlitePollingDefaults, type SqlitePollingSourceOptions } from './polling-source.js';
 export { migrateSqlite, sqliteOutboxStatus } from './migrate.js';

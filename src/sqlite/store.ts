@@ -14,7 +14,7 @@ import { sqliteNames } from './schema.js';
  * is loaded only when something opens the file. `writer()` returns a {@link SqliteOutbox}, which
  * also has the synchronous `appendSync` for better-sqlite3's `db.transaction(fn)`.
  */
-export function sqliteStore(url: string, options: StoreOptions = {}): OutboxStore & { writer(o: WriterOptions): SqliteOutbox } {
+export function sqliteStore(url: string, options: StoreOptions = {}): SqliteStore {
   const location = sqliteLocation(url);
   sqliteNames(options);
   const schema = options.schema === undefined ? {} : { schema: options.schema };
@@ -30,4 +30,7 @@ export function sqliteStore(url: string, options: StoreOptions = {}): OutboxStor
   };
 }
 
-type WriterOptions = Parameters<OutboxStore['writer']>[0];
+/** The SQLite store: the common port, with a writer that also appends synchronously. */
+export interface SqliteStore extends OutboxStore {
+  writer(options: Parameters<OutboxStore['writer']>[0]): SqliteOutbox;
+}
