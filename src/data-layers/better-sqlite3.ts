@@ -53,10 +53,27 @@ export function requireSqliteTransaction(db: BetterSqlite3Like): void {
   }
 }
 
+/** Statements prepared per connection, at most this many texts each (compiling one costs more than running it). */
+const PREPARED_PER_CONNECTION = 64;
+const prepared = new WeakMap<BetterSqlite3Like, Map<string, BetterSqlite3StatementLike>>();
+
+/** `db.prepare(text)`, compiled once per connection and text; the oldest text is dropped past the limit. */
+function preparedOn(db: BetterSqlite3Like, text: string): BetterSqlite3StatementLike {
+  let cache = prepared.get(db);
+  if (cache === undefined) prepared.set(db, (cache = new Map()));
+  let statement = cache.get(text);
+  if (statement === undefined) {
+    statement = db.prepare(text);
+    if (cache.size >= PREPARED_PER_CONNECTION) cache.delete(cache.keys().next().value!);
+    cache.set(text, statement);
+  }
+  return statement;
+}
+
 /**
  * better-sqlite3: the `Database` inside a transaction (`db.transaction(fn)`, or a manual
- * `BEGIN`). Statements run synchronously on it (prepared once per text by the caller or here);
- * the promise only wraps the result. A database in autocommit mode is refused.
+ * `BEGIN`). Statements run synchronously on it, each text prepared once per connection; the
+ * promise only wraps the result. A database in autocommit mode is refused.
  */
 export const betterSqlite3Executor: ExecutorAdapter = (tx, dialect) => {
   if (dialect !== 'sqlite' || !isBetterSqlite3(tx)) return undefined;
@@ -66,7 +83,7 @@ export const betterSqlite3Executor: ExecutorAdapter = (tx, dialect) => {
     inTransaction: true,
     inTransactionNow: () => db.inTransaction,
     async query(text, params): Promise<SqlResult> {
-      const statement = db.prepare(text);
+      const statement = preparedOn(db, text);
       if (statement.reader) return { rows: statement.all(...params) as Record<string, unknown>[] };
       return { rows: [], affectedRows: statement.run(...params).changes };
     },
