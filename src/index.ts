@@ -88,3 +88,17 @@ export {
   type MysqlPollingSourceOptions,
   type MysqlOutboxSchemaOptions,
 } from './mysql/index.js';
+export {
+  sqliteStore,
+  SqliteOutbox,
+  SqlitePollingSource,
+  migrateSqlite,
+  sqliteOutboxStatus,
+  listSqliteDeadLetters,
+  requeueSqliteDeadLetters,
+  checkSqliteVersion,
+  type SqliteStore,
+  type SqliteOutboxOptions,
+  type SqlitePollingSourceOptions,
+  type SqliteOutboxSchemaOptions,
+} from './sqlite/index.js';
