@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, isHeraldError } from '../../src/errors.js';
 import type { RelayRecord } from '../../src/relay/source.js';
@@ -92,5 +93,28 @@ describe('sqlite: a file locked by another connection', () => {
     );
     expect(app.inTransaction).toBe(false);
     expect((await t.store.status()).pending).toBe(1);
+  });
+
+  it("does not stall an async data layer's open transaction in the same process: the relay waits for its COMMIT", async () => {
+    const t = await lockedFile(5000);
+    const source = new SqlitePollingSource({ database: t.url, leaseMs: 1000 });
+    await source.start();
+    const records = await source.next(10);
+    expect(records).toHaveLength(1);
+    const kysely = new Kysely<Record<string, never>>({ dialect: new SqliteDialect({ database: new Database(t.file) }) });
+    const writer = t.store.writer({ contracts: orderContracts(), source: '/test' });
+    let committedAt = 0;
+    let delivering: Promise<number> | undefined;
+    await kysely.transaction().execute(async (trx) => {
+      await writer.append(trx, CONTRACT, orderPlaced('k2')); // takes the write lock
+      // While this transaction awaits, the relay (same process, same event loop) wants to write.
+      delivering = source.delivered(records).then(() => Date.now());
+      await new Promise((r) => setTimeout(r, 300));
+      committedAt = Date.now();
+    });
+    expect(await delivering!).toBeGreaterThanOrEqual(committedAt);
+    expect((await t.store.status()).pending).toBe(1);
+    await kysely.destroy();
+    await source.close();
   });
 });
