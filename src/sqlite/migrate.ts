@@ -1,5 +1,6 @@
+import { summarizeStatus } from '../store/status.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import type { StoreMigration, StoreStatus, TopicStatus } from '../store/port.js';
+import type { StoreMigration, StoreStatus } from '../store/port.js';
 import type { SqliteLocation } from './connect.js';
 import { NOW_MS, sqliteMigrationSql, sqliteNames, type SqliteOutboxSchemaOptions } from './schema.js';
 import { SqliteSession } from './session.js';
@@ -57,8 +58,6 @@ export async function migrateSqlite(location: SqliteLocation, options: SqliteOut
   }
 }
 
-export type { TopicStatus };
-
 /** Reads pending counts, ages and dead letters per topic, and the number of live relays (seen in the last minute). */
 export async function sqliteOutboxStatus(location: SqliteLocation, options: SqliteOutboxSchemaOptions = {}): Promise<StoreStatus> {
   const n = sqliteNames(options);
@@ -70,7 +69,7 @@ export async function sqliteOutboxStatus(location: SqliteLocation, options: Sqli
         const pending = db
           .prepare(
             `SELECT topic, COUNT(*) AS pending, SUM(retry_at IS NOT NULL) AS retrying,
-                (${NOW_MS} - MIN(created_at)) / 1000.0 AS oldest FROM ${n.outbox} GROUP BY topic`,
+                MAX(0, ${NOW_MS} - MIN(created_at)) / 1000.0 AS oldest FROM ${n.outbox} GROUP BY topic`,
           )
           .all() as { topic: string; pending: number; retrying: number; oldest: number | null }[];
         const dead = db.prepare(`SELECT topic, COUNT(*) AS dead FROM ${n.deadLetter} GROUP BY topic`).all() as {
@@ -78,29 +77,7 @@ export async function sqliteOutboxStatus(location: SqliteLocation, options: Sqli
           dead: number;
         }[];
         const relays = db.prepare(`SELECT COUNT(*) AS live FROM ${n.relays} WHERE seen_at > ${NOW_MS} - 60000`).get() as { live: number };
-        const topics = new Map<string, TopicStatus>();
-        for (const r of pending) {
-          topics.set(r.topic, {
-            topic: r.topic,
-            pending: r.pending,
-            retrying: r.retrying,
-            oldestPendingSeconds: r.oldest === null ? null : Math.max(0, r.oldest),
-            deadLettered: 0,
-          });
-        }
-        for (const r of dead) {
-          const t = topics.get(r.topic) ?? { topic: r.topic, pending: 0, retrying: 0, oldestPendingSeconds: null, deadLettered: 0 };
-          topics.set(r.topic, { ...t, deadLettered: r.dead });
-        }
-        const list = [...topics.values()].sort((a, b) => a.topic.localeCompare(b.topic));
-        const ages = list.map((t) => t.oldestPendingSeconds).filter((a): a is number => a !== null);
-        return {
-          pending: list.reduce((s, t) => s + t.pending, 0),
-          oldestPendingSeconds: ages.length ? Math.max(...ages) : null,
-          deadLettered: list.reduce((s, t) => s + t.deadLettered, 0),
-          relays: relays.live,
-          topics: list,
-        };
+        return summarizeStatus(pending, dead, relays.live);
       })();
     });
   } finally {
