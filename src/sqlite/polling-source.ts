@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
+import { fairShare } from '../relay/fair-share.js';
 import { recordFromRow } from '../relay/outbox-record.js';
 import type { RelayRecord, RelaySource } from '../relay/source.js';
 import { sqliteLocation } from './connect.js';
@@ -171,31 +172,31 @@ export class SqlitePollingSource implements RelaySource {
     const buckets = await this.#bucketCount();
     // Taken before the claim, so this relay's idea of its lease never outlasts the lease itself.
     const started = Date.now();
-    const { ids, owned } = await this.#db.write('cannot claim buckets', (db) => {
+    const { relays, owned } = await this.#db.write('cannot claim buckets', (db) => {
       db.prepare(
         `INSERT INTO ${n.relays} (id, host, pid, started_at, seen_at) VALUES (?, ?, ?, ${NOW_MS}, ${NOW_MS})
          ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`,
       ).run(this.#id, hostname(), process.pid);
       db.prepare(`DELETE FROM ${n.relays} WHERE seen_at < ${NOW_MS} - ? AND id <> ?`).run(2 * ttl, this.#id);
       const live = db.prepare(`SELECT id FROM ${n.relays} WHERE seen_at > ${NOW_MS} - ? OR id = ?`).all(ttl, this.#id) as { id: string }[];
-      // Sorted here, by code unit, so that every relay computes the same shares.
-      const ids = live.map((r) => r.id).sort();
-      const index = ids.indexOf(this.#id);
-      const mine = Array.from({ length: buckets }, (_, b) => b).filter((b) => b % ids.length === index);
+      const { relays, mine } = fairShare(
+        live.map((r) => r.id),
+        this.#id,
+        buckets,
+      );
       db.prepare(
         `UPDATE ${n.lease} SET owner = NULL, expires_at = NULL WHERE owner = ?${mine.length ? ` AND bucket NOT IN (${marks(mine)})` : ''}`,
       ).run(this.#id, ...mine);
-      if (mine.length === 0) return { ids, owned: [] as number[] };
+      if (mine.length === 0) return { relays, owned: [] as number[] };
       const claimed = db
         .prepare(
           `UPDATE ${n.lease} SET owner = ?, expires_at = ${NOW_MS} + ?
            WHERE bucket IN (${marks(mine)}) AND (owner IS NULL OR owner = ? OR expires_at < ${NOW_MS}) RETURNING bucket`,
         )
         .all(this.#id, ttl, ...mine, this.#id) as { bucket: number }[];
-      return { ids, owned: claimed.map((r) => r.bucket).sort((a, b) => a - b) };
+      return { relays, owned: claimed.map((r) => r.bucket).sort((a, b) => a - b) };
     });
-    if (owned.join() !== this.#owned.join())
-      this.#log.info('relay buckets changed', { relays: ids.length, owned: owned.length, of: buckets });
+    if (owned.join() !== this.#owned.join()) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
     this.#owned = owned;
     this.#renewedAt = started;
     this.#leaseUntil = started + this.#leaseMs;
