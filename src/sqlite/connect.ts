@@ -51,8 +51,14 @@ export function sqliteLocation(url: unknown, option = 'database'): SqliteLocatio
   if (typeof url !== 'string' || !url.startsWith('sqlite:')) {
     throw bad(`must be a URL like sqlite:./herald.db or sqlite:/var/lib/app/app.db, got '${String(url).slice(0, 80)}'`);
   }
-  const u = new URL(url);
-  const path = decodeURIComponent(u.pathname);
+  let u: URL;
+  let path: string;
+  try {
+    u = new URL(url);
+    path = decodeURIComponent(u.pathname);
+  } catch {
+    throw bad(`is not a URL like sqlite:./herald.db (got '${url.slice(0, 80)}')`);
+  }
   if (path === ':memory:' || u.pathname === '' || path === '') {
     throw bad(
       `is '${url}': herald needs a database file (sqlite:./herald.db); an in-memory database exists only inside one connection, so a relay in another process could never read its outbox`,

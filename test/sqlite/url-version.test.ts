@@ -27,6 +27,9 @@ describe('sqlite: URLs', () => {
     const err = thrown(() => sqliteLocation('sqlite:/x.db?busy_timeout=soon'));
     expect(isHeraldError(err, ErrorCodes.CONFIG_INVALID)).toBe(true);
     expect(err.message).toContain('busy_timeout=soon');
+    expect(thrown(() => sqliteLocation('sqlite:%zz')).message).toBe(
+      "option 'database' is not a URL like sqlite:./herald.db (got 'sqlite:%zz')",
+    );
   });
 
   it('refuses :memory: and an empty path, saying why a relay could never see it', () => {
