@@ -96,6 +96,14 @@ describe('sqlite store: the writer', () => {
     expect(rows()).toEqual([]);
   });
 
+  it('refuses something that is not a SQLite handle, listing what it accepts', async () => {
+    const { writer } = await migrated();
+    await expect(writer.append({ query: () => undefined }, CONTRACT, orderPlaced('x'))).rejects.toThrow(
+      /expected a transaction: a better-sqlite3 Database inside db\.transaction\(\) \(use appendSync there\)/,
+    );
+    expect(() => writer.appendSync({}, CONTRACT, orderPlaced('x'))).toThrow(/for other data layers, await append\(tx, \.\.\.\)/);
+  });
+
   it('validates before any SQL: an invalid event on a file without tables fails its contract, not the missing table', async () => {
     const { file } = freshSqlite();
     const db = new Database(file);
