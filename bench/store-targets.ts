@@ -18,6 +18,16 @@ import { typeormMysqlLayer } from '../test/stores/layers/typeorm-mysql.js';
 import { prismaMariadbLayer } from '../test/stores/layers/prisma-mariadb.js';
 import { suffix } from './common.js';
 import mysql from 'mysql2/promise';
+import { betterSqlite3Layer, betterSqlite3SyncLayer } from '../test/stores/layers/better-sqlite3.js';
+import { drizzleBetterSqlite3Layer } from '../test/stores/layers/drizzle-better-sqlite3.js';
+import { knexSqliteLayer } from '../test/stores/layers/knex-sqlite.js';
+import { kyselySqliteLayer } from '../test/stores/layers/kysely-sqlite.js';
+import { prismaSqliteLayer } from '../test/stores/layers/prisma-sqlite.js';
+import { typeormSqliteLayer } from '../test/stores/layers/typeorm-sqlite.js';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 
 /** One store in the benchmark: where to write, the business tables, Herald's outbox table. */
@@ -33,6 +43,8 @@ export interface BenchStore {
   /** Concurrent writers; default the --clients flag. */
   readonly clients?: number;
   drop?(url: string, options: StoreOptions): Promise<void>;
+  /** Settings that move the numbers, for the JSON line. */
+  facts?(url: string): Promise<Record<string, unknown>>;
 }
 
 const PG = process.env.BENCH_PG ?? process.env.HERALD_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -88,6 +100,45 @@ export const storeTargets: readonly BenchStore[] = [
       const c = await mysql.createConnection(serverOf(MYSQL));
       await c.query(`DROP DATABASE IF EXISTS \`${o.schema}\``);
       await c.end();
+    },
+  },
+  {
+    name: 'sqlite',
+    dialect: 'sqlite',
+    // A file on the machine's temp file system (BENCH_SQLITE_DIR to choose), in WAL mode (migrate
+    // sets it), synchronous as better-sqlite3 leaves it (the JSON line names the settings).
+    fresh: async () => ({ url: `sqlite:${join(process.env.BENCH_SQLITE_DIR ?? tmpdir(), `herald-bench-${suffix}.db`)}`, options: {} }),
+    businessDdl: [
+      'CREATE TABLE IF NOT EXISTS bench_orders (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, total REAL NOT NULL, currency TEXT NOT NULL)',
+      'CREATE TABLE IF NOT EXISTS bench_order_lines (order_id TEXT NOT NULL REFERENCES bench_orders(id), line INTEGER NOT NULL, sku TEXT NOT NULL, quantity INTEGER NOT NULL, unit_price REAL NOT NULL, PRIMARY KEY (order_id, line))',
+    ],
+    outboxTable: (o) => `"${o.schema ?? 'herald'}_outbox"`,
+    layers: [
+      betterSqlite3SyncLayer,
+      betterSqlite3Layer,
+      drizzleBetterSqlite3Layer,
+      kyselySqliteLayer,
+      knexSqliteLayer,
+      typeormSqliteLayer,
+      prismaSqliteLayer,
+    ],
+    // One writer per file: a second client in this process would wait for the lock synchronously.
+    clients: 1,
+    async facts(url) {
+      const db = new Database(new URL(url).pathname, { readonly: true });
+      const facts = {
+        sqliteVersion: (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
+        journalMode: db.pragma('journal_mode', { simple: true }),
+        // better-sqlite3 builds SQLite with NORMAL (1) in WAL mode: COMMIT does not fsync; a power
+        // loss may undo the last transactions (business rows and events together), never half of one.
+        synchronous: db.pragma('synchronous', { simple: true }),
+      };
+      db.close();
+      return facts;
+    },
+    async drop(url) {
+      const file = new URL(url).pathname;
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) await rm(f, { force: true });
     },
   },
 ];

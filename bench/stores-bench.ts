@@ -13,6 +13,8 @@ import { parseArgs } from 'node:util';
 import { storeFor } from '../src/store/store-url.js';
 import { executorFor } from '../src/store/executor-for.js';
 import type { SqlDialect } from '../src/store/sql-executor.js';
+import { isBetterSqlite3 } from '../src/data-layers/better-sqlite3.js';
+import { drizzleBetterSqlite3Client } from '../src/data-layers/drizzle.js';
 import { log, makeOrder, median, orderContracts, payloadOf, round3, runBench, table, totalOf, CONTRACT, SOURCE } from './common.js';
 import { storeTargets, type BenchStore } from './store-targets.js';
 
@@ -32,6 +34,40 @@ function marks(dialect: SqlDialect, n: number, start = 1): string {
   return Array.from({ length: n }, (_, i) => (dialect === 'postgres' ? `$${start + i}` : '?')).join(', ');
 }
 
+/** The hand-written outbox row of an order: the same columns Herald fills, without validation. */
+function handWrittenParams(o: ReturnType<typeof makeOrder>): unknown[] {
+  return [
+    randomUUID(),
+    'bench.orders',
+    o.customerId,
+    'com.example.orders.order-placed',
+    SOURCE,
+    new Date().toISOString(),
+    null,
+    JSON.stringify(payloadOf(o)),
+  ];
+}
+
+/**
+ * The better-sqlite3 connection of a synchronous layer's transaction (the Database itself, or
+ * under Drizzle's tx), with each statement text prepared once, as a service would.
+ */
+function sqliteOf(tx: unknown): { prepare(sql: string): { run(...params: unknown[]): unknown } } {
+  const db = isBetterSqlite3(tx) ? tx : drizzleBetterSqlite3Client(tx);
+  if (db === undefined) throw new Error('a synchronous layer must hand out a better-sqlite3 transaction');
+  let cache = prepared.get(db);
+  if (cache === undefined) prepared.set(db, (cache = new Map()));
+  const statements = cache;
+  return {
+    prepare(sql) {
+      let s = statements.get(sql);
+      if (s === undefined) statements.set(sql, (s = db.prepare(sql)));
+      return s;
+    },
+  };
+}
+const prepared = new WeakMap<object, Map<string, { run(...params: unknown[]): unknown }>>();
+
 async function benchStore(target: BenchStore): Promise<Record<string, unknown>[]> {
   const { url, options } = await target.fresh();
   const store = await storeFor(url, options);
@@ -42,12 +78,19 @@ async function benchStore(target: BenchStore): Promise<Record<string, unknown>[]
   const insertLine = `INSERT INTO bench_order_lines (order_id, line, sku, quantity, unit_price) VALUES (${marks(d, 5)})`;
   const handWritten = `INSERT INTO ${target.outboxTable(options)} (event_id, topic, partition_key, type, source, time, dataschema, data) VALUES (${marks(d, 8)})`;
   const results: Record<string, unknown>[] = [];
+  const facts = (await target.facts?.(url)) ?? {};
   for (const layer of target.layers) {
     const setup = await layer.open(url);
-    await setup.transaction(async (tx) => {
-      const ex = executorFor(tx, d);
-      for (const ddl of target.businessDdl) await ex.query(ddl, []);
-    });
+    if (layer.sync) {
+      setup.transactionSync!((tx) => {
+        for (const ddl of target.businessDdl) sqliteOf(tx).prepare(ddl).run();
+      });
+    } else {
+      await setup.transaction(async (tx) => {
+        const ex = executorFor(tx, d);
+        for (const ddl of target.businessDdl) await ex.query(ddl, []);
+      });
+    }
     await setup.close();
     const clients = await Promise.all(Array.from({ length: target.clients ?? Number(flags.clients) }, () => layer.open(url)));
     const variant = async (herald: boolean): Promise<number> => {
@@ -56,24 +99,23 @@ async function benchStore(target: BenchStore): Promise<Record<string, unknown>[]
         clients.map(async (c) => {
           for (let i = 0; i < TX; i++) {
             const o = makeOrder();
+            if (layer.sync) {
+              // Synchronous transactions (better-sqlite3, Drizzle on it): prepared statements and appendSync.
+              c.transactionSync!((tx) => {
+                const db = sqliteOf(tx);
+                db.prepare(insertOrder).run(o.id, o.customerId, totalOf(o), o.currency);
+                for (const [n, l] of o.lines.entries()) db.prepare(insertLine).run(o.id, n, l.sku, l.quantity, l.unitPrice);
+                if (herald) writer.appendManySync!(tx, [{ contract: CONTRACT, data: payloadOf(o) }]);
+                else db.prepare(handWritten).run(...handWrittenParams(o));
+              });
+              continue;
+            }
             await c.transaction(async (tx) => {
               const ex = executorFor(tx, d);
               await ex.query(insertOrder, [o.id, o.customerId, totalOf(o), o.currency]);
               for (const [n, l] of o.lines.entries()) await ex.query(insertLine, [o.id, n, l.sku, l.quantity, l.unitPrice]);
               if (herald) await writer.append(tx, CONTRACT, payloadOf(o));
-              else {
-                const data = payloadOf(o);
-                await ex.query(handWritten, [
-                  randomUUID(),
-                  'bench.orders',
-                  o.customerId,
-                  'com.example.orders.order-placed',
-                  SOURCE,
-                  new Date().toISOString(),
-                  null,
-                  JSON.stringify(data),
-                ]);
-              }
+              else await ex.query(handWritten, handWrittenParams(o));
             });
           }
         }),
@@ -104,6 +146,7 @@ async function benchStore(target: BenchStore): Promise<Record<string, unknown>[]
       heraldTxPerSec: Math.round(median(herald)),
       ratio: round3(median(ratios)),
       goal: 0.9,
+      ...facts,
     });
   }
   await target.drop?.(url, options);

@@ -91,3 +91,17 @@ export {
 export { storeFor } from './store/store-url.js';
 export type { OutboxStore, OutboxWriter, StoreKind, StoreCapabilities, StoreMigration, StoreOptions, StoreStatus } from './store/port.js';
 export { withTransaction, currentTransaction, ambientWriter, type AmbientWriter } from './store/ambient-transaction.js';
+export {
+  sqliteStore,
+  SqliteOutbox,
+  SqlitePollingSource,
+  migrateSqlite,
+  sqliteOutboxStatus,
+  listSqliteDeadLetters,
+  requeueSqliteDeadLetters,
+  checkSqliteVersion,
+  type SqliteStore,
+  type SqliteOutboxOptions,
+  type SqlitePollingSourceOptions,
+  type SqliteOutboxSchemaOptions,
+} from './sqlite/index.js';

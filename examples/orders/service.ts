@@ -47,7 +47,7 @@ export async function insertOrder(client: pg.PoolClient | pg.Client, order: Orde
 }
 
 /** The order's total, rounded to cents. */
-function totalOf(order: Order): number {
+export function totalOf(order: Order): number {
   return Math.round(order.lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0) * 100) / 100;
 }
 

@@ -211,9 +211,9 @@ contractCommand('docs')
 
 program
   .command('demo')
-  .description('run the example orders service end to end on embedded PostgreSQL and DuckDB (no services needed)')
+  .description('run the example orders service end to end on embedded PostgreSQL (or SQLite) and DuckDB (no services needed)')
   .option('--kafka <url>', 'deliver through real Kafka, e.g. kafka://127.0.0.1:9092')
-  .option('--database <url>', 'use this PostgreSQL instead of the embedded one')
+  .option('--database <url>', 'use this PostgreSQL instead of the embedded one, or SQLite: sqlite: (a file in --data-dir) or sqlite:path')
   .addOption(new Option('--orders <n>', 'orders to place').default(200).argParser(Number))
   .option('--data-dir <dir>', 'where the embedded database and warehouse live', '.herald/demo')
   .addOption(

@@ -1,5 +1,6 @@
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { ExecutorAdapter, SqlDialect, SqlExecutor } from '../store/sql-executor.js';
+import { betterSqlite3Executor, isBetterSqlite3, type BetterSqlite3Like } from './better-sqlite3.js';
 import { mysql2Executor } from './mysql2.js';
 import { pgExecutor } from './pg.js';
 import { postgresJsExecutor } from './postgres-js.js';
@@ -28,8 +29,12 @@ const KINDS: Readonly<
     drivers: 'drizzle-orm/node-postgres or drizzle-orm/postgres-js',
   },
   mysql: { database: 'MySqlDatabase', transaction: 'MySqlTransaction', adapters: [mysql2Executor], drivers: 'drizzle-orm/mysql2' },
-  // better-sqlite3 lands with the SQLite store; until then a Drizzle SQLite handle is not taken here.
-  sqlite: { database: 'BaseSQLiteDatabase', transaction: 'SQLiteTransaction', adapters: [], drivers: 'drizzle-orm/better-sqlite3' },
+  sqlite: {
+    database: 'BaseSQLiteDatabase',
+    transaction: 'SQLiteTransaction',
+    adapters: [betterSqlite3Executor],
+    drivers: 'drizzle-orm/better-sqlite3',
+  },
 };
 
 /** The entity kinds of `x`'s class and its ancestors (`['NodePgTransaction', 'PgTransaction', 'PgDatabase']`). */
@@ -50,8 +55,28 @@ function isDrizzle(x: unknown): x is DrizzleLike {
   return session !== null && typeof session === 'object' && 'client' in session;
 }
 
+/** The refusal of a root Drizzle database, whose statements are not inside the caller's transaction. */
+function rootRefused(kinds: readonly string[]): HeraldError {
+  return new HeraldError(
+    ErrorCodes.TRANSACTION_REQUIRED,
+    `pass the tx of db.transaction(async (tx) => ...), not the root Drizzle db (${kinds[0]}): the event must commit with your change`,
+  );
+}
+
 /**
- * Drizzle over node-postgres, postgres.js and mysql2: the `tx` of `db.transaction(async (tx) => ...)`
+ * The better-sqlite3 `Database` under a Drizzle SQLite transaction (`drizzle-orm/better-sqlite3`:
+ * the `tx` of the synchronous `db.transaction((tx) => ...)`), for the SQLite store's synchronous
+ * append; `undefined` for anything else. The root Drizzle db is refused by name.
+ */
+export function drizzleBetterSqlite3Client(tx: unknown): BetterSqlite3Like | undefined {
+  const kinds = entityKinds(tx);
+  if (!kinds.includes(KINDS.sqlite.database) || !isDrizzle(tx) || !isBetterSqlite3(tx.session.client)) return undefined;
+  if (!kinds.includes(KINDS.sqlite.transaction)) throw rootRefused(kinds);
+  return tx.session.client;
+}
+
+/**
+ * Drizzle over node-postgres, postgres.js, mysql2 and better-sqlite3: the `tx` of `db.transaction(async (tx) => ...)`
  * (or of a nested `tx.transaction()`, a savepoint on the same connection). Herald runs its
  * statements on that transaction's driver connection (`tx.session.client`) through the driver's
  * own adapter: prepared statements on pg, and the OK packet's status on mysql2. The root `db` is
@@ -61,12 +86,7 @@ export const drizzleExecutor: ExecutorAdapter = (tx, dialect) => {
   const kinds = entityKinds(tx);
   const kind = KINDS[dialect];
   if (!kinds.includes(kind.database) || !isDrizzle(tx)) return undefined;
-  if (!kinds.includes(kind.transaction)) {
-    throw new HeraldError(
-      ErrorCodes.TRANSACTION_REQUIRED,
-      `pass the tx of db.transaction(async (tx) => ...), not the root Drizzle db (${kinds[0]}): the event must commit with your change`,
-    );
-  }
+  if (!kinds.includes(kind.transaction)) throw rootRefused(kinds);
   const client = tx.session.client;
   for (const adapter of kind.adapters) {
     const executor: SqlExecutor | undefined = adapter(client, dialect);

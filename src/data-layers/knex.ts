@@ -20,8 +20,8 @@ const KNEX_DIALECTS: Readonly<Record<string, SqlDialect>> = {
   pg: 'postgres',
   mysql: 'mysql',
   mysql2: 'mysql',
+  // knex's better-sqlite3 client extends its sqlite3 client and reports `dialect: 'sqlite3'`.
   sqlite3: 'sqlite',
-  'better-sqlite3': 'sqlite',
 };
 
 function isKnex(x: unknown): x is KnexLike {
@@ -81,8 +81,16 @@ export function numberedToQuestionMarks(text: string, params: readonly unknown[]
   return { sql, bindings };
 }
 
-/** What knex's `raw` resolves to: pg's Result, or mysql2's `[rows | ResultSetHeader, fields]`. */
+/**
+ * What knex's `raw` resolves to: pg's Result, mysql2's `[rows | ResultSetHeader, fields]`, or
+ * on SQLite the rows of a read and better-sqlite3's `{ changes, lastInsertRowid }` of a write.
+ */
 function resultOf(dialect: SqlDialect, raw: unknown): SqlResult {
+  if (dialect === 'sqlite') {
+    if (Array.isArray(raw)) return { rows: raw as Record<string, unknown>[] };
+    const changes = (raw as { changes?: unknown } | null)?.changes;
+    return { rows: [], ...(typeof changes === 'number' ? { affectedRows: changes } : {}) };
+  }
   if (dialect === 'postgres') {
     const r = raw as { rows?: Record<string, unknown>[]; rowCount?: number | null };
     return { rows: r.rows ?? [], ...(typeof r.rowCount === 'number' ? { affectedRows: r.rowCount } : {}) };
@@ -98,7 +106,7 @@ function resultOf(dialect: SqlDialect, raw: unknown): SqlResult {
 }
 
 /**
- * knex, on pg and mysql2 (sqlite3 / better-sqlite3 when the SQLite store lands): the `trx` of
+ * knex, on pg, mysql2 and better-sqlite3: the `trx` of
  * `knex.transaction(async (trx) => ...)`. Statements run with `trx.raw` on the transaction's
  * connection; PostgreSQL's `$n` placeholders are rewritten to knex's `?`. On mysql2 the OK
  * packet's `serverStatus` comes back too. The root knex instance is refused by name.
@@ -106,7 +114,7 @@ function resultOf(dialect: SqlDialect, raw: unknown): SqlResult {
 export const knexExecutor: ExecutorAdapter = (tx, dialect) => {
   if (!isKnex(tx)) return undefined;
   const own = KNEX_DIALECTS[tx.client.dialect ?? ''];
-  if (own !== dialect || dialect === 'sqlite') return undefined;
+  if (own !== dialect) return undefined;
   if (tx.isTransaction !== true) {
     throw new HeraldError(
       ErrorCodes.TRANSACTION_REQUIRED,

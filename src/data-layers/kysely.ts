@@ -39,7 +39,7 @@ function compiled(sql: string, parameters: readonly unknown[]): CompiledRawQuery
 
 /**
  * Kysely, on any of its dialects (PostgresDialect over pg, MysqlDialect over mysql2, and
- * SqliteDialect later): the `trx` of `db.transaction().execute(async (trx) => ...)`.
+ * SqliteDialect over better-sqlite3): the `trx` of `db.transaction().execute(async (trx) => ...)`.
  * Statements run as raw compiled queries through `executeQuery` on the transaction's connection,
  * without the instance's plugins (a CamelCasePlugin would rename the columns Herald reads).
  * The root `Kysely` is refused by name: each of its queries may take another pooled connection.

@@ -55,7 +55,8 @@ function withDriverCode(err: unknown, dialect: SqlDialect): unknown {
 }
 
 /**
- * Prisma (6 and 7, with driver adapters such as @prisma/adapter-pg and @prisma/adapter-mariadb,
+ * Prisma (6 and 7, with driver adapters such as @prisma/adapter-pg, @prisma/adapter-mariadb and
+ * @prisma/adapter-better-sqlite3,
  * or its own engines): the `tx` of an interactive transaction,
  * `prisma.$transaction(async (tx) => ...)`. Statements run with `$queryRawUnsafe` /
  * `$executeRawUnsafe` inside that transaction, with the dialect's own placeholders. The root
@@ -65,7 +66,6 @@ export const prismaExecutor: ExecutorAdapter = (tx, dialect) => {
   if (!isPrisma(tx)) return undefined;
   const provider = tx._activeProvider;
   if (typeof provider === 'string' && PROVIDERS[provider] !== dialect) return undefined;
-  if (dialect === 'sqlite') return undefined;
   if (typeof tx.$connect === 'function') {
     throw new HeraldError(
       ErrorCodes.TRANSACTION_REQUIRED,

@@ -36,8 +36,8 @@ export type TypeormTransactionHandle = TypeormEntityManagerLike | TypeormQueryRu
 const ENTITY_MANAGER = Symbol.for('EntityManager');
 const DATA_SOURCE = Symbol.for('DataSource');
 
-/** TypeORM's `type` option per Herald dialect (sqlite / better-sqlite3 wait for the SQLite store). */
-const TYPES: Readonly<Record<string, SqlDialect>> = { postgres: 'postgres', mysql: 'mysql', mariadb: 'mysql' };
+/** TypeORM's `type` option per Herald dialect. */
+const TYPES: Readonly<Record<string, SqlDialect>> = { postgres: 'postgres', mysql: 'mysql', mariadb: 'mysql', 'better-sqlite3': 'sqlite' };
 
 const WHAT_TO_PASS =
   'pass the manager of dataSource.transaction(async (manager) => ...), or a QueryRunner after await queryRunner.startTransaction()';
@@ -74,7 +74,7 @@ function resultOf(dialect: SqlDialect, r: QueryResultLike): SqlResult {
 }
 
 /**
- * TypeORM 0.3 on postgres, mysql and mariadb: the `manager` of
+ * TypeORM 0.3 on postgres, mysql, mariadb and better-sqlite3: the `manager` of
  * `dataSource.transaction(async (manager) => ...)`, or a `QueryRunner` after
  * `startTransaction()`. Statements run with `queryRunner.query(sql, params, true)` on the
  * transaction's connection; on MySQL the OK packet's `serverStatus` comes back too. A

@@ -1,3 +1,4 @@
+import { summarizeStatus, type DeadByTopic, type PendingByTopic } from '../store/status.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { StoreMigration, StoreStatus, TopicStatus } from '../store/port.js';
 import { connectMysql, mysqlDatabaseError } from './connect.js';
@@ -73,38 +74,12 @@ export async function mysqlOutboxStatus(url: string, options: MysqlOutboxSchemaO
     const [pending] = (await db.query(
       `SELECT topic, COUNT(*) AS pending, SUM(retry_at IS NOT NULL) AS retrying,
           TIMESTAMPDIFF(MICROSECOND, MIN(created_at), ${NOW}) / 1e6 AS oldest FROM ${n.outbox} GROUP BY topic`,
-    )) as unknown as [Record<string, unknown>[]];
-    const [dead] = (await db.query(`SELECT topic, COUNT(*) AS dead FROM ${n.deadLetter} GROUP BY topic`)) as unknown as [
-      Record<string, unknown>[],
-    ];
+    )) as unknown as [PendingByTopic[]];
+    const [dead] = (await db.query(`SELECT topic, COUNT(*) AS dead FROM ${n.deadLetter} GROUP BY topic`)) as unknown as [DeadByTopic[]];
     const [[relays]] = (await db.query(
       `SELECT COUNT(*) AS live FROM ${n.relays} WHERE seen_at > ${NOW} - INTERVAL 1 MINUTE`,
     )) as unknown as [[{ live: unknown }]];
-    const topics = new Map<string, TopicStatus>();
-    for (const r of pending) {
-      const topic = String(r.topic);
-      topics.set(topic, {
-        topic,
-        pending: Number(r.pending),
-        retrying: Number(r.retrying),
-        oldestPendingSeconds: r.oldest === null ? null : Number(r.oldest),
-        deadLettered: 0,
-      });
-    }
-    for (const r of dead) {
-      const topic = String(r.topic);
-      const t = topics.get(topic) ?? { topic, pending: 0, retrying: 0, oldestPendingSeconds: null, deadLettered: 0 };
-      topics.set(topic, { ...t, deadLettered: Number(r.dead) });
-    }
-    const list = [...topics.values()].sort((a, b) => a.topic.localeCompare(b.topic));
-    const ages = list.map((t) => t.oldestPendingSeconds).filter((a): a is number => a !== null);
-    return {
-      pending: list.reduce((s, t) => s + t.pending, 0),
-      oldestPendingSeconds: ages.length ? Math.max(...ages) : null,
-      deadLettered: list.reduce((s, t) => s + t.deadLettered, 0),
-      relays: Number(relays.live),
-      topics: list,
-    };
+    return summarizeStatus(pending, dead, relays.live);
   } catch (err) {
     throw mysqlDatabaseError(err, 'cannot read the outbox status');
   } finally {

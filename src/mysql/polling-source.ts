@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
+import { fairShare } from '../relay/fair-share.js';
 import { recordFromRow } from '../relay/outbox-record.js';
 import type { RelayRecord, RelaySource } from '../relay/source.js';
 import { waitUntilWoken } from '../relay/wake.js';
@@ -173,11 +174,12 @@ export class MysqlPollingSource implements RelaySource {
       [ttlUs, this.#id],
       'cannot register the relay',
     );
-    // Sorted here, not by the server's collation, so that every relay computes the same shares.
-    const ids = live.map((r) => String(r.id)).sort();
-    const index = ids.indexOf(this.#id);
     const buckets = await this.#bucketCount();
-    const mine = Array.from({ length: buckets }, (_, b) => b).filter((b) => b % ids.length === index);
+    const { relays, mine } = fairShare(
+      live.map((r) => String(r.id)),
+      this.#id,
+      buckets,
+    );
     await this.#db.query(
       `UPDATE ${n.lease} SET owner = NULL, expires_at = NULL WHERE owner = ?${mine.length ? ` AND bucket NOT IN (${marks(mine)})` : ''}`,
       [this.#id, ...mine],
@@ -201,8 +203,7 @@ export class MysqlPollingSource implements RelaySource {
       );
       owned = rows.map((r) => Number(r.bucket)).sort((a, b) => a - b);
     }
-    if (owned.join() !== this.#owned.join())
-      this.#log.info('relay buckets changed', { relays: ids.length, owned: owned.length, of: buckets });
+    if (owned.join() !== this.#owned.join()) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
     this.#owned = owned;
     this.#renewedAt = Date.now();
     this.#leaseUntil = this.#renewedAt + this.#leaseMs;

@@ -1,3 +1,4 @@
+import { summarizeStatus } from '../store/status.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { databaseError } from './outbox.js';
 import { migrationSql, outboxNames, type PostgresOutboxSchemaOptions } from './schema.js';
@@ -95,21 +96,8 @@ export async function postgresOutboxStatus(url: string, options: LogicalNamesOpt
     const dead = await db.query(`SELECT topic, count(*)::int AS dead FROM ${n.deadLetter} GROUP BY topic`);
     const relays = await db.query(`SELECT count(*)::int AS live FROM ${n.relays} WHERE seen_at > now() - interval '1 minute'`);
     const slot = await logicalSlotStatus(db, n, logicalNames(options).slot);
-    const topics = new Map<string, TopicStatus>();
-    for (const r of pending.rows)
-      topics.set(r.topic, { topic: r.topic, pending: r.pending, retrying: r.retrying, oldestPendingSeconds: r.oldest, deadLettered: 0 });
-    for (const r of dead.rows) {
-      const t = topics.get(r.topic) ?? { topic: r.topic, pending: 0, retrying: 0, oldestPendingSeconds: null, deadLettered: 0 };
-      topics.set(r.topic, { ...t, deadLettered: r.dead });
-    }
-    const list = [...topics.values()].sort((a, b) => a.topic.localeCompare(b.topic));
-    const ages = list.map((t) => t.oldestPendingSeconds).filter((a): a is number => a !== null);
     return {
-      pending: list.reduce((s, t) => s + t.pending, 0),
-      oldestPendingSeconds: ages.length ? Math.max(...ages) : null,
-      deadLettered: list.reduce((s, t) => s + t.deadLettered, 0),
-      relays: relays.rows[0].live,
-      topics: list,
+      ...summarizeStatus(pending.rows, dead.rows, relays.rows[0].live),
       ...(slot.exists ? { slot } : {}),
     };
   } catch (err) {

@@ -5,6 +5,7 @@ import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from 
 import { connectPg, type PgClient } from './connect.js';
 import { PgSession } from './session.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
+import { fairShare } from '../relay/fair-share.js';
 import { recordFromRow } from '../relay/outbox-record.js';
 import { waitUntilWoken } from '../relay/wake.js';
 import type { RelayRecord, RelaySource } from '../relay/source.js';
@@ -161,10 +162,12 @@ export class PollingSource implements RelaySource {
       [this.#id, hostname(), process.pid],
       'cannot register the relay',
     );
-    const ids = live.map((r) => r.id as string);
-    const index = ids.indexOf(this.#id);
     const buckets = await this.#bucketCount();
-    const mine = Array.from({ length: buckets }, (_, b) => b).filter((b) => b % ids.length === index);
+    const { relays, mine } = fairShare(
+      live.map((r) => r.id as string),
+      this.#id,
+      buckets,
+    );
     await this.#db.query(
       `UPDATE ${n.lease} SET owner = NULL, expires_at = NULL WHERE owner = $1 AND NOT (bucket = ANY($2::int[]))`,
       [this.#id, mine],
@@ -178,8 +181,7 @@ export class PollingSource implements RelaySource {
       'cannot claim buckets',
     );
     const owned = rows.map((r) => Number(r.bucket)).sort((a, b) => a - b);
-    if (owned.join() !== this.#owned.join())
-      this.#log.info('relay buckets changed', { relays: ids.length, owned: owned.length, of: buckets });
+    if (owned.join() !== this.#owned.join()) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
     this.#owned = owned;
     this.#renewedAt = Date.now();
     this.#leaseUntil = this.#renewedAt + this.#leaseMs;

@@ -7,6 +7,7 @@ import { drizzleExecutor } from '../data-layers/drizzle.js';
 import { knexExecutor } from '../data-layers/knex.js';
 import { typeormExecutor } from '../data-layers/typeorm.js';
 import { prismaExecutor } from '../data-layers/prisma.js';
+import { betterSqlite3Executor } from '../data-layers/better-sqlite3.js';
 import type { ExecutorAdapter, SqlDialect, SqlExecutor } from './sql-executor.js';
 
 /**
@@ -17,6 +18,7 @@ const ADAPTERS: readonly ExecutorAdapter[] = [
   postgresJsExecutor,
   pgExecutor,
   mysql2Executor,
+  betterSqlite3Executor,
   kyselyExecutor,
   drizzleExecutor,
   knexExecutor,
@@ -30,7 +32,8 @@ const ACCEPTED: Readonly<Record<SqlDialect, string>> = {
     'a node-postgres client inside BEGIN, the sql of postgres.js sql.begin(), or the transaction of a data layer: the trx of Kysely db.transaction().execute(), the tx of Drizzle db.transaction(), the tx of Prisma prisma.$transaction(async (tx) => ...), the manager of TypeORM dataSource.transaction(), the trx of knex.transaction()',
   mysql:
     'a mysql2 connection inside beginTransaction() (await pool.getConnection(), not the pool), or the transaction of a data layer: the trx of Kysely db.transaction().execute(), the tx of Drizzle db.transaction(), the tx of Prisma prisma.$transaction(async (tx) => ...), the manager of TypeORM dataSource.transaction(), the trx of knex.transaction()',
-  sqlite: 'a better-sqlite3 Database inside db.transaction()',
+  sqlite:
+    'a better-sqlite3 Database inside db.transaction() (use appendSync there) or after BEGIN, or the transaction of a data layer: the trx of Kysely db.transaction().execute(), the tx of Drizzle (better-sqlite3) db.transaction((tx) => ...), the tx of Prisma prisma.$transaction(async (tx) => ...), the manager of TypeORM dataSource.transaction(), the trx of knex.transaction()',
 };
 
 /**

@@ -58,6 +58,12 @@ export interface OutboxWriter {
   append<T>(tx: unknown, contract: string, data: T, attributes?: Omit<AppendInput<T>, 'contract' | 'data'>): Promise<HeraldEvent<T>>;
   /** Validates every input first; writes all of them in input order, or none. */
   appendMany(tx: unknown, inputs: readonly AppendInput[]): Promise<HeraldEvent[]>;
+  /**
+   * Stores whose driver is synchronous (SQLite on better-sqlite3) also write synchronously, for
+   * transaction functions that cannot await (`db.transaction(fn)`): same validation, same
+   * refusals, thrown instead of rejected; the rows are written when it returns.
+   */
+  appendManySync?(tx: unknown, inputs: readonly AppendInput[]): HeraldEvent[];
 }
 
 /** What a store offers beyond the common port, shown in the README's stores table. */
@@ -95,7 +101,7 @@ export interface OutboxStore {
 
 /** Options every store takes, from config or flags. */
 export interface StoreOptions {
-  /** PostgreSQL schema / MySQL database holding Herald's tables (SQLite: ignored). */
+  /** PostgreSQL schema / MySQL database holding Herald's tables; on SQLite, the prefix of their names. */
   readonly schema?: string;
   /** Ordering buckets, fixed at the first migrate. */
   readonly buckets?: number;

@@ -44,6 +44,6 @@ export async function storeFor(url: string, options: StoreOptions = {}): Promise
     case 'mysql':
       return (await import('../mysql/store.js')).mysqlStore(url, options);
     case 'sqlite':
-      throw new HeraldError(ErrorCodes.CONFIG_INVALID, `the ${storeKindOf(url)} store is not available yet`);
+      return (await import('../sqlite/store.js')).sqliteStore(url, options);
   }
 }

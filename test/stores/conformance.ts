@@ -5,6 +5,8 @@ import { ErrorCodes, isHeraldError } from '../../src/errors.js';
 import { Relay } from '../../src/relay/relay.js';
 import type { OutboxStore, OutboxWriter, StoreOptions } from '../../src/store/port.js';
 import { storeFor } from '../../src/store/store-url.js';
+import type { AppendInput } from '../../src/store/outbox-rows.js';
+import type { HeraldEvent } from '../../src/event.js';
 import { firstSeqs, orderContracts, orderPlaced } from '../support/contracts.js';
 import { KAFKA, createTopic, exited, readTopic, startRelay, uniqueName, waitFor } from '../support/services.js';
 
@@ -15,11 +17,18 @@ export interface LayerTarget {
   open(url: string): Promise<LayerHandle>;
   /** What the TRANSACTION_REQUIRED message must say to pass, for the refused handle. */
   readonly refusalHint: RegExp;
+  /**
+   * The layer's transactions are synchronous (better-sqlite3's `db.transaction(fn)`, Drizzle on
+   * better-sqlite3): the writer tests go through `transactionSync` and the store's `appendManySync`.
+   */
+  readonly sync?: boolean;
 }
 
 /** One open data-layer handle. */
 export interface LayerHandle {
   transaction<T>(fn: (tx: unknown) => Promise<T>): Promise<T>;
+  /** For a `sync` layer: runs `fn` in a transaction that commits when it returns and rolls back when it throws. */
+  transactionSync?<T>(fn: (tx: unknown) => T): T;
   /** A handle of this layer that is not inside a transaction (a pool, a root client). */
   readonly notATransaction: unknown;
   close(): Promise<void>;
@@ -164,15 +173,15 @@ function writerConformance(target: StoreTarget, layer: LayerTarget): void {
       await handle?.close();
     });
     const pending = async (): Promise<number> => (await store.status()).pending;
+    /** One transaction that appends `inputs`, through the layer's own kind of transaction. */
+    const write = (inputs: AppendInput[]): Promise<HeraldEvent[]> =>
+      layer.sync
+        ? sync(() => handle.transactionSync!((tx) => writer.appendManySync!(tx, inputs)))
+        : handle.transaction((tx) => writer.appendMany(tx, inputs));
 
     it('writes the events with the transaction that commits, in input order', async () => {
       const before = await pending();
-      const events = await handle.transaction((tx) =>
-        writer.appendMany(
-          tx,
-          [0, 1, 2].map((seq) => ({ contract: CONTRACT, data: orderPlaced('commit-key', seq) })),
-        ),
-      );
+      const events = await write([0, 1, 2].map((seq) => ({ contract: CONTRACT, data: orderPlaced('commit-key', seq) })));
       expect(await pending()).toBe(before + 3);
       const publisher = collectingPublisher();
       await relayUntil(store, publisher, async () => (await pending()) === 0);
@@ -185,10 +194,17 @@ function writerConformance(target: StoreTarget, layer: LayerTarget): void {
     it('leaves nothing when the transaction rolls back', async () => {
       const before = await pending();
       const err = await errorOf(
-        handle.transaction(async (tx) => {
-          await writer.append(tx, CONTRACT, orderPlaced('rollback-key'));
-          throw new Error('business rule failed');
-        }),
+        layer.sync
+          ? sync(() =>
+              handle.transactionSync!((tx) => {
+                writer.appendManySync!(tx, [{ contract: CONTRACT, data: orderPlaced('rollback-key') }]);
+                throw new Error('business rule failed');
+              }),
+            )
+          : handle.transaction(async (tx) => {
+              await writer.append(tx, CONTRACT, orderPlaced('rollback-key'));
+              throw new Error('business rule failed');
+            }),
       );
       expect(err.message).toBe('business rule failed');
       expect(await pending()).toBe(before);
@@ -197,12 +213,10 @@ function writerConformance(target: StoreTarget, layer: LayerTarget): void {
     it('validates before any SQL: one invalid event in a batch writes nothing', async () => {
       const before = await pending();
       const err = await errorOf(
-        handle.transaction((tx) =>
-          writer.appendMany(tx, [
-            { contract: CONTRACT, data: orderPlaced('valid-key') },
-            { contract: CONTRACT, data: { ...orderPlaced('invalid-key'), total: 'ten' } },
-          ]),
-        ),
+        write([
+          { contract: CONTRACT, data: orderPlaced('valid-key') },
+          { contract: CONTRACT, data: { ...orderPlaced('invalid-key'), total: 'ten' } },
+        ]),
       );
       expect(isHeraldError(err, ErrorCodes.EVENT_INVALID)).toBe(true);
       expect(await pending()).toBe(before);
@@ -213,9 +227,20 @@ function writerConformance(target: StoreTarget, layer: LayerTarget): void {
       const err = await errorOf(writer.append(handle.notATransaction, CONTRACT, orderPlaced('pool-key')));
       expect(isHeraldError(err, ErrorCodes.TRANSACTION_REQUIRED)).toBe(true);
       expect(err.message).toMatch(layer.refusalHint);
+      if (layer.sync) {
+        const syncErr = await errorOf(
+          sync(() => writer.appendManySync!(handle.notATransaction, [{ contract: CONTRACT, data: orderPlaced('pool-key') }])),
+        );
+        expect(isHeraldError(syncErr, ErrorCodes.TRANSACTION_REQUIRED)).toBe(true);
+      }
       expect(await pending()).toBe(before);
     });
   });
+}
+
+/** Runs a synchronous function as a promise, so a throw becomes a rejection. */
+async function sync<T>(fn: () => T): Promise<T> {
+  return fn();
 }
 
 /** 8 writers and 4 relay processes keep per-key commit order; SIGKILL of a relay loses nothing. */

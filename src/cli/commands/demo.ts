@@ -1,24 +1,20 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
-import { orderPlacedEvent, placeOrder, ORDERS_DDL, type Order } from '../../../examples/orders/service.js';
+import type { Order } from '../../../examples/orders/service.js';
 import { ContractRegistry } from '../../contracts/registry.js';
 import { KafkaPublisher } from '../../brokers/kafka/publisher.js';
 import type { Publisher } from '../../brokers/publisher.js';
 import { isHeraldError } from '../../errors.js';
 import { consoleLogger, type Logger } from '../../observe/logger.js';
-import { migratePostgres, postgresOutboxStatus } from '../../postgres/migrate.js';
-import { PostgresOutbox } from '../../postgres/outbox.js';
 import { packageRoot } from '../../package-root.js';
-import { PollingSource } from '../../postgres/polling-source.js';
 import { Relay } from '../../relay/relay.js';
 import { queryDuckDb } from '../../warehouse/duckdb-instance.js';
 import { DuckDbSink } from '../../warehouse/duckdb-sink.js';
 import { WarehousePublisher } from '../../warehouse/warehouse-publisher.js';
 import { loadFromKafkaUntil } from '../demo-loader.js';
-import { startEmbeddedPostgres } from '../../postgres/embedded.js';
 import { printResult, table } from '../output.js';
+import { postgresDemoDatabase, sqliteDemoDatabase, type DemoDatabase } from './demo-database.js';
 
 /** Flags of `herald demo`. */
 export interface DemoFlags {
@@ -57,20 +53,16 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
   await mkdir(dataDir, { recursive: true });
   if (!Number.isInteger(flags.orders) || flags.orders < 1) throw new Error(`--orders must be a positive integer, got ${flags.orders}`);
 
-  const embedded = flags.database ? undefined : await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), logger: log });
-  const database = flags.database ?? embedded!.url;
-  const db = new pg.Client({ connectionString: database });
+  const contracts = await ContractRegistry.fromDir(join(packageRoot(), 'examples/orders/contracts'));
+  // The service's database: embedded PostgreSQL by default, the given PostgreSQL, or a SQLite file.
+  const db: DemoDatabase = flags.database?.startsWith('sqlite:')
+    ? await sqliteDemoDatabase(flags.database, dataDir, contracts, log)
+    : await postgresDemoDatabase(flags.database, dataDir, contracts, log);
+  const source = db.source;
   let relay: Relay | undefined;
-  let source: PollingSource | undefined;
   let running: Promise<void> | undefined;
   try {
-    await db.connect();
-    log.info(embedded ? `embedded postgresql is up (data in ${join(flags.dataDir, 'postgres')})` : 'connected to postgresql');
-    await migratePostgres(database);
-    for (const ddl of ORDERS_DDL) await db.query(ddl);
-
-    const contracts = await ContractRegistry.fromDir(join(packageRoot(), 'examples/orders/contracts'));
-    const outbox = new PostgresOutbox({ contracts, source: '/examples/orders-service' });
+    log.info(db.description);
     const warehouse = join(dataDir, 'warehouse.duckdb');
     const publisher: Publisher = flags.kafka
       ? new KafkaPublisher({ brokers: flags.kafka, createTopics: true })
@@ -81,7 +73,7 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
     const topics = contracts.list().map((c) => c.topic);
     await publisher.prepare(topics);
 
-    source = new PollingSource({ database, logger: log });
+    await source.start();
     relay = new Relay({ source, publisher, logger: log, pollIntervalMs: 500 });
     running = relay.run();
     log.info(`relay running: outbox -> ${destination}`);
@@ -94,11 +86,7 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
       const order = sampleOrder(i);
       const invalid = i % 25 === 24;
       try {
-        await placeOrder(
-          db,
-          outbox,
-          invalid ? { ...order, lines: [...order.lines, { sku: 'GIFT-000', quantity: 0, unitPrice: 0 }] } : order,
-        );
+        await db.place(invalid ? { ...order, lines: [...order.lines, { sku: 'GIFT-000', quantity: 0, unitPrice: 0 }] } : order);
         counts.eventsWritten++;
         committed.push(order.orderId);
       } catch (err) {
@@ -108,10 +96,7 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
       if (i % 50 === 49) log.info(`placed ${i + 1}/${flags.orders} orders, relay delivered ${relay.stats.delivered}`);
     }
     // A transaction that rolls back for a business reason, after the event was appended.
-    await db.query('BEGIN');
-    const rollbackOrder = sampleOrder(flags.orders);
-    await outbox.append(db, 'orders.order-placed', orderPlacedEvent(rollbackOrder));
-    await db.query('ROLLBACK');
+    await db.appendAndRollBack(sampleOrder(flags.orders));
     counts.rolledBack++;
 
     // Wait on the relay's own counters, then read the outbox; it is read again only if events of
@@ -119,10 +104,10 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
     const deadline = Date.now() + 60_000;
     const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 100));
     while (relay.stats.delivered + relay.stats.deadLettered < counts.eventsWritten && Date.now() < deadline) await pause();
-    let status = await postgresOutboxStatus(database);
+    let status = await db.status();
     while (status.pending > 0 && Date.now() < deadline) {
       await pause();
-      status = await postgresOutboxStatus(database);
+      status = await db.status();
     }
     await relay.stop();
     await running;
@@ -178,9 +163,8 @@ export async function demoCommand(flags: DemoFlags): Promise<void> {
       process.exitCode = 1;
   } finally {
     if (relay) await relay.stop();
-    await source?.close();
-    await db.end().catch(() => undefined);
-    await embedded?.stop();
+    await source.close();
+    await db.close();
   }
 }
 

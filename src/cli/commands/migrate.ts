@@ -47,7 +47,7 @@ export async function migrateCommand(flags: MigrateFlags): Promise<void> {
   const grants = logical ? relayGrants(outboxNames({ schema: result.schema }), flags.relayRole ?? 'herald_relay') : undefined;
   printResult(flags.json === true, { ...result, ...(grants ? { relayGrants: grants } : {}) }, () => {
     const lines = [
-      `${result.created ? 'created' : 'checked'} the outbox in schema '${result.schema}' (${result.buckets} ordering buckets)`,
+      `${result.created ? 'created' : 'checked'} the outbox in ${kind === 'sqlite' ? 'file' : 'schema'} '${result.schema}' (${result.buckets} ordering buckets)`,
     ];
     const l = result.logical;
     if (l) {

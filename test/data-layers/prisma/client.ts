@@ -5,8 +5,11 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** The Prisma schemas of the tests: `pg` (PostgreSQL via @prisma/adapter-pg) and `mysql` (MariaDB via @prisma/adapter-mariadb). */
-export type PrismaTestSchema = 'pg' | 'mysql';
+/**
+ * The Prisma schemas of the tests: `pg` (PostgreSQL via @prisma/adapter-pg), `mysql` (MariaDB via
+ * @prisma/adapter-mariadb) and `sqlite` (via @prisma/adapter-better-sqlite3).
+ */
+export type PrismaTestSchema = 'pg' | 'mysql' | 'sqlite';
 
 /** The part of a generated PrismaClient the tests use. */
 export interface TestPrismaClient {
