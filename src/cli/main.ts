@@ -56,6 +56,7 @@ common(program.command('relay'))
   )
   .addOption(new Option('--heartbeat <ms>', 'logical: idle time before a WAL heartbeat moves the slot (default 10000)').argParser(Number))
   .addOption(new Option('--max-buffered <n>', 'logical: decoded events held in memory at most (default 5000)').argParser(Number))
+  .addOption(metricsOption())
   .option('--debug', 'log debug lines')
   .action((flags) => {
     const relay = {
@@ -222,6 +223,13 @@ program
     }
     await patternDemoCommand(flags);
   });
+
+function metricsOption(): Option {
+  return new Option(
+    '--metrics <[host:]port>',
+    'serve /metrics (Prometheus), /healthz and /readyz here; host defaults to 127.0.0.1 (default: off)',
+  );
+}
 
 function sourceOption(): Option {
   return new Option('--source <source>', 'how the relay reads the outbox (env HERALD_SOURCE, default polling)').choices([

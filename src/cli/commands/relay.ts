@@ -9,10 +9,16 @@ import { storeFor, storeKindOf } from '../../store/store-url.js';
 import { logicalNeedsPostgres } from './migrate.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';
+import { relayObservability } from '../relay-observability.js';
+import { parseMetricsAddress } from '../../observe/metrics-address.js';
+import type { MonitoredStatus } from '../../observe/outbox-status-monitor.js';
+import type { OutboxStore } from '../../store/port.js';
 
 /** Flags of `herald relay`. */
 export interface RelayFlags extends Partial<HeraldConfig> {
   config?: string;
+  /** `HOST:PORT` or `PORT` of the metrics and health server; off when absent. */
+  metrics?: string;
   json?: boolean;
   debug?: boolean;
 }
@@ -52,9 +58,32 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
           logger: log,
           ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}),
         });
-  const relay = new Relay({ source, publisher, logger: log, ...numeric(config.relay ?? {}) });
+  // Parsed before anything connects, so a bad --metrics fails fast with CONFIG_INVALID.
+  const metricsAt = flags.metrics === undefined ? undefined : parseMetricsAddress(flags.metrics);
+  // The relay is built after its observer, which reads its counters through this box.
+  const built: { relay?: Relay } = {};
+  const observe =
+    metricsAt &&
+    relayObservability({
+      address: metricsAt,
+      source,
+      publisher,
+      store: kind,
+      readStatus: statusReader(database, config),
+      stats: () => built.relay?.stats,
+      logger: log,
+    });
+  const relay = (built.relay = new Relay({
+    source,
+    publisher,
+    logger: log,
+    ...numeric(config.relay ?? {}),
+    ...(observe ? { observer: observe.observer } : {}),
+  }));
   let removeSignals = (): void => undefined;
   try {
+    // Listening first: while the relay connects, /healthz answers and /readyz says what it waits for.
+    await observe?.start();
     await publisher.prepare(topics);
     await source.start();
     log.info('relay started', {
@@ -68,9 +97,24 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
     log.info('relay stopped', { ...relay.stats, ...(source instanceof LogicalSource ? source.stats : {}) });
   } finally {
     removeSignals();
+    await observe?.stop();
     await source.close();
     await publisher.close();
   }
+}
+
+/**
+ * How the metrics read the outbox status. PostgreSQL: with the relay's slot name, so the slot
+ * gauges follow a slot given with --slot; other stores: their `status()`.
+ */
+function statusReader(database: string, config: HeraldConfig): () => Promise<MonitoredStatus> {
+  const schema = config.schema === undefined ? {} : { schema: config.schema };
+  if (storeKindOf(database) === 'postgres') {
+    const slot = config.slot === undefined ? {} : { slot: config.slot };
+    return async () => (await import('../../postgres/migrate.js')).postgresOutboxStatus(database, { ...schema, ...slot });
+  }
+  let store: Promise<OutboxStore> | undefined;
+  return async () => (await (store ??= storeFor(database, schema))).status();
 }
 
 function numeric(relay: NonNullable<HeraldConfig['relay']>): Partial<RelayOptions> {
