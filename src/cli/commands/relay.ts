@@ -32,6 +32,8 @@ export interface RelayFlags extends Partial<HeraldConfig> {
 export async function relayCommand(flags: RelayFlags): Promise<void> {
   const config = await loadConfig(flags);
   const log = consoleLogger({ json: flags.json === true, debug: flags.debug === true });
+  // Parsed before anything connects, so a bad --metrics fails fast with CONFIG_INVALID.
+  const metricsAt = flags.metrics === undefined ? undefined : parseMetricsAddress(flags.metrics);
   const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
   const createTopics = config.createTopics === true;
   const broker =
@@ -58,8 +60,6 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
           logger: log,
           ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}),
         });
-  // Parsed before anything connects, so a bad --metrics fails fast with CONFIG_INVALID.
-  const metricsAt = flags.metrics === undefined ? undefined : parseMetricsAddress(flags.metrics);
   // The relay is built after its observer, which reads its counters through this box.
   const built: { relay?: Relay } = {};
   const observe =
