@@ -57,6 +57,12 @@ common(program.command('relay'))
   .addOption(new Option('--heartbeat <ms>', 'logical: idle time before a WAL heartbeat moves the slot (default 10000)').argParser(Number))
   .addOption(new Option('--max-buffered <n>', 'logical: decoded events held in memory at most (default 5000)').argParser(Number))
   .addOption(metricsOption())
+  .addOption(
+    new Option(
+      '--metrics-status-interval <ms>',
+      'with --metrics: how often the backlog gauges re-read the outbox status (default 15000)',
+    ).argParser(Number),
+  )
   .option('--debug', 'log debug lines')
   .action((flags) => {
     const relay = {

@@ -9,6 +9,7 @@ import { storeFor, storeKindOf } from '../../store/store-url.js';
 import { logicalNeedsPostgres } from './migrate.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';
+import { HeraldError, ErrorCodes } from '../../errors.js';
 import { relayObservability } from '../relay-observability.js';
 import { parseMetricsAddress } from '../../observe/metrics-address.js';
 import type { MonitoredStatus } from '../../observe/outbox-status-monitor.js';
@@ -19,6 +20,8 @@ export interface RelayFlags extends Partial<HeraldConfig> {
   config?: string;
   /** `HOST:PORT` or `PORT` of the metrics and health server; off when absent. */
   metrics?: string;
+  /** With `metrics`: ms between two outbox status reads for the backlog gauges. */
+  metricsStatusInterval?: number;
   json?: boolean;
   debug?: boolean;
 }
@@ -72,6 +75,9 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
       readStatus: statusReader(database, config),
       stats: () => built.relay?.stats,
       logger: log,
+      ...(flags.metricsStatusInterval === undefined
+        ? {}
+        : { statusIntervalMs: positiveMs(flags.metricsStatusInterval, '--metrics-status-interval') }),
     });
   const relay = (built.relay = new Relay({
     source,
@@ -115,6 +121,16 @@ function statusReader(database: string, config: HeraldConfig): () => Promise<Mon
   }
   let store: Promise<OutboxStore> | undefined;
   return async () => (await (store ??= storeFor(database, schema))).status();
+}
+
+function positiveMs(value: unknown, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `${flag} must be a positive number of milliseconds, got '${String(value)}'`, {
+      details: { option: flag.replace(/^--/, '') },
+    });
+  }
+  return n;
 }
 
 function numeric(relay: NonNullable<HeraldConfig['relay']>): Partial<RelayOptions> {
