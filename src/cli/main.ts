@@ -57,6 +57,13 @@ common(program.command('relay'))
   )
   .addOption(new Option('--heartbeat <ms>', 'logical: idle time before a WAL heartbeat moves the slot (default 10000)').argParser(Number))
   .addOption(new Option('--max-buffered <n>', 'logical: decoded events held in memory at most (default 5000)').argParser(Number))
+  .addOption(metricsOption())
+  .addOption(
+    new Option(
+      '--metrics-status-interval <ms>',
+      'with --metrics: how often the backlog gauges re-read the outbox status (default 15000)',
+    ).argParser(Number),
+  )
   .option('--debug', 'log debug lines')
   .action((flags) => {
     const relay = {
@@ -232,6 +239,13 @@ program
     }
     await patternDemoCommand(flags);
   });
+
+function metricsOption(): Option {
+  return new Option(
+    '--metrics <[host:]port>',
+    'serve /metrics (Prometheus), /healthz and /readyz here; host defaults to 127.0.0.1 (default: off)',
+  );
+}
 
 function sourceOption(): Option {
   return new Option('--source <source>', 'how the relay reads the outbox (env HERALD_SOURCE, default polling)').choices([

@@ -4,7 +4,7 @@ import { HeraldError, ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { fairShare } from '../relay/fair-share.js';
 import { recordFromRow } from '../relay/outbox-record.js';
-import type { RelayRecord, RelaySource } from '../relay/source.js';
+import type { RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
 import { waitUntilWoken } from '../relay/wake.js';
 import { checkMysqlUrl } from './connect.js';
 import { mysqlNames, NOW, type MysqlNames, type MysqlOutboxSchemaOptions } from './schema.js';
@@ -74,6 +74,12 @@ export class MysqlPollingSource implements RelaySource {
   /** The server's id of this relay's connection (`CONNECTION_ID()`, shown in `SHOW PROCESSLIST`), while connected. */
   get connectionId(): number | undefined {
     return this.#db.threadId;
+  }
+
+  /** The buckets this relay leases now (renewed between batches); no I/O. */
+  ownership(): SourceOwnership {
+    const leased = Date.now() < this.#leaseUntil ? this.#owned.length : 0;
+    return { held: leased > 0, leasedBuckets: leased };
   }
 
   /** Connects and reads the bucket count; rejects with a clear error when the server is unreachable or not migrated. */

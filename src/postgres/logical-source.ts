@@ -9,7 +9,7 @@ import { openReplicationStream, type ReplicationStream } from './replication-str
 import { PgSession } from './session.js';
 import { recordFromRow } from '../relay/outbox-record.js';
 import { waitUntilWoken } from '../relay/wake.js';
-import type { RelayRecord, RelaySource } from '../relay/source.js';
+import type { RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
 
 /** Options of {@link LogicalSource}. Defaults are in {@link logicalDefaults}. */
 export interface LogicalSourceOptions extends LogicalNamesOptions {
@@ -151,6 +151,11 @@ export class LogicalSource implements RelaySource {
   /** The replication slot this source streams. */
   get slot(): string {
     return this.#names.slot;
+  }
+
+  /** Whether this source streams its slot now (open, not failed, not closed); no I/O. */
+  ownership(): SourceOwnership {
+    return { held: this.#stream !== undefined && this.#streamError === undefined && !this.#closed, slot: this.#names.slot };
   }
 
   /** Checks the slot (missing or invalidated: a clear error) and loads the recorded position. */

@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from '../observe/logger.js';
 import { fairShare } from '../relay/fair-share.js';
 import { recordFromRow } from '../relay/outbox-record.js';
 import { waitUntilWoken } from '../relay/wake.js';
-import type { RelayRecord, RelaySource } from '../relay/source.js';
+import type { RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
 
 /** Options of {@link PollingSource}. Defaults are in {@link pollingDefaults}. */
 export interface PollingSourceOptions extends PostgresOutboxSchemaOptions {
@@ -67,6 +67,12 @@ export class PollingSource implements RelaySource {
   /** This relay instance's id, as recorded in `relay_instance` and `relay_lease`. */
   get instanceId(): string {
     return this.#id;
+  }
+
+  /** The buckets this relay leases now (renewed between batches); no I/O. */
+  ownership(): SourceOwnership {
+    const leased = Date.now() < this.#leaseUntil ? this.#owned.length : 0;
+    return { held: leased > 0, leasedBuckets: leased };
   }
 
   /** Connects and starts listening; rejects with a clear error when the database is unreachable. */

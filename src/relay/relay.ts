@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
 import type { Publisher } from '../brokers/publisher.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
@@ -20,19 +21,42 @@ export interface RelayOptions {
   /** Longest retry delay, in ms. Default 30000. */
   readonly retryMaxMs?: number;
   readonly logger?: Logger;
+  /** Told about each batch and pause, for metrics and health; see {@link RelayObserver}. */
+  readonly observer?: RelayObserver;
+}
+
+/**
+ * Hooks a relay calls as it works, so metrics and health checks can watch it without the relay
+ * knowing about either. Called synchronously on the relay's path, at most a few times per batch:
+ * an observer must be cheap and must not throw (a throw would be taken for a delivery failure).
+ */
+export interface RelayObserver {
+  /** The source answered `next()` (the database is reachable). */
+  sourceAnswered?(): void;
+  /** The publisher settled a whole batch after `seconds`: resolved (`ok`) or rejected. */
+  batchPublished?(events: number, seconds: number, ok: boolean): void;
+  /** The relay paused on a retryable error (the broker or the database could not be reached). */
+  paused?(error: HeraldError): void;
 }
 
 /** The defaults of {@link RelayOptions}, in one table. */
 export const relayDefaults = { batchSize: 500, pollIntervalMs: 2000, maxAttempts: 10, retryBaseMs: 500, retryMaxMs: 30_000 } as const;
 
-type RelaySettings = Required<Omit<RelayOptions, 'source' | 'publisher' | 'logger'>>;
+type RelaySettings = Required<Omit<RelayOptions, 'source' | 'publisher' | 'logger' | 'observer'>>;
 
-/** Counters a relay keeps while it runs. */
+/** Counters a relay keeps while it runs; they only grow. */
 export interface RelayStats {
+  /** Events the broker acknowledged and the source recorded. */
   delivered: number;
+  /** Batches delivered whole. */
   batches: number;
+  /** Refused events scheduled for another attempt. */
   retried: number;
+  /** Events moved to the dead-letter store. */
   deadLettered: number;
+  /** Times the broker refused one event (each refusal is then retried or dead-lettered). */
+  refused: number;
+  /** Pauses because the broker could not be reached. */
   brokerOutages: number;
 }
 
@@ -53,13 +77,15 @@ export class Relay {
   readonly #options: RelaySettings;
   readonly #log: Logger;
   readonly #stop = new AbortController();
-  readonly stats: RelayStats = { delivered: 0, batches: 0, retried: 0, deadLettered: 0, brokerOutages: 0 };
+  readonly stats: RelayStats = { delivered: 0, batches: 0, retried: 0, deadLettered: 0, refused: 0, brokerOutages: 0 };
+  readonly #observer: RelayObserver;
   #running: Promise<void> | undefined;
 
   constructor(options: RelayOptions) {
     this.#source = options.source;
     this.#publisher = options.publisher;
     this.#log = options.logger ?? silentLogger;
+    this.#observer = options.observer ?? {};
     this.#options = { ...relayDefaults, ...stripUndefined(options) } as RelaySettings;
     for (const key of ['batchSize', 'pollIntervalMs', 'maxAttempts', 'retryBaseMs', 'retryMaxMs'] as const) {
       const v = this.#options[key];
@@ -92,6 +118,7 @@ export class Relay {
     while (!signal.aborted) {
       try {
         const batch = await this.#source.next(this.#options.batchSize);
+        this.#observer.sourceAnswered?.();
         if (batch.length === 0) {
           await this.#source.waitForWork(this.#options.pollIntervalMs, signal);
           continue;
@@ -102,6 +129,7 @@ export class Relay {
         if (!isHeraldError(err) || !err.retryable) throw err;
         outage++;
         if (err.code === ErrorCodes.BROKER_UNAVAILABLE) this.stats.brokerOutages++;
+        this.#observer.paused?.(err);
         const delay = backoffMs(outage, { baseMs: this.#options.retryBaseMs, maxMs: this.#options.retryMaxMs });
         this.#log.warn('relay paused, will retry', { error: err.message, attempt: outage, retryInMs: delay });
         await waitUntilWoken(delay, signal, () => undefined);
@@ -110,9 +138,14 @@ export class Relay {
   }
 
   async #deliver(batch: RelayRecord[]): Promise<void> {
+    // Two clock reads per batch, and only when someone listens: the hot path stays as it was.
+    const published = this.#observer.batchPublished;
+    const started = published ? performance.now() : 0;
     try {
       await this.#publisher.publish(batch.map((r) => r.outgoing));
+      published?.(batch.length, (performance.now() - started) / 1000, true);
     } catch (err) {
+      published?.(batch.length, (performance.now() - started) / 1000, false);
       if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
       this.#log.warn('batch refused; delivering its events one by one', { events: batch.length, error: messageOf(err) });
       await this.#deliverOneByOne(batch);
@@ -146,6 +179,7 @@ export class Relay {
     const attempts = record.attempts + 1;
     const message = messageOf(err);
     const permanent = !isHeraldError(err) || !err.retryable;
+    this.stats.refused++;
     const fields = { eventId: record.outgoing.event.id, topic: record.outgoing.topic, attempts, error: message };
     if (permanent || attempts >= this.#options.maxAttempts) {
       await this.#source.deadLetter(record, message);

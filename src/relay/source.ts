@@ -9,6 +9,16 @@ export interface RelayRecord {
   readonly outgoing: OutgoingEvent;
 }
 
+/** What a source holds right now that lets it deliver: its bucket leases, or its replication slot. */
+export interface SourceOwnership {
+  /** True when this relay may deliver something now (holds at least one lease, or streams its slot). */
+  readonly held: boolean;
+  /** Polling sources: the buckets this relay leases now. */
+  readonly leasedBuckets?: number;
+  /** Logical source: the slot it streams from. */
+  readonly slot?: string;
+}
+
 /**
  * Where a relay reads events from. A source hands out records in commit order per partition key,
  * and keeps each one until the relay reports it `delivered` or `deadLettered`: a record that is
@@ -18,6 +28,8 @@ export interface RelaySource {
   readonly name: string;
   /** The relay instance's id where the source records one (polling sources: the lease owner). */
   readonly instanceId?: string;
+  /** What this source holds now, for health checks and metrics; cheap (no I/O). */
+  ownership?(): SourceOwnership;
   start(): Promise<void>;
   /** Up to `max` records this relay may deliver now, in order; empty when there is nothing. */
   next(max: number): Promise<RelayRecord[]>;

@@ -9,10 +9,19 @@ import { storeFor, storeKindOf } from '../../store/store-url.js';
 import { logicalNeedsPostgres } from './migrate.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';
+import { HeraldError, ErrorCodes } from '../../errors.js';
+import { relayObservability } from '../relay-observability.js';
+import { parseMetricsAddress } from '../../observe/metrics-address.js';
+import type { MonitoredStatus } from '../../observe/outbox-status-monitor.js';
+import type { OutboxStore } from '../../store/port.js';
 
 /** Flags of `herald relay`. */
 export interface RelayFlags extends Partial<HeraldConfig> {
   config?: string;
+  /** `HOST:PORT` or `PORT` of the metrics and health server; off when absent. */
+  metrics?: string;
+  /** With `metrics`: ms between two outbox status reads for the backlog gauges. */
+  metricsStatusInterval?: number;
   json?: boolean;
   debug?: boolean;
 }
@@ -26,6 +35,8 @@ export interface RelayFlags extends Partial<HeraldConfig> {
 export async function relayCommand(flags: RelayFlags): Promise<void> {
   const config = await loadConfig(flags);
   const log = consoleLogger({ json: flags.json === true, debug: flags.debug === true });
+  // Parsed before anything connects, so a bad --metrics fails fast with CONFIG_INVALID.
+  const metricsAt = flags.metrics === undefined ? undefined : parseMetricsAddress(flags.metrics);
   const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
   const createTopics = config.createTopics === true;
   const broker =
@@ -52,9 +63,33 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
           logger: log,
           ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}),
         });
-  const relay = new Relay({ source, publisher, logger: log, ...numeric(config.relay ?? {}) });
+  // The relay is built after its observer, which reads its counters through this box.
+  const built: { relay?: Relay } = {};
+  const observe =
+    metricsAt &&
+    relayObservability({
+      address: metricsAt,
+      source,
+      publisher,
+      store: kind,
+      readStatus: statusReader(database, config),
+      stats: () => built.relay?.stats,
+      logger: log,
+      ...(flags.metricsStatusInterval === undefined
+        ? {}
+        : { statusIntervalMs: positiveMs(flags.metricsStatusInterval, '--metrics-status-interval') }),
+    });
+  const relay = (built.relay = new Relay({
+    source,
+    publisher,
+    logger: log,
+    ...numeric(config.relay ?? {}),
+    ...(observe ? { observer: observe.observer } : {}),
+  }));
   let removeSignals = (): void => undefined;
   try {
+    // Listening first: while the relay connects, /healthz answers and /readyz says what it waits for.
+    await observe?.start();
     await publisher.prepare(topics);
     await source.start();
     log.info('relay started', {
@@ -68,9 +103,34 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
     log.info('relay stopped', { ...relay.stats, ...(source instanceof LogicalSource ? source.stats : {}) });
   } finally {
     removeSignals();
+    await observe?.stop();
     await source.close();
     await publisher.close();
   }
+}
+
+/**
+ * How the metrics read the outbox status. PostgreSQL: with the relay's slot name, so the slot
+ * gauges follow a slot given with --slot; other stores: their `status()`.
+ */
+function statusReader(database: string, config: HeraldConfig): () => Promise<MonitoredStatus> {
+  const schema = config.schema === undefined ? {} : { schema: config.schema };
+  if (storeKindOf(database) === 'postgres') {
+    const slot = config.slot === undefined ? {} : { slot: config.slot };
+    return async () => (await import('../../postgres/migrate.js')).postgresOutboxStatus(database, { ...schema, ...slot });
+  }
+  let store: Promise<OutboxStore> | undefined;
+  return async () => (await (store ??= storeFor(database, schema))).status();
+}
+
+function positiveMs(value: unknown, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `${flag} must be a positive number of milliseconds, got '${String(value)}'`, {
+      details: { option: flag.replace(/^--/, '') },
+    });
+  }
+  return n;
 }
 
 function numeric(relay: NonNullable<HeraldConfig['relay']>): Partial<RelayOptions> {
