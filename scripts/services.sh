@@ -607,6 +607,27 @@ check_kcat() {
   fi
 }
 
+# ---------------------------------------------------------------- Prometheus
+
+# The metrics tests check the exposition with promtool and scrape a relay with a real Prometheus
+# server they start themselves on 127.0.0.1 (Debian's prometheus package ships both binaries).
+# A failed install is only a warning; those tests then fail naming this script.
+ensure_prometheus() {
+  if command -v promtool >/dev/null && command -v prometheus >/dev/null; then
+    return 0
+  fi
+  if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+    warn "prometheus/promtool are not installed and cannot be installed here (need root + apt-get): the metrics tests will fail"
+    return 0
+  fi
+  log "Prometheus: installing Debian package prometheus (first run only)"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || warn "could not install prometheus with apt-get: the metrics tests will fail"
+  fi
+}
+
 # ---------------------------------------------------------------- Chromium
 
 CHROMIUM_BIN=/usr/bin/chromium
@@ -666,6 +687,7 @@ case $cmd in
     ensure_mariadb
     ensure_kcat
     ensure_chromium
+    ensure_prometheus
     start_fresh_kafka
     check_kcat
     start_fresh_pubsub
