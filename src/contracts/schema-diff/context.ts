@@ -45,21 +45,7 @@ export const ANNOTATIONS = new Set([
 ]);
 
 /** Validation keywords the differ does not model: any change to them is reported, conservatively. */
-export const OTHER_KEYWORDS = [
-  'contains',
-  'minContains',
-  'maxContains',
-  'propertyNames',
-  'if',
-  'then',
-  'else',
-  'dependentRequired',
-  'dependentSchemas',
-  'prefixItems',
-  'unevaluatedProperties',
-  'unevaluatedItems',
-  '$ref',
-] as const;
+export const OTHER_KEYWORDS = ['propertyNames', 'if', 'then', 'else', '$ref'] as const;
 
 /** The JSON types each family of keywords applies to. */
 export const GROUPS = {

@@ -127,6 +127,39 @@ export const DifferenceKinds = {
   ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL: true,
   ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL: false,
 
+  /** Herald (2020-12): `contains` where there was none; some item must match it. */
+  CONTAINS_ADDED: false,
+  /** Herald: `contains` is gone. */
+  CONTAINS_REMOVED: true,
+  /** Herald: `contains` accepts more items, and no `maxContains` caps them. */
+  CONTAINS_EXTENDED: true,
+  /** Herald: `contains` accepts fewer items, so earlier arrays may lack a match. */
+  CONTAINS_NARROWED: false,
+  /** Herald: `contains` accepts more items while `maxContains` caps how many may match. */
+  CONTAINS_CHANGED: false,
+  /** Herald (2020-12): `minContains` (1 when absent beside `contains`) changed. */
+  MIN_CONTAINS_ADDED: false,
+  MIN_CONTAINS_REMOVED: true,
+  MIN_CONTAINS_INCREASED: false,
+  MIN_CONTAINS_DECREASED: true,
+  /** Herald (2020-12): `maxContains` changed. */
+  MAX_CONTAINS_ADDED: false,
+  MAX_CONTAINS_REMOVED: true,
+  MAX_CONTAINS_INCREASED: true,
+  MAX_CONTAINS_DECREASED: false,
+  /** Herald (2020-12, beside in-place applicators): `unevaluatedProperties` accepts more. */
+  UNEVALUATED_PROPERTIES_EXTENDED: true,
+  /** Herald: `unevaluatedProperties` accepts less. */
+  UNEVALUATED_PROPERTIES_NARROWED: false,
+  /** Herald: a keyword that decides which properties are unevaluated changed under a restricting `unevaluatedProperties`. */
+  UNEVALUATED_PROPERTIES_SCOPE_CHANGED: false,
+  /** Herald (2020-12, beside in-place applicators or `contains`): `unevaluatedItems` accepts more. */
+  UNEVALUATED_ITEMS_EXTENDED: true,
+  /** Herald: `unevaluatedItems` accepts less. */
+  UNEVALUATED_ITEMS_NARROWED: false,
+  /** Herald: a keyword that decides which items are unevaluated changed under a restricting `unevaluatedItems`. */
+  UNEVALUATED_ITEMS_SCOPE_CHANGED: false,
+
   ENUM_ARRAY_EXTENDED: true,
   ENUM_ARRAY_NARROWED: false,
   ENUM_ARRAY_CHANGED: false,

@@ -255,33 +255,73 @@ function additionalProperties(w: Obj, r: Obj, ctx: Ctx): void {
   else if (ws !== undefined && rs !== undefined) walk(ws, rs, child(ctx, '*', k));
 }
 
+/**
+ * The dependencies of an object schema by property: the names its presence requires (draft-07
+ * `dependencies` with a list, 2020-12 `dependentRequired`) and the schema it imposes (`dependencies`
+ * with a schema, 2020-12 `dependentSchemas`), each with the keyword it came from.
+ */
+function dependencyModel(s: Obj): Map<string, { names?: string[]; namesKeyword: string; schema?: unknown; schemaKeyword: string }> {
+  const out = new Map<string, { names?: string[]; namesKeyword: string; schema?: unknown; schemaKeyword: string }>();
+  const entry = (n: string) => {
+    let e = out.get(n);
+    if (e === undefined) out.set(n, (e = { namesKeyword: 'dependencies', schemaKeyword: 'dependencies' }));
+    return e;
+  };
+  for (const [n, v] of Object.entries(isObject(s.dependencies) ? s.dependencies : {})) {
+    if (Array.isArray(v)) entry(n).names = stringList(v);
+    else entry(n).schema = v;
+  }
+  for (const [n, v] of Object.entries(isObject(s.dependentRequired) ? s.dependentRequired : {})) {
+    const e = entry(n);
+    e.names = [...new Set([...(e.names ?? []), ...stringList(v)])];
+    e.namesKeyword = 'dependentRequired';
+  }
+  for (const [n, v] of Object.entries(isObject(s.dependentSchemas) ? s.dependentSchemas : {})) {
+    const e = entry(n);
+    // Both keywords apply when both are given.
+    e.schema = e.schema === undefined ? v : { allOf: [e.schema, v] };
+    e.schemaKeyword = 'dependentSchemas';
+  }
+  return out;
+}
+
 function dependencies(w: Obj, r: Obj, ctx: Ctx): void {
-  const wd = isObject(w.dependencies) ? w.dependencies : {};
-  const rd = isObject(r.dependencies) ? r.dependencies : {};
-  for (const n of new Set([...Object.keys(wd), ...Object.keys(rd)])) {
-    const c = child(ctx, null, `dependencies/${escape(n)}`);
-    const [a, b] = [wd[n], rd[n]];
-    const what = `dependencies of property '${n}'`;
-    if (Array.isArray(a) || Array.isArray(b)) {
-      if (!Array.isArray(b)) add(c, 'DEPENDENCY_ARRAY_REMOVED', `${what} removed`, `${what} added`);
-      else if (!Array.isArray(a)) add(c, 'DEPENDENCY_ARRAY_ADDED', `${what} added`, `${what} removed`);
+  const wd = dependencyModel(w);
+  const rd = dependencyModel(r);
+  for (const n of new Set([...wd.keys(), ...rd.keys()])) {
+    const [a, b] = [wd.get(n), rd.get(n)];
+    const namesAt = child(ctx, null, `${(b?.names !== undefined ? b : a)?.namesKeyword ?? 'dependencies'}/${escape(n)}`);
+    const what = `properties required with '${n}'`;
+    const [an, bn] = [a?.names, b?.names];
+    if (an !== undefined || bn !== undefined) {
+      if (bn === undefined) add(namesAt, 'DEPENDENCY_ARRAY_REMOVED', `${what} removed`, `${what} added`);
+      else if (an === undefined) add(namesAt, 'DEPENDENCY_ARRAY_ADDED', `${what} added`, `${what} removed`);
       else {
-        const sa = new Set(stringList(a));
-        const sb = new Set(stringList(b));
+        const sa = new Set(an);
+        const sb = new Set(bn);
         const bHasA = [...sa].every((x) => sb.has(x));
         const aHasB = [...sb].every((x) => sa.has(x));
-        if (bHasA && aHasB) continue;
-        if (bHasA) add(c, 'DEPENDENCY_ARRAY_EXTENDED', `${what} extended`, `${what} reduced`);
-        else if (aHasB) add(c, 'DEPENDENCY_ARRAY_NARROWED', `${what} reduced`, `${what} extended`);
-        else add(c, 'DEPENDENCY_ARRAY_CHANGED', `${what} changed`);
+        if (bHasA && !aHasB) add(namesAt, 'DEPENDENCY_ARRAY_EXTENDED', `${what} extended`, `${what} reduced`);
+        else if (aHasB && !bHasA) add(namesAt, 'DEPENDENCY_ARRAY_NARROWED', `${what} reduced`, `${what} extended`);
+        else if (!bHasA && !aHasB) add(namesAt, 'DEPENDENCY_ARRAY_CHANGED', `${what} changed`);
       }
     }
-    const aSchema = a !== undefined && !Array.isArray(a) ? a : undefined;
-    const bSchema = b !== undefined && !Array.isArray(b) ? b : undefined;
-    if (aSchema !== undefined && bSchema !== undefined) walk(aSchema, bSchema, c);
-    else if (aSchema !== undefined)
-      add(c, 'DEPENDENCY_SCHEMA_REMOVED', `schema dependency of property '${n}' removed`, `schema dependency of property '${n}' added`);
-    else if (bSchema !== undefined)
-      add(c, 'DEPENDENCY_SCHEMA_ADDED', `schema dependency of property '${n}' added`, `schema dependency of property '${n}' removed`);
+    const [as, bs] = [a?.schema, b?.schema];
+    const schemaAt = child(ctx, null, `${(bs !== undefined ? b : a)?.schemaKeyword ?? 'dependencies'}/${escape(n)}`);
+    if (as !== undefined && bs !== undefined) walk(as, bs, schemaAt);
+    else if (as !== undefined)
+      add(
+        schemaAt,
+        'DEPENDENCY_SCHEMA_REMOVED',
+        `schema dependency of property '${n}' removed`,
+        `schema dependency of property '${n}' added`,
+      );
+    else if (bs !== undefined)
+      add(
+        schemaAt,
+        'DEPENDENCY_SCHEMA_ADDED',
+        `schema dependency of property '${n}' added`,
+        `schema dependency of property '${n}' removed`,
+      );
   }
 }

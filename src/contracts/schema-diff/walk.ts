@@ -3,6 +3,7 @@ import { combinators } from './combinators.js';
 import { type Obj, type Ctx, MAX_DEPTH, OTHER_KEYWORDS, GROUPS, trial, swapped, add, allCompatible } from './context.js';
 import { type JsonSchema, type DifferenceKind, type SchemaDifference, type InternalDifference } from './kinds.js';
 import { objects } from './objects.js';
+import { plainUnevaluated, unevaluated, withStaticProperties } from './unevaluated.js';
 import { types, values, strings, numbers } from './scalars.js';
 import { typesOf, canBe, isObject, resolve, idOf, deepEqual, sameSchema } from './schema-helpers.js';
 
@@ -50,8 +51,13 @@ export function walk(writer0: unknown, reader0: unknown, ctx: Ctx): void {
   ctx.stack.add(key);
   try {
     annotations(w, r, ctx);
-    const rest = combinators(w, r, ctx);
-    if (rest !== undefined) keywords(rest.w, rest.r, ctx);
+    const plainProperties = plainUnevaluated(w, r, 'unevaluatedProperties');
+    const plainItems = plainUnevaluated(w, r, 'unevaluatedItems');
+    if (!plainProperties) unevaluated(w, r, 'unevaluatedProperties', ctx);
+    if (!plainItems) unevaluated(w, r, 'unevaluatedItems', ctx);
+    const [w1, r1] = plainProperties ? [withStaticProperties(w), withStaticProperties(r)] : [w, r];
+    const rest = combinators(w1, r1, ctx);
+    if (rest !== undefined) keywords(rest.w, rest.r, ctx, plainItems);
   } finally {
     ctx.stack.delete(key);
   }
@@ -71,7 +77,7 @@ function annotations(w: Obj, r: Obj, ctx: Ctx): void {
 }
 
 /** Compares every keyword but the combinators, family by family as the types allow. */
-export function keywords(w: Obj, r: Obj, ctx: Ctx): void {
+export function keywords(w: Obj, r: Obj, ctx: Ctx, plainItems: boolean): void {
   const wt = typesOf(w);
   const rt = typesOf(r);
   types(wt, rt, ctx);
@@ -80,7 +86,7 @@ export function keywords(w: Obj, r: Obj, ctx: Ctx): void {
   if (both('string')) strings(w, r, ctx);
   if (both('number')) numbers(w, r, ctx);
   if (both('object')) objects(w, r, ctx);
-  if (both('array')) arrays(w, r, ctx);
+  if (both('array')) arrays(w, r, ctx, plainItems);
   not(w, r, ctx);
   for (const keyword of OTHER_KEYWORDS) other(w, r, keyword, ctx);
 }
