@@ -6,7 +6,7 @@ import { checkSql } from './check-sql.js';
 import { describeThreshold, satisfies } from './check-threshold.js';
 import { planChecks, type CheckName, type PlannedCheck } from './contract-checks.js';
 import type { DdlTarget } from './ddl.js';
-import { firstLine, queryDuckDb } from './duckdb-instance.js';
+import { firstLine, openDuckDbReader } from './duckdb-instance.js';
 import { withoutValues } from './sink.js';
 import { planTables } from './table-plan.js';
 import { parseWarehouseUrl } from './warehouse-url.js';
@@ -53,7 +53,7 @@ export async function runContractTests(options: ContractTestOptions): Promise<Ch
   const at = parseWarehouseUrl(options.warehouse);
   // planTables needs a key only to plan hashed columns; their values are never read here.
   const plans = planTables(options.contracts, { piiKey: Buffer.alloc(32) });
-  const session = at.dialect === 'duckdb' ? duckDbSession(at.file) : await postgresSession(at.url, at.schema ?? 'public');
+  const session = at.dialect === 'duckdb' ? await duckDbSession(at.file) : await postgresSession(at.url, at.schema ?? 'public');
   try {
     const catalog = await session.catalog();
     const results: CheckResult[] = [];
@@ -185,19 +185,19 @@ function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-function duckDbSession(file: string): CheckSession {
-  const query = (sql: string): Promise<Record<string, unknown>[]> => queryDuckDb(file, sql);
+async function duckDbSession(file: string): Promise<CheckSession> {
+  const reader = await openDuckDbReader(file);
   return {
     target: { dialect: 'duckdb' },
     where: `duckdb file '${file}'`,
     catalog: async () =>
       tablesOf(
-        await query(
+        await reader.query(
           `SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal`,
         ),
       ),
-    row: async (sql) => (await query(sql))[0] ?? {},
-    close: () => Promise.resolve(),
+    row: async (sql) => (await reader.query(sql))[0] ?? {},
+    close: () => Promise.resolve(reader.close()),
   };
 }
 
