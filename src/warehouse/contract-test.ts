@@ -145,7 +145,7 @@ async function measure(check: PlannedCheck, columns: ReadonlySet<string>, sessio
     observed,
     expected,
     unit,
-    message: `${where(check)}: ${observed} ${unitLabel(unit)} ${WHAT[check.check]}${scope}, expected ${expected}`,
+    message: `${where(check)}: ${observed} ${unit === 'rows' && observed === 1 ? 'row' : unitLabel(unit)} ${WHAT[check.check]}${scope}, expected ${expected}`,
   };
 }
 

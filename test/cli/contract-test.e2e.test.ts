@@ -102,7 +102,7 @@ describe('herald contract test (CLI)', () => {
         observed: 1,
         expected: '= 0 rows',
         unit: 'rows',
-        message: `${ORDER_TABLE}.status: 1 rows NULL, expected = 0 rows`,
+        message: `${ORDER_TABLE}.status: 1 row NULL, expected = 0 rows`,
       },
     ]);
   });
@@ -121,7 +121,7 @@ describe('herald contract test (CLI)', () => {
     expect(cases).toHaveLength(10);
     expect(cases.every((c) => c.suite === 'test.order-checked')).toBe(true);
     expect(cases.filter((c) => c.failure !== undefined)).toEqual([
-      { suite: 'test.order-checked', name: 'range total', failure: `${ORDER_TABLE}.total: 1 rows out of range, expected = 0 rows` },
+      { suite: 'test.order-checked', name: 'range total', failure: `${ORDER_TABLE}.total: 1 row out of range, expected = 0 rows` },
     ]);
     expect(cases.map((c) => c.name)).toContain('unique _event_id');
   });

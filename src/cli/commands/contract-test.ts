@@ -44,7 +44,7 @@ export async function contractTestCommand(flags: ContractTestFlags): Promise<Che
 
 function human(results: readonly CheckResult[]): string {
   if (results.length === 0) return 'no contracts found';
-  const rows = results.map((r) => [r.contract, r.table, r.check, r.column ?? '-', r.status.toUpperCase(), observed(r), r.expected]);
+  const rows = results.map((r) => [r.contract, r.table, r.check, r.column ?? '-', r.status.toUpperCase(), observed(r), expected(r)]);
   const lines = [table(['contract', 'table', 'check', 'column', 'status', 'observed', 'expected'], rows)];
   const bad = results.filter((r) => r.status !== 'pass');
   if (bad.length > 0) lines.push('', ...bad.map((r) => `${r.status === 'fail' ? 'FAIL' : 'ERROR'} ${r.contract}: ${r.message}`));
@@ -58,4 +58,10 @@ function observed(r: CheckResult): string {
   if (r.observed === null) return '-';
   if (r.unit === 'seconds') return duration(r.observed);
   return r.unit === 'percent' ? `${r.observed}%` : String(r.observed);
+}
+
+/** An age limit the way the observed age is shown (`<= 1h 0m`); other expectations as they are. */
+function expected(r: CheckResult): string {
+  const limit = /^<= (\d+(?:\.\d+)?) s$/.exec(r.expected);
+  return r.unit === 'seconds' && limit ? `<= ${duration(Number(limit[1]))}` : r.expected;
 }
