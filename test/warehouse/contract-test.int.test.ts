@@ -1,4 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ContractRegistry } from '../../src/contracts/registry.js';
+import { RowBuilder } from '../../src/warehouse/rows.js';
+import { sinkFor } from '../../src/warehouse/warehouse-url.js';
+import { planTables } from '../../src/warehouse/table-plan.js';
 import { runContractTests, type CheckResult } from '../../src/warehouse/contract-test.js';
 import {
   ORDER_CONTRACT,
@@ -134,5 +139,37 @@ describe.each(targets)('herald contract test on %s', (_name, make) => {
     expect(range).toMatchObject({ status: 'error', observed: null });
     expect(range.message).toBe(`table '${ORDER_TABLE}' has no column 'total'; run herald load to add it`);
     expect(notPassing(results)).toEqual(['error range total']);
+  });
+
+  it('passes on a table the real warehouse sink created and loaded', async () => {
+    warehouse = await make();
+    const registry = new ContractRegistry([orderContract()]);
+    const sink = await sinkFor(warehouse.url);
+    try {
+      const plans = await sink.prepare(planTables(registry.list()));
+      const events = [
+        { orderId: 'o-1', status: 'placed', total: 12, coupon: 'WELCOME' },
+        { orderId: 'o-2', status: 'paid', total: 0, coupon: null },
+        { orderId: 'o-3', status: 'paid', total: 99.5, coupon: 'SPRING' },
+      ].map((data, i) => ({
+        topic: 'test.order-checked',
+        position: String(i),
+        attributes: {
+          id: randomUUID(),
+          type: 'test.order-checked',
+          source: '/shop',
+          time: '2026-12-07T09:00:00Z',
+          partitionkey: data.orderId,
+          dataschema: 'urn:herald:contract:test.order-checked:1.0.0',
+        },
+        data: JSON.stringify(data),
+      }));
+      expect(await sink.write(new RowBuilder(registry, plans, undefined).build(events))).toMatchObject({ inserted: 3 });
+    } finally {
+      await sink.close();
+    }
+    const results = await runContractTests({ warehouse: warehouse.url, contracts: [orderContract()] });
+    expect(notPassing(results)).toEqual([]);
+    expect(results).toHaveLength(10);
   });
 });
