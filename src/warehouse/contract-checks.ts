@@ -93,7 +93,8 @@ const SECONDS: Readonly<Record<string, number>> = {
  * - the table exists (when it does not, nothing else can run);
  * - `_event_id` is unique, always: it is Herald's deduplication guarantee;
  * - per top-level property of each version: `not_null` when `required`, `unique` when `unique`,
- *   `range` from `logicalTypeOptions` minimum/maximum (exclusive too), and the property's ODCS
+ *   `range` from `logicalTypeOptions` minimum/maximum (exclusive too), `pattern` from its
+ *   `pattern` (a string property's values must match, as JSON Schema reads it), and the property's ODCS
  *   library rules — `nullValues`, `missingValues`, `invalidValues` (`validValues` or `pattern`),
  *   `duplicateValues` — each with its own operator and unit. A check declared by only some
  *   versions reads only their rows; a property whose personal data is dropped has no column and
@@ -158,6 +159,11 @@ function propertyChecks(base: Base, p: OdcsProperty, field: Field): PlannedCheck
   const bounds = boundsOf(p);
   if (bounds !== undefined)
     out.push({ ...at, check: 'range', measure: { kind: 'outOfRange', column, bounds }, threshold: NONE_MAY_FAIL, unit: 'rows' });
+  const pattern = p.logicalTypeOptions?.pattern;
+  // The regex is run by the warehouse (DuckDB's RE2, PostgreSQL's POSIX ARE), which reads the
+  // common subset like JSON Schema does; a construct it lacks makes the check an error, not a pass.
+  if (typeof pattern === 'string' && (p.logicalType ?? 'string') === 'string')
+    out.push({ ...at, check: 'pattern', measure: { kind: 'unmatched', column, pattern }, threshold: NONE_MAY_FAIL, unit: 'rows' });
   for (const rule of p.quality ?? []) {
     const check = libraryCheck(at, rule, column);
     if (check !== undefined) out.push(check);

@@ -45,6 +45,7 @@ schema:
             mustBe: 0
       - name: email
         logicalType: string
+        logicalTypeOptions: { pattern: '@' }
         quality:
           - metric: duplicateValues
             mustBeLessOrEqualTo: 25
@@ -98,6 +99,7 @@ describe.each(targets)('ODCS library metrics on %s', (_name, make) => {
       'not_null order_id': 'pass',
       'missing_values status': 'pass',
       'pattern code': 'pass',
+      'pattern email': 'pass',
       'duplicate_values email': 'pass',
       'range placed_at': 'pass',
       row_count: 'pass',
@@ -116,6 +118,11 @@ describe.each(targets)('ODCS library metrics on %s', (_name, make) => {
       'duplicates above the percent limit',
       `UPDATE {m} SET email = 'a@example.org' WHERE _event_id IN ('e2', 'e3')`,
       'duplicate_values email',
+    ],
+    [
+      'a value that does not match its logicalTypeOptions pattern',
+      `UPDATE {m} SET email = 'nobody' WHERE _event_id = 'e4'`,
+      'pattern email',
     ],
     ['a timestamp before the minimum', `UPDATE {m} SET placed_at = '2019-12-31T23:59:59Z' WHERE _event_id = 'e1'`, 'range placed_at'],
     [
