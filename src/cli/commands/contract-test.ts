@@ -50,7 +50,10 @@ function human(results: readonly CheckResult[]): string {
   if (bad.length > 0) lines.push('', ...bad.map((r) => `${r.status === 'fail' ? 'FAIL' : 'ERROR'} ${r.contract}: ${r.message}`));
   const failed = results.filter((r) => r.status === 'fail').length;
   const errors = bad.length - failed;
-  lines.push('', `${results.length} checks: ${results.length - bad.length} passed, ${failed} failed, ${errors} errors`);
+  lines.push(
+    '',
+    `${results.length} check${results.length === 1 ? '' : 's'}: ${results.length - bad.length} passed, ${failed} failed, ${errors} errors`,
+  );
   return lines.join('\n');
 }
 
