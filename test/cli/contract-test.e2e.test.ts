@@ -164,4 +164,11 @@ describe('herald contract test (CLI)', () => {
     expect(code).toBe(2);
     expect(stderr).toContain(`duckdb file '${missing}' does not exist`);
   });
+
+  it('documents its options in --help', async () => {
+    const { code, stdout } = await herald(['contract', 'test', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Usage: herald contract test');
+    for (const option of ['--warehouse <url>', '--contracts <dir>', '--json', '--junit <file>']) expect(stdout).toContain(option);
+  });
 });
