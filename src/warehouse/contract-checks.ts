@@ -1,5 +1,6 @@
 import type { OdcsProperty, OdcsQualityRule, SlaProperty } from '../contracts/contract.js';
 import type { Field } from './columns.js';
+import { slaSeconds } from '../contracts/sla.js';
 import { NONE_MAY_FAIL, thresholdOf, type Threshold } from './check-threshold.js';
 import { loadedAtColumn, type TablePlan } from './table-plan.js';
 
@@ -64,28 +65,6 @@ export interface PlannedCheck {
    */
   readonly versions?: readonly string[];
 }
-
-const SECONDS: Readonly<Record<string, number>> = {
-  ms: 0.001,
-  s: 1,
-  sec: 1,
-  second: 1,
-  seconds: 1,
-  m: 60,
-  min: 60,
-  minute: 60,
-  minutes: 60,
-  h: 3600,
-  hr: 3600,
-  hour: 3600,
-  hours: 3600,
-  d: 86_400,
-  day: 86_400,
-  days: 86_400,
-  w: 604_800,
-  week: 604_800,
-  weeks: 604_800,
-};
 
 /**
  * The checks of one planned table, from its contract versions:
@@ -264,15 +243,10 @@ function slaChecks(base: Base, sla: readonly SlaProperty[]): PlannedCheck[] {
   const out: PlannedCheck[] = [];
   for (const s of sla) {
     const name = s.property.toLowerCase();
+    // `latency` is read as dbt reads it (`herald contract export --format dbt`): the age of the newest load.
     if (name !== 'freshness' && name !== 'latency') continue;
-    const per = SECONDS[(s.unit ?? 'd').toLowerCase()];
-    const value = typeof s.value === 'string' && s.value.trim() !== '' ? Number(s.value) : s.value;
-    const threshold: PlannedCheck['threshold'] =
-      per === undefined
-        ? { invalid: `slaProperties ${s.property} has unit '${String(s.unit)}'; use s, m, h or d` }
-        : typeof value !== 'number' || !Number.isFinite(value)
-          ? { invalid: `slaProperties ${s.property} needs a numeric value, got ${JSON.stringify(s.value)}` }
-          : { op: 'mustBeLessOrEqualTo', value: value * per };
+    const seconds = slaSeconds(s);
+    const threshold: PlannedCheck['threshold'] = typeof seconds === 'number' ? { op: 'mustBeLessOrEqualTo', value: seconds } : seconds;
     out.push({
       ...base,
       check: name,
