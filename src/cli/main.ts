@@ -15,6 +15,7 @@ import { ContractExportFormats, contractExportCommand } from './commands/contrac
 import { contractDocsCommand } from './commands/contract-docs.js';
 import { contractCheckCommand } from './commands/contract-check.js';
 import { contractChangelogCommand } from './commands/contract-changelog.js';
+import { contractTestCommand } from './commands/contract-test.js';
 import { consumeCommand } from './commands/consume.js';
 import { reconcileCommand } from './commands/reconcile.js';
 
@@ -165,7 +166,9 @@ program
   .option('--json', 'print the whole report as JSON')
   .action(async (flags) => void (await reconcileCommand(flags)));
 
-const contract = program.command('contract').description('data contracts: lint, check compatibility, generate code, export, document');
+const contract = program
+  .command('contract')
+  .description('data contracts: lint, check compatibility, generate code, export, document, test the warehouse');
 const contractCommand = (name: string): Command =>
   contract
     .command(name)
@@ -209,6 +212,12 @@ contractCommand('export')
   .option('--title <title>', 'asyncapi: info.title')
   .option('--api-version <version>', 'asyncapi: info.version')
   .action(async (flags) => void (await contractExportCommand(flags)));
+
+contractCommand('test')
+  .description("run each contract's quality rules and SLA against its warehouse table (JUnit with --junit); exit 1 on any failure")
+  .option('--warehouse <url>', 'duckdb:<file> or postgres://...[?schema=name] (env HERALD_WAREHOUSE)')
+  .option('--junit <file>', 'also write a JUnit XML report here (a testsuite per contract, a testcase per check)')
+  .action(async (flags) => void (await contractTestCommand(flags)));
 
 contractCommand('docs')
   .description('render a static HTML catalog of the contracts into <out>/index.html')

@@ -24,6 +24,7 @@ function contract(version: string, jsonSchema: JsonSchema, compatibility: Compat
     warehouseTable: id.replace(/[.-]/g, '_'),
     warehouseEvolution: 'addColumns',
     slaProperties: [],
+    quality: [],
     properties: [],
     jsonSchema: jsonSchema as Contract['jsonSchema'],
     dataschema: dataschemaOf(id, version),
