@@ -17,9 +17,11 @@ import { contractCheckCommand } from './commands/contract-check.js';
 import { contractChangelogCommand } from './commands/contract-changelog.js';
 import { consumeCommand } from './commands/consume.js';
 import { reconcileCommand } from './commands/reconcile.js';
+import { heraldVersion } from './version.js';
 
 const program = new Command('herald')
   .description('Publish events from your database to brokers under data contracts, without dual writes.')
+  .version(heraldVersion(), '-V, --version', 'print the version of herald and exit')
   .showHelpAfterError()
   .configureHelp({ sortOptions: false });
 
@@ -78,11 +80,14 @@ common(program.command('relay'))
   });
 
 common(program.command('status'))
-  .description('pending events, age of the oldest, retries and dead letters per topic; the replication slot lag')
+  .description('pending events, age of the oldest, retries and dead letters per topic; the replication slot lag; exit 1 on any warning')
   .option('--slot <name>', 'replication slot of the logical relay (default <schema>_relay)')
   .addOption(
     new Option('--max-lag <bytes>', 'warn when the slot keeps more unconfirmed WAL than this').default(256 * 1024 * 1024).argParser(Number),
   )
+  .addOption(new Option('--max-age <seconds>', 'warn when the oldest pending event is older than this').default(300).argParser(Number))
+  .option('--exit-zero', 'exit 0 even when there are warnings (they are still printed); errors still exit 1 or 2')
+  .option('--watch [seconds]', 'render again every N seconds (default 2) until Ctrl-C, then exit 0')
   .action((flags) => statusCommand(flags));
 
 common(program.command('dead-letters'))
