@@ -112,6 +112,7 @@ program
   .option('--create-subscriptions', 'create missing subscriptions, queues and consumer groups instead of failing')
   .addOption(new Option('--max-batch <n>', 'events per warehouse transaction at most (default 5000)').argParser(Number))
   .addOption(new Option('--max-wait <ms>', 'longest wait to fill a batch (default 200)').argParser(Number))
+  .addOption(metricsOption())
   .option('--json', 'JSON log lines on stderr')
   .option('--debug', 'log debug lines')
   .action((flags) => {
@@ -127,6 +128,7 @@ program
       broker: flags.broker,
       warehouse: flags.warehouse,
       contracts: flags.contracts,
+      metrics: flags.metrics,
       json: flags.json,
       debug: flags.debug,
       load: Object.fromEntries(Object.entries(load).filter(([, v]) => v !== undefined)),
@@ -148,6 +150,7 @@ program
   .option('--inbox-schema <name>', 'schema of the inbox and its dead-letter table (default herald)')
   .addOption(new Option('--max-batch <n>', 'events per acknowledged batch at most (default 5000)').argParser(Number))
   .addOption(new Option('--max-wait <ms>', 'longest wait to fill a batch (default 200)').argParser(Number))
+  .addOption(metricsOption())
   .option('--json', 'JSON log lines on stderr')
   .option('--debug', 'log debug lines')
   .action(({ maxWait, ...flags }) => consumeCommand({ ...flags, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) }));
