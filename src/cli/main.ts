@@ -113,6 +113,9 @@ program
   .addOption(new Option('--max-batch <n>', 'events per warehouse transaction at most (default 5000)').argParser(Number))
   .addOption(new Option('--max-wait <ms>', 'longest wait to fill a batch (default 200)').argParser(Number))
   .addOption(metricsOption())
+  .addOption(
+    new Option('--metrics-lag-interval <ms>', 'with --metrics: how often the Kafka consumer lag is read (default 15000)').argParser(Number),
+  )
   .option('--json', 'JSON log lines on stderr')
   .option('--debug', 'log debug lines')
   .action((flags) => {
@@ -129,6 +132,7 @@ program
       warehouse: flags.warehouse,
       contracts: flags.contracts,
       metrics: flags.metrics,
+      metricsLagInterval: flags.metricsLagInterval,
       json: flags.json,
       debug: flags.debug,
       load: Object.fromEntries(Object.entries(load).filter(([, v]) => v !== undefined)),
@@ -151,6 +155,9 @@ program
   .addOption(new Option('--max-batch <n>', 'events per acknowledged batch at most (default 5000)').argParser(Number))
   .addOption(new Option('--max-wait <ms>', 'longest wait to fill a batch (default 200)').argParser(Number))
   .addOption(metricsOption())
+  .addOption(
+    new Option('--metrics-lag-interval <ms>', 'with --metrics: how often the Kafka consumer lag is read (default 15000)').argParser(Number),
+  )
   .option('--json', 'JSON log lines on stderr')
   .option('--debug', 'log debug lines')
   .action(({ maxWait, ...flags }) => consumeCommand({ ...flags, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) }));

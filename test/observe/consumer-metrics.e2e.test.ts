@@ -81,6 +81,10 @@ describe('herald load --metrics', () => {
       topic,
       '--group',
       uniqueName('g'),
+      '--max-batch',
+      '100',
+      '--metrics-lag-interval',
+      '100',
     ]);
     const ready = await waitFor(async () => (await get(`${base}/readyz`)).status === 200, 30_000);
     expect(ready, (await get(`${base}/readyz`)).text + child.log.join('')).toBe(true);
@@ -109,6 +113,18 @@ describe('herald load --metrics', () => {
     expect(text).not.toContain(good[0]!.event.id);
     expect(text).not.toContain('cust-');
     await expect(promtool(text)).resolves.toBe('');
+
+    // The consumer lag: a burst shows up as messages behind the committed offsets, then drains to 0.
+    const lagOf = async (): Promise<number | undefined> => sample(await metrics(), 'herald_consumer_lag_messages', { topic });
+    expect(await lagOf()).toBe(0);
+    await publish(orders(topic, 5_000, 1_000));
+    const behind = await waitFor(async () => ((await lagOf()) ?? 0) > 0, 20_000, 50);
+    expect(behind, heraldLines(await metrics())).toBe(true);
+    const caughtUp = await waitFor(
+      async () => sample(await metrics(), 'herald_load_rows_total', labels) === 5_040 && (await lagOf()) === 0,
+      60_000,
+    );
+    expect(caughtUp, heraldLines(await metrics())).toBe(true);
 
     child.kill('SIGTERM');
     expect(await exited(child), child.log.join('')).toBe(0);

@@ -11,6 +11,7 @@ import { SelfConsumer, type EventHandlers } from '../../patterns/listen.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';
 import { consumerObservability } from '../consumer-observability.js';
+import { positiveMs } from '../positive-ms.js';
 import { parseMetricsAddress } from '../../observe/metrics-address.js';
 import { registerInboxMetrics } from '../../observe/inbox-metrics.js';
 import type { SelfConsumerObserver } from '../../patterns/consumer-observer.js';
@@ -33,6 +34,8 @@ export interface ConsumeFlags extends Pick<HeraldConfig, 'database' | 'broker' |
   maxWaitMs?: number;
   /** `HOST:PORT` or `PORT` of the metrics and health server; off when absent. */
   metrics?: string;
+  /** With `metrics`: ms between two reads of the consumer lag (Kafka). */
+  metricsLagInterval?: number;
   json?: boolean;
   debug?: boolean;
 }
@@ -90,7 +93,14 @@ export async function consumeCommand(flags: ConsumeFlags, control: ConsumeContro
 
   const kind = storeKindOf(database);
   let runtime: SelfConsumer | undefined;
-  const observe = metricsAt && consumerObservability({ address: metricsAt, logger: log, storage: 'database' });
+  const observe =
+    metricsAt &&
+    consumerObservability({
+      address: metricsAt,
+      logger: log,
+      ...(flags.metricsLagInterval === undefined ? {} : { lagIntervalMs: positiveMs(flags.metricsLagInterval, '--metrics-lag-interval') }),
+      storage: 'database',
+    });
   if (observe) registerInboxMetrics(observe.registry, { consumer: () => runtime, name: consumer, store: kind, topics });
   const observer: SelfConsumerObserver | undefined = observe && {
     prepared: () => observe.health.prepared(),
@@ -109,6 +119,7 @@ export async function consumeCommand(flags: ConsumeFlags, control: ConsumeContro
       ...(flags.maxBatch === undefined ? {} : { maxBatch: Number(flags.maxBatch) }),
       ...(flags.maxWaitMs === undefined ? {} : { maxWaitMs: Number(flags.maxWaitMs) }),
     });
+    observe?.watchLag(subscriber, group, topics);
     const onAbort = (): void => runtime?.stop();
     const removeSignals = onStopSignals(log, onAbort, 'finishing the batch in hand', 'the broker redelivers what was not acknowledged');
     const progress = setInterval(() => runtime && log.info('consuming', { ...runtime.stats }), 10_000);

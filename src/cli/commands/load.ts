@@ -8,6 +8,7 @@ import type { TablePlan } from '../../warehouse/table-plan.js';
 import { sinkFor } from '../../warehouse/warehouse-url.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { consumerObservability } from '../consumer-observability.js';
+import { positiveMs } from '../positive-ms.js';
 import { onStopSignals } from '../stop-signals.js';
 
 /** Flags of `herald load`. */
@@ -15,6 +16,8 @@ export interface LoadFlags extends Partial<HeraldConfig> {
   config?: string;
   /** `HOST:PORT` or `PORT` of the metrics and health server; off when absent. */
   metrics?: string;
+  /** With `metrics`: ms between two reads of the consumer lag (Kafka). */
+  metricsLagInterval?: number;
   json?: boolean;
   debug?: boolean;
 }
@@ -39,7 +42,14 @@ export async function loadCommand(flags: LoadFlags): Promise<void> {
   const topics = config.load?.topics ?? [...new Set(contracts.list().map((c) => c.topic))];
   const group = config.load?.group ?? 'herald-loader';
   const brokerUrl = required(config, 'broker', '--broker', 'HERALD_BROKER');
-  const observe = metricsAt && consumerObservability({ address: metricsAt, logger: log, storage: 'warehouse' });
+  const observe =
+    metricsAt &&
+    consumerObservability({
+      address: metricsAt,
+      logger: log,
+      ...(flags.metricsLagInterval === undefined ? {} : { lagIntervalMs: positiveMs(flags.metricsLagInterval, '--metrics-lag-interval') }),
+      storage: 'warehouse',
+    });
   await observe?.start();
   try {
     const subscriber = await subscriberFor(brokerUrl, {
@@ -49,6 +59,7 @@ export async function loadCommand(flags: LoadFlags): Promise<void> {
       ...(config.load?.maxBatch === undefined ? {} : { maxBatch: Number(config.load.maxBatch) }),
       ...(config.load?.maxWaitMs === undefined ? {} : { maxWaitMs: Number(config.load.maxWaitMs) }),
     });
+    observe?.watchLag(subscriber, group, topics);
     const sink = await sinkFor(config.warehouse ?? defaultWarehouse).catch(async (err: unknown) => {
       await subscriber.close();
       throw err;
