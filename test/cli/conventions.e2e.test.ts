@@ -107,6 +107,18 @@ describe('the herald CLI as people expect it (built CLI, real PostgreSQL)', () =
     expect(stdout).not.toContain('\x1b');
   });
 
+  it('redraws the screen in place with --watch on a terminal, and exits 0 on SIGINT', async () => {
+    const command = `node ${CLI} status --database ${PG_URL} --schema ${schema} --watch 0.3 --exit-zero`;
+    // script(1) gives the CLI a pseudo-terminal; its own SIGINT ends the CLI under it.
+    const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    expect(await waitFor(async () => out.split('\x1b[H\x1b[2Jherald status, every 0.3s: ').length - 1 >= 2, 20_000), out).toBe(true);
+    expect(out).toMatch(/pending \d+, oldest/);
+    child.kill('SIGINT');
+    expect(await exited(child)).toBe(0);
+  });
+
   it('requeues thousands of dead letters in batches, printing no progress when stderr is piped', async () => {
     await clear();
     await insertDeadLetters(2500);
