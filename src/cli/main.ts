@@ -18,9 +18,11 @@ import { contractChangelogCommand } from './commands/contract-changelog.js';
 import { contractTestCommand } from './commands/contract-test.js';
 import { consumeCommand } from './commands/consume.js';
 import { reconcileCommand } from './commands/reconcile.js';
+import { heraldVersion } from './version.js';
 
 const program = new Command('herald')
   .description('Publish events from your database to brokers under data contracts, without dual writes.')
+  .version(heraldVersion(), '-V, --version', 'print the version of herald and exit')
   .showHelpAfterError()
   .configureHelp({ sortOptions: false });
 
@@ -79,11 +81,14 @@ common(program.command('relay'))
   });
 
 common(program.command('status'))
-  .description('pending events, age of the oldest, retries and dead letters per topic; the replication slot lag')
+  .description('pending events, age of the oldest, retries and dead letters per topic; the replication slot lag; exit 1 on any warning')
   .option('--slot <name>', 'replication slot of the logical relay (default <schema>_relay)')
   .addOption(
     new Option('--max-lag <bytes>', 'warn when the slot keeps more unconfirmed WAL than this').default(256 * 1024 * 1024).argParser(Number),
   )
+  .addOption(new Option('--max-age <seconds>', 'warn when the oldest pending event is older than this').default(300).argParser(Number))
+  .option('--exit-zero', 'exit 0 even when there are warnings (they are still printed); errors still exit 1 or 2')
+  .option('--watch [seconds]', 'render again every N seconds (default 2) until Ctrl-C, then exit 0')
   .action((flags) => statusCommand(flags));
 
 common(program.command('dead-letters'))
@@ -108,6 +113,10 @@ program
   .option('--create-subscriptions', 'create missing subscriptions, queues and consumer groups instead of failing')
   .addOption(new Option('--max-batch <n>', 'events per warehouse transaction at most (default 5000)').argParser(Number))
   .addOption(new Option('--max-wait <ms>', 'longest wait to fill a batch (default 200)').argParser(Number))
+  .addOption(metricsOption())
+  .addOption(
+    new Option('--metrics-lag-interval <ms>', 'with --metrics: how often the Kafka consumer lag is read (default 15000)').argParser(Number),
+  )
   .option('--json', 'JSON log lines on stderr')
   .option('--debug', 'log debug lines')
   .action((flags) => {
@@ -123,6 +132,8 @@ program
       broker: flags.broker,
       warehouse: flags.warehouse,
       contracts: flags.contracts,
+      metrics: flags.metrics,
+      metricsLagInterval: flags.metricsLagInterval,
       json: flags.json,
       debug: flags.debug,
       load: Object.fromEntries(Object.entries(load).filter(([, v]) => v !== undefined)),
@@ -144,6 +155,10 @@ program
   .option('--inbox-schema <name>', 'schema of the inbox and its dead-letter table (default herald)')
   .addOption(new Option('--max-batch <n>', 'events per acknowledged batch at most (default 5000)').argParser(Number))
   .addOption(new Option('--max-wait <ms>', 'longest wait to fill a batch (default 200)').argParser(Number))
+  .addOption(metricsOption())
+  .addOption(
+    new Option('--metrics-lag-interval <ms>', 'with --metrics: how often the Kafka consumer lag is read (default 15000)').argParser(Number),
+  )
   .option('--json', 'JSON log lines on stderr')
   .option('--debug', 'log debug lines')
   .action(({ maxWait, ...flags }) => consumeCommand({ ...flags, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) }));

@@ -82,6 +82,8 @@ export class KafkaSubscriber implements Subscriber {
   #kafka: KafkaModule | undefined;
   #consumer: Consumer | undefined;
   #closed: Promise<void> | undefined;
+  /** The offsets this process committed last, per `topic:partition`: the base of {@link lag}. */
+  readonly #committed = new Map<string, { topic: string; partition: number; offset: bigint }>();
 
   constructor(options: KafkaSubscriberOptions) {
     this.#settings = subscriberSettings('kafka', options);
@@ -160,6 +162,26 @@ export class KafkaSubscriber implements Subscriber {
     }
   }
 
+  /**
+   * Per topic, the end offsets of the partitions this process committed offsets for, minus those
+   * offsets (0 at the least): one ListOffsets request. A partition moved to another member by a
+   * rebalance keeps its last value here until this process commits it again.
+   */
+  async lag(): Promise<ReadonlyMap<string, number>> {
+    const lag = new Map<string, number>();
+    const consumer = this.#consumer;
+    if (!consumer || this.#committed.size === 0) return lag;
+    const topics = [...new Set([...this.#committed.values()].map((c) => c.topic))];
+    const what = `cannot read the end offsets of kafka topic(s) ${this.#topicList()}`;
+    const ends = await this.#bounded(consumer.listOffsets({ topics, timestamp: -1n }), what);
+    for (const c of this.#committed.values()) {
+      const end = ends.get(c.topic)?.[c.partition];
+      if (end === undefined) continue;
+      lag.set(c.topic, (lag.get(c.topic) ?? 0) + Math.max(0, Number(end - c.offset)));
+    }
+    return lag;
+  }
+
   async close(): Promise<void> {
     this.#closing.abort();
     this.#closed ??= (async () => {
@@ -236,6 +258,7 @@ export class KafkaSubscriber implements Subscriber {
         await this.#bounded(this.#consumer!.commit({ offsets: [...next.values()] }), what).catch((cause: unknown) =>
           this.#fail(cause, what),
         );
+        for (const [key, c] of next) this.#committed.set(key, c);
       },
     };
   }

@@ -9,8 +9,8 @@ import { storeFor, storeKindOf } from '../../store/store-url.js';
 import { logicalNeedsPostgres } from './migrate.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';
-import { HeraldError, ErrorCodes } from '../../errors.js';
 import { relayObservability } from '../relay-observability.js';
+import { positiveMs } from '../positive-ms.js';
 import { parseMetricsAddress } from '../../observe/metrics-address.js';
 import type { MonitoredStatus } from '../../observe/outbox-status-monitor.js';
 import type { OutboxStore } from '../../store/port.js';
@@ -121,16 +121,6 @@ function statusReader(database: string, config: HeraldConfig): () => Promise<Mon
   }
   let store: Promise<OutboxStore> | undefined;
   return async () => (await (store ??= storeFor(database, schema))).status();
-}
-
-function positiveMs(value: unknown, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `${flag} must be a positive number of milliseconds, got '${String(value)}'`, {
-      details: { option: flag.replace(/^--/, '') },
-    });
-  }
-  return n;
 }
 
 function numeric(relay: NonNullable<HeraldConfig['relay']>): Partial<RelayOptions> {
