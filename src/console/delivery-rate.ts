@@ -50,7 +50,7 @@ export function sparkline(points: readonly RatePoint[], width = 360, height = 48
   const step = points.length > 1 ? width / (points.length - 1) : 0;
   const xy = points.map((p, i) => `${(i * step).toFixed(1)},${(height - 2 - p.perSecond * scale).toFixed(1)}`).join(' ');
   const latest = points.at(-1)!.perSecond;
-  return html`<figure class="rate" data-rate="${latest.toFixed(2)}">
+  return html`<figure class="rate" data-rate="${latest.toFixed(2)}" data-peak="${peak.toFixed(2)}">
     <svg role="img" aria-label="delivered events per second" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">
       <polyline
         fill="none"
