@@ -165,7 +165,8 @@ async function handle(ctx: RouteContext, hosts: ReadonlySet<string>, req: Incomi
       status: 303,
       body: '',
       headers: {
-        location: url.pathname + url.search,
+        // One leading slash: `//host` would be a redirect to another site.
+        location: `/${url.pathname.replace(/^\/+/, '')}${url.search}`,
         'set-cookie': `${tokenCookie}=${encodeURIComponent(ctx.token)}; HttpOnly; SameSite=Strict; Path=/`,
       },
     });

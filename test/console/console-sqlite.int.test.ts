@@ -43,6 +43,16 @@ describe('herald console over the common store port (SQLite)', () => {
     expect(list.body).not.toContain('drop…');
   });
 
+  it('redirects a login to its own path only, never to another host', async () => {
+    // Raw request paths that a URL parser would turn into `//evil.example`.
+    for (const path of [`/.//evil.example/x?token=${TOKEN}&topic=t.a`, `//evil.example/x?token=${TOKEN}&topic=t.a`]) {
+      const res = await call('GET', server.url, {}, undefined, path);
+      expect(res.status).toBe(303);
+      expect(res.headers.location).toMatch(/^\/(?!\/)[^?]*x\?topic=t\.a$/);
+    }
+    expect((await call('GET', new URL('/?token=wrong-token', server.url).href, {})).status).toBe(403);
+  });
+
   it('requeues a topic through the port and refuses drop with 400, changing nothing', async () => {
     const form = (body: string): Promise<Awaited<ReturnType<typeof call>>> =>
       call(
@@ -66,10 +76,11 @@ function call(
   url: string,
   headers: Record<string, string>,
   body?: string,
+  rawPath?: string,
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers }, (res) => {
+    const req = request({ host: u.hostname, port: u.port, path: rawPath ?? u.pathname + u.search, method, headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
