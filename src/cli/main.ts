@@ -19,6 +19,7 @@ import { contractTestCommand } from './commands/contract-test.js';
 import { consumeCommand } from './commands/consume.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { heraldVersion } from './version.js';
+import { consoleCommand } from './commands/console.js';
 
 const program = new Command('herald')
   .description('Publish events from your database to brokers under data contracts, without dual writes.')
@@ -97,6 +98,15 @@ common(program.command('dead-letters'))
   .option('--id <event-id...>', 'only these event ids')
   .addOption(new Option('--limit <n>', 'most events to list').default(100).argParser(Number))
   .action((flags) => deadLettersCommand(flags));
+
+common(program.command('console'))
+  .description('serve the web console: backlog, delivery rate, relays, dead letters (requeue, drop), the contract catalog')
+  .option('--listen <host:port>', 'address to serve on; loopback unless told otherwise (default 127.0.0.1:9465; 0 picks a free port)')
+  .option('--token <token>', 'the access token (env HERALD_CONSOLE_TOKEN; default: a random one, printed at start)')
+  .option('--contracts <dir>', 'contract folder: payloads masked by its personal-data rules, and the catalog (env HERALD_CONTRACTS)')
+  .option('--broker <url>', 'broker URL, shown on the overview (env HERALD_BROKER)')
+  .option('--slot <name>', 'replication slot of the logical relay (default <schema>_relay)')
+  .action((flags) => consoleCommand(flags));
 
 program
   .command('load')
