@@ -93,6 +93,18 @@ describe('PostgresOutbox with node-postgres', () => {
     expect(await count()).toBe(before);
   });
 
+  it("refuses a NUL in the partition key before any SQL, so the caller's transaction goes on", async () => {
+    const before = await count();
+    await db.query('BEGIN');
+    await expect(outbox.append(db, 'orders.order-placed', orderPlaced('c-\u0000-6'))).rejects.toThrow(
+      "event attribute 'partitionkey' contains a NUL character (U+0000)",
+    );
+    // Nothing reached the server: the transaction is not aborted and can still commit work.
+    await outbox.append(db, 'orders.order-placed', orderPlaced('c-6'));
+    await db.query('COMMIT');
+    expect(await count()).toBe(before + 1);
+  });
+
   it('keeps the order of a multi-event append in the ids', async () => {
     await db.query('BEGIN');
     const events = await outbox.appendMany(
