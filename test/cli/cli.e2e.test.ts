@@ -115,6 +115,13 @@ describe('herald CLI', () => {
     expect(relay.stderr).toContain("kafka address 'nohost' must be host:port");
   });
 
+  it('never prints the password of a Kafka address it refuses', async () => {
+    const relay = await herald(['relay', '--database', PG_URL, '--broker', 'kafka://u:s3cret@127.0.0.1:9']);
+    expect(relay.code).toBe(2);
+    expect(relay.stderr).toContain("kafka address '***@127.0.0.1:9' must be host:port");
+    expect(relay.stderr + relay.stdout).not.toContain('s3cret');
+  });
+
   it('prints help for every command', async () => {
     for (const cmd of ['migrate', 'relay', 'status', 'dead-letters', 'demo']) {
       const help = await herald([cmd, '--help']);
