@@ -103,7 +103,7 @@ describe('herald CLI', () => {
   });
 
   it('names an unreachable Kafka and what to check', async () => {
-    const relay = await herald(['relay', '--database', PG_URL, '--schema', schema, '--kafka', 'kafka://127.0.0.1:9']);
+    const relay = await herald(['relay', '--database', PG_URL, '--schema', schema, '--kafka', 'kafka://127.0.0.1:9', '--fail-fast']);
     expect(relay.code).toBe(1);
     expect(relay.stderr).toContain('herald: cannot reach kafka at 127.0.0.1:9');
     expect(relay.stderr).toContain('check the address and that the broker is running');
