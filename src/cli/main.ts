@@ -68,6 +68,7 @@ common(program.command('relay'))
       'with --metrics: how often the backlog gauges re-read the outbox status (default 15000)',
     ).argParser(Number),
   )
+  .option('--fail-fast', 'exit 1 at start-up when the broker or the database is unreachable, instead of waiting for them')
   .option('--debug', 'log debug lines')
   .action((flags) => {
     const relay = {
