@@ -1,4 +1,4 @@
-import { slotWarnings } from '../cli/commands/status.js';
+import { slotWarnings, statusWarningDefaults } from '../cli/status-warnings.js';
 import { bytes, duration } from '../cli/output.js';
 import type { MonitoredStatus } from '../observe/outbox-status-monitor.js';
 import type { ConsoleAction } from './action-log.js';
@@ -123,7 +123,7 @@ function relays(d: OverviewData): SafeHtml {
 function slot(s: MonitoredStatus): SafeHtml {
   const sl = s.slot!;
   // The same thresholds `herald status` warns at (256 MiB of unconfirmed WAL, WAL about to go).
-  const warnings = slotWarnings(sl, 256 * 1024 * 1024);
+  const warnings = slotWarnings(sl, statusWarningDefaults.maxLagBytes);
   return html`<h2>Replication slot</h2>
     <dl id="slot" data-slot="${sl.slot}">
       <dt>slot</dt>
