@@ -1,14 +1,7 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 
-/** A TCP port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
+/** Ports for the metrics servers tests start. */
+export { freePort } from './tcp-forward.js';
 
 /** The value of one series in a Prometheus text exposition, or undefined. */
 export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
