@@ -1,6 +1,7 @@
 /** The statements a {@link LogicalSource} records delivery, parking and dead letters with, each one round trip. */
 import type { OutboxNames } from './schema.js';
 import type { RelayRecord } from '../relay/source.js';
+import { outboxRowOf } from '../store/outbox-rows.js';
 
 const EVENT_COLUMNS = `event_id uuid, topic text, partition_key text, type text, source text, subject text,
   time timestamptz, dataschema text, traceparent text, data text, attempts int, delay_ms float8, last_error text`;
@@ -43,18 +44,8 @@ export type ParkRow = Record<string, unknown>;
 
 /** The JSON row {@link resolveSql} reads for one parked or dead-lettered event, with its failure if any. */
 export function parkRow(record: RelayRecord, failure?: { attempts: number; delayMs: number; error: string }): ParkRow {
-  const e = record.outgoing.event;
   return {
-    event_id: e.id,
-    topic: record.outgoing.topic,
-    partition_key: e.partitionkey,
-    type: e.type,
-    source: e.source,
-    subject: e.subject ?? null,
-    time: e.time,
-    dataschema: e.dataschema ?? null,
-    traceparent: e.traceparent ?? null,
-    data: record.outgoing.data,
+    ...outboxRowOf(record.outgoing.event, record.outgoing.topic, record.outgoing.data),
     attempts: failure?.attempts ?? record.attempts,
     delay_ms: failure?.delayMs ?? 0,
     last_error: failure?.error ?? null,

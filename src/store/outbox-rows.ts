@@ -67,18 +67,23 @@ export function buildOutboxRow(contracts: ContractRegistry, source: string, inpu
   });
   return {
     event: e,
-    row: {
-      event_id: e.id,
-      topic: contract.topic,
-      partition_key: e.partitionkey,
-      type: e.type,
-      source: e.source,
-      subject: e.subject ?? null,
-      time: e.time,
-      dataschema: e.dataschema ?? null,
-      traceparent: e.traceparent ?? null,
-      data: e.data,
-    },
+    row: outboxRowOf(e, contract.topic, e.data),
+  };
+}
+
+/** The outbox columns of event `e` on `topic`, with `data` as given (a value, or JSON text). */
+export function outboxRowOf(e: Omit<HeraldEvent, 'data'>, topic: string, data: unknown): OutboxRow {
+  return {
+    event_id: e.id,
+    topic,
+    partition_key: e.partitionkey,
+    type: e.type,
+    source: e.source,
+    subject: e.subject ?? null,
+    time: e.time,
+    dataschema: e.dataschema ?? null,
+    traceparent: e.traceparent ?? null,
+    data,
   };
 }
 
