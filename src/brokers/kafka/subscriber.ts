@@ -231,7 +231,15 @@ export class KafkaSubscriber implements Subscriber {
       () => new Error('no answer from the group coordinator'),
     );
     // A stream that arrives after the caller stopped waiting for it must not keep fetching.
-    const abandon = (): void => void consuming.then((s) => closeStream(s, o.timeoutMs)).catch(() => undefined);
+    // Its own start-up (offsets read in the stream's construction) may still fail once the
+    // consumer is closed: that error has nobody to tell, and unheard it would end the process.
+    const abandon = (): void =>
+      void consuming
+        .then((s) => {
+          s.on('error', () => undefined);
+          return closeStream(s, o.timeoutMs);
+        })
+        .catch(() => undefined);
     const result = await untilStopped(joined, stop).catch((cause: unknown) => {
       abandon();
       return this.#fail(cause, what);
