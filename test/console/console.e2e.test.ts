@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -318,6 +318,13 @@ describe('herald console in a real Chromium against a fresh PostgreSQL schema', 
         <input name="token" value="${TOKEN}"><input name="action" value="requeue"><input name="scope" value="all"><input name="confirm" value="yes">
         <button id="go">go</button></form>`);
     });
+    // Chromium may open (pre)connections to the other origin at any time; each is destroyed at
+    // the end, so closing the server never waits on one.
+    const sockets = new Set<Socket>();
+    evil.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
     await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
     try {
       const other = await context.newPage();
@@ -327,9 +334,9 @@ describe('herald console in a real Chromium against a fresh PostgreSQL schema', 
       expect((await answer).status()).toBe(403);
       await other.close();
     } finally {
-      // Chromium keeps its connection to the other origin open; close it rather than wait.
-      evil.closeAllConnections();
-      await new Promise((resolve) => evil.close(resolve));
+      const closed = new Promise((resolve) => evil.close(resolve));
+      for (const s of sockets) s.destroy();
+      await closed;
     }
     expect(
       (await post(consoleServer.url, `action=requeue&scope=all&confirm=yes&token=${TOKEN}`, { origin: 'http://evil.example' })).status,
