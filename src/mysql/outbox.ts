@@ -8,6 +8,7 @@ import type { OutboxWriter } from '../store/port.js';
 import type { SqlExecutor, SqlResult } from '../store/sql-executor.js';
 import { mysqlDatabaseError } from './connect.js';
 import { KEY_LOCK_SLOTS, mysqlNames, type MysqlNames, type MysqlOutboxSchemaOptions } from './schema.js';
+import { loadTracing } from '../observe/tracing.js';
 
 /** Options of {@link MysqlOutbox}. */
 export interface MysqlOutboxOptions extends MysqlOutboxSchemaOptions {
@@ -62,6 +63,8 @@ export class MysqlOutbox implements OutboxWriter {
 
   constructor(options: MysqlOutboxOptions) {
     this.#source = checkSource(options.source);
+    // Loading starts here so that the first append finds OpenTelemetry ready (when installed).
+    void loadTracing();
     this.#contracts = options.contracts;
     this.#names = mysqlNames(options);
     this.#oneSql = appendOneSql(this.#names);

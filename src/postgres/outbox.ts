@@ -9,6 +9,7 @@ import { executorFor } from '../store/executor-for.js';
 import type { SqlExecutor } from '../store/sql-executor.js';
 import { isConnectionError } from './connect.js';
 import { encodeWalMessage } from './wal-message.js';
+import { loadTracing } from '../observe/tracing.js';
 
 /** Options of {@link PostgresOutbox}. */
 export interface PostgresOutboxOptions extends PostgresOutboxSchemaOptions {
@@ -108,6 +109,8 @@ export class PostgresOutbox implements OutboxWriter {
 
   constructor(options: PostgresOutboxOptions) {
     this.#source = checkSource(options.source);
+    // Loading starts here so that the first append finds OpenTelemetry ready (when installed).
+    void loadTracing();
     this.#contracts = options.contracts;
     const names = outboxNames(options);
     const serializeKeys = options.serializeKeys ?? true;

@@ -13,6 +13,7 @@ import { buildOutboxRow, checkSource, type AppendInput, type BuiltRow, type Outb
 import type { OutboxWriter } from '../store/port.js';
 import { sqliteDatabaseError } from './connect.js';
 import { sqliteNames, type SqliteOutboxSchemaOptions } from './schema.js';
+import { loadTracing } from '../observe/tracing.js';
 
 /** Options of {@link SqliteOutbox}. */
 export interface SqliteOutboxOptions extends SqliteOutboxSchemaOptions {
@@ -57,6 +58,8 @@ export class SqliteOutbox implements OutboxWriter {
 
   constructor(options: SqliteOutboxOptions) {
     this.#source = checkSource(options.source);
+    // Loading starts here so that the first append finds OpenTelemetry ready (when installed).
+    void loadTracing();
     this.#contracts = options.contracts;
     this.#table = sqliteNames(options).outbox;
     this.#insertOne = `INSERT INTO ${this.#table} (${COLUMNS}) VALUES ${ROW_PLACEHOLDERS}`;

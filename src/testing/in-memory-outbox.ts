@@ -7,6 +7,7 @@ import type { RelayRecord, RelaySource } from '../relay/source.js';
 import { waitUntilWoken } from '../relay/wake.js';
 import { buildOutboxRow, checkSource, type AppendInput, type BuiltRow } from '../store/outbox-rows.js';
 import type { OutboxWriter } from '../store/port.js';
+import { loadTracing } from '../observe/tracing.js';
 
 /** A transaction of an {@link InMemoryOutbox}: its appends become visible at `commit()`, and never after `rollback()`. */
 export interface InMemoryTransaction {
@@ -55,6 +56,8 @@ export class InMemoryOutbox implements OutboxWriter {
   constructor(options: { readonly contracts: ContractRegistry; readonly source: string }) {
     this.#contracts = options.contracts;
     this.#source = checkSource(options.source);
+    // Loading starts here so that the first append finds OpenTelemetry ready (when installed).
+    void loadTracing();
   }
 
   /** Opens a transaction; commit or roll it back yourself, or use {@link transaction}. */
