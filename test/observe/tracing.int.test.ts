@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode, trace, type SpanContext } from '@opentelemetry/api';
+import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HeraldEvent } from '../../src/event.js';
@@ -10,12 +11,14 @@ import { SelfConsumer } from '../../src/patterns/listen.js';
 import { migrateInbox } from '../../src/postgres/inbox.js';
 import { postgresStore } from '../../src/postgres/store.js';
 import { Relay } from '../../src/relay/relay.js';
+import { sqliteStore } from '../../src/sqlite/store.js';
 import { RecordingPublisher } from '../../src/testing/index.js';
 import { DuckDbSink } from '../../src/warehouse/duckdb-sink.js';
 import { Loader } from '../../src/warehouse/loader.js';
 import { orderContracts, orderPlaced } from '../support/contracts.js';
 import { PG_URL, pgClient, uniqueName, waitFor } from '../support/services.js';
 import { RecordedSubscriber, installTracing } from '../support/tracing.js';
+import { freshSqlite } from '../sqlite/sqlite-support.js';
 
 const TOPIC = 'orders.order-placed.v1';
 const CONTRACT = 'orders.order-placed';
@@ -156,5 +159,25 @@ describe('one trace from a service request through the outbox, the relay, the lo
     expect(projections.map((s) => [s.spanContext().traceId, s.parentSpanContext?.spanId])).toEqual(
       processes.map((p) => [p.spanContext().traceId, p.spanContext().spanId]),
     );
+  });
+
+  it("SQLite's synchronous append inside db.transaction() takes the active span's context as well", async () => {
+    const { file, url } = freshSqlite('trace');
+    const store = sqliteStore(url);
+    await store.migrate();
+    const outbox = store.writer({ contracts: orderContracts(TOPIC), source: '/orders-service' });
+    const db = new Database(file);
+    try {
+      const { appended, span } = otel.tracer.startActiveSpan('POST /orders', (s) => {
+        const e = db.transaction(() => outbox.appendSync(db, CONTRACT, orderPlaced('c-1')))();
+        s.end();
+        return { appended: e, span: s.spanContext() };
+      });
+      expect(appended.traceparent).toBe(`00-${span.traceId}-${span.spanId}-01`);
+      const row = db.prepare('SELECT traceparent FROM herald_outbox').get() as { traceparent: string };
+      expect(row.traceparent).toBe(appended.traceparent);
+    } finally {
+      db.close();
+    }
   });
 });
