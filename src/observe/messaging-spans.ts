@@ -80,19 +80,27 @@ async function inSpan<T>(
 }
 
 /**
- * Runs `publish` inside a PRODUCER span `send <topic>` (a trace of its own), linked to the trace
- * context each event was written in, so a trace viewer leads from the service's request to the
- * delivery. A rejection is recorded on the span (status ERROR) and rethrown unchanged. Without
- * tracing, `publish` is simply called.
+ * Runs `publish` inside a PRODUCER span `send <topic>`, linked to the trace context each event was
+ * written in, so a trace viewer leads from the service's request to the delivery. By default the
+ * span is a trace of its own (a relay works for many requests); with `inActive` it is the child
+ * of the caller's active span (a service publishing directly, inside its request). A rejection is
+ * recorded on the span (status ERROR) and rethrown unchanged. Without tracing, `publish` is
+ * simply called.
  */
-export function withSendSpan(tracing: Tracing | undefined, op: MessagingOperation, publish: () => Promise<void>): Promise<void> {
+export function withSendSpan(
+  tracing: Tracing | undefined,
+  op: MessagingOperation,
+  publish: () => Promise<void>,
+  options: { readonly inActive?: boolean } = {},
+): Promise<void> {
   if (tracing === undefined) return publish();
   const { name, attributes } = describe('send', op);
   const links = linksOf(
     tracing,
     op.messages.map((m) => m.traceparent),
   );
-  return inSpan(tracing, name, { kind: tracing.api.SpanKind.PRODUCER, attributes, links }, undefined, () => publish());
+  const parent = options.inActive === true ? tracing.api.context.active() : undefined;
+  return inSpan(tracing, name, { kind: tracing.api.SpanKind.PRODUCER, attributes, links }, parent, () => publish());
 }
 
 /**

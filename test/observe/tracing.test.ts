@@ -1,5 +1,7 @@
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { event } from '../../src/event.js';
+import { publishDirect } from '../../src/patterns/direct.js';
 import { loadTracing, setTracingImporter, spanContextOf, type Tracing } from '../../src/observe/tracing.js';
 import { Relay } from '../../src/relay/relay.js';
 import { InMemoryOutbox, RecordingPublisher } from '../../src/testing/index.js';
@@ -98,6 +100,27 @@ describe('tracing with @opentelemetry/api installed', () => {
     expect(refused!.events.map((e) => e.name)).toEqual(['exception']);
     expect(singles.map((s) => s.attributes['messaging.message.id'])).toEqual(events.map((e) => e.id));
     expect(singles.every((s) => s.status.code === SpanStatusCode.UNSET && !('messaging.batch.message_count' in s.attributes))).toBe(true);
+  });
+
+  it("publishDirect sends in a PRODUCER span that is the child of the caller's span, one span per attempt", async () => {
+    const contracts = orderContracts(TOPIC);
+    const contract = contracts.get(CONTRACT);
+    const data = orderPlaced('c-1');
+    const e = event({ source: '/orders-service', type: contract.eventType, data, partitionkey: 'c-1', dataschema: contract.dataschema });
+    const p = new RecordingPublisher().failNext('unavailable');
+    const request = await otel.tracer.startActiveSpan('POST /orders', async (span) => {
+      await publishDirect(p, [e], { contracts, retryBaseMs: 1, retryMaxMs: 1 });
+      span.end();
+      return span.spanContext();
+    });
+    const attempts = otel.spans(`send ${TOPIC}`);
+    expect(attempts.map((s) => s.status.code)).toEqual([SpanStatusCode.ERROR, SpanStatusCode.UNSET]);
+    for (const s of attempts) {
+      expect(s.kind).toBe(SpanKind.PRODUCER);
+      expect([s.spanContext().traceId, s.parentSpanContext?.spanId]).toEqual([request.traceId, request.spanId]);
+      expect(s.attributes['messaging.message.id']).toBe(e.id);
+    }
+    expect(attempts[0]!.attributes['error.type']).toBe('BROKER_UNAVAILABLE');
   });
 
   it('a traceparent that is not valid W3C trace context gives no span context', async () => {
