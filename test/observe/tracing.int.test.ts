@@ -9,6 +9,8 @@ import type { HeraldEvent } from '../../src/event.js';
 import { loadTracing } from '../../src/observe/tracing.js';
 import { SelfConsumer } from '../../src/patterns/listen.js';
 import { migrateInbox } from '../../src/postgres/inbox.js';
+import { EagerDispatcher } from '../../src/postgres/eager-dispatch.js';
+import { PostgresOutbox } from '../../src/postgres/outbox.js';
 import { postgresStore } from '../../src/postgres/store.js';
 import { Relay } from '../../src/relay/relay.js';
 import { sqliteStore } from '../../src/sqlite/store.js';
@@ -179,5 +181,33 @@ describe('one trace from a service request through the outbox, the relay, the lo
     } finally {
       db.close();
     }
+  });
+
+  it("eager dispatch sends in a PRODUCER span that is the child of the request's span, linked to the events", async () => {
+    const schema = uniqueName('trace');
+    schemas.push(schema);
+    await postgresStore(PG_URL, { schema }).migrate();
+    const contracts = orderContracts(TOPIC);
+    const outbox = new PostgresOutbox({ contracts, source: '/orders-service', schema, holdMs: 10_000 });
+    const publisher = new RecordingPublisher();
+    const dispatcher = new EagerDispatcher({ database: PG_URL, schema, publisher });
+    db ??= await pgClient();
+    const tx = db;
+    otel.exporter.reset();
+    const { request, events } = await otel.tracer.startActiveSpan('POST /orders', async (span) => {
+      await tx.query('BEGIN');
+      const appended = await outbox.appendMany(tx, [{ contract: CONTRACT, data: orderPlaced('c-1') }]);
+      await dispatcher.commitAndDispatch(tx, appended);
+      span.end();
+      return { request: span.spanContext(), events: appended };
+    });
+    await dispatcher.close();
+    expect(publisher.published.map((p) => p.event.id)).toEqual(events.map((e) => e.id));
+    const [send, ...more] = otel.spans(`send ${TOPIC}`);
+    expect(more).toEqual([]);
+    expect(send!.kind).toBe(SpanKind.PRODUCER);
+    expect([send!.spanContext().traceId, send!.parentSpanContext?.spanId]).toEqual([request.traceId, request.spanId]);
+    expect(send!.links.map((l) => ids(l.context))).toEqual([ids(request)]);
+    expect(send!.attributes['messaging.message.id']).toBe(events[0]!.id);
   });
 });
