@@ -39,15 +39,41 @@ export interface EventInit<T> {
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** A UTF-16 surrogate without its pair: not a character, so it cannot travel as UTF-8. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why `value` cannot travel as an envelope attribute, or undefined. PostgreSQL's `text` refuses
+ * NUL (inside the caller's transaction, aborting it), and a lone surrogate becomes U+FFFD on the
+ * wire while the caller kept the original — so both are refused before any SQL.
+ */
+function unsafeText(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'contains a NUL character (U+0000)';
+  if (LONE_SURROGATE.test(value)) return 'contains a lone UTF-16 surrogate, which is not valid Unicode';
+  return undefined;
+}
 
 /**
  * Creates a frozen CloudEvents 1.0 event. Throws `EVENT_INVALID` when a required attribute is
- * empty or `traceparent` is not W3C trace context, so a bad envelope never reaches the outbox.
+ * empty, a text attribute holds a NUL or a lone surrogate, or `traceparent` is not W3C trace
+ * context, so a bad envelope never reaches the outbox (nor aborts the caller's transaction).
  */
 export function event<T>(init: EventInit<T>): HeraldEvent<T> {
   for (const name of ['source', 'type', 'partitionkey'] as const) {
     if (typeof init[name] !== 'string' || init[name].length === 0) {
       throw new HeraldError(ErrorCodes.EVENT_INVALID, `event attribute '${name}' must be a non-empty string`, {
+        details: { attribute: name },
+      });
+    }
+  }
+  for (const name of ['source', 'type', 'partitionkey', 'subject', 'id', 'dataschema'] as const) {
+    const value = init[name];
+    if (value !== undefined && typeof value !== 'string') {
+      throw new HeraldError(ErrorCodes.EVENT_INVALID, `event attribute '${name}' must be a string`, { details: { attribute: name } });
+    }
+    const problem = value === undefined ? undefined : unsafeText(value);
+    if (problem !== undefined) {
+      throw new HeraldError(ErrorCodes.EVENT_INVALID, `event attribute '${name}' ${problem}; remove it before appending`, {
         details: { attribute: name },
       });
     }

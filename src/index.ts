@@ -8,6 +8,7 @@ export {
   type CompatibilityMode,
   type Contract,
   type OdcsProperty,
+  type OdcsQualityRule,
   type WarehouseEvolution,
 } from './contracts/contract.js';
 export { ContractRegistry } from './contracts/registry.js';
@@ -45,7 +46,9 @@ export { sinkFor } from './warehouse/warehouse-url.js';
 export { WarehousePublisher, type WarehousePublisherOptions } from './warehouse/warehouse-publisher.js';
 export { queryDuckDb, countRows } from './warehouse/duckdb-instance.js';
 export { PiiTreatments, type PiiTreatment } from './warehouse/pii.js';
-export { planTables, metaColumns, type TablePlan } from './warehouse/table-plan.js';
+export { planTables, metaColumns, loadedAtColumn, type TablePlan } from './warehouse/table-plan.js';
+export { runContractTests, type CheckResult, type CheckStatus, type ContractTestOptions } from './warehouse/contract-test.js';
+export { planChecks, CheckNames, type CheckName, type PlannedCheck } from './warehouse/contract-checks.js';
 export { lintContractDir, type LintIssue, type LintReport } from './contracts/lint.js';
 export {
   checkCompatibility,

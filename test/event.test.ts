@@ -26,6 +26,16 @@ describe('event()', () => {
     expect(() => event({ source: '/s', type: 't', data: 1, partitionkey: '' })).toThrow(HeraldError);
   });
 
+  it('refuses a NUL or a lone surrogate in a text attribute, naming it, and keeps paired surrogates (emoji)', () => {
+    const base = { source: '/s', type: 't', data: 1, partitionkey: 'k' };
+    expect(() => event({ ...base, partitionkey: 'a\u0000b' })).toThrow("event attribute 'partitionkey' contains a NUL character (U+0000)");
+    expect(() => event({ ...base, partitionkey: 'a\uD800' })).toThrow("event attribute 'partitionkey' contains a lone UTF-16 surrogate");
+    expect(() => event({ ...base, partitionkey: '\uDC00a' })).toThrow(/lone UTF-16 surrogate/);
+    expect(() => event({ ...base, subject: 'x\u0000' })).toThrow(/'subject' contains a NUL/);
+    expect(() => event({ ...base, type: 't\u0000' })).toThrow(/'type'/);
+    expect(event({ ...base, partitionkey: 'k-😀' }).partitionkey).toBe('k-😀');
+  });
+
   it('refuses a traceparent that is not W3C trace context', () => {
     expect(() => event({ source: '/s', type: 't', data: 1, partitionkey: 'k', traceparent: 'nope' })).toThrow(/traceparent/);
     const ok = event({

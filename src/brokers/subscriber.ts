@@ -59,6 +59,12 @@ export interface Subscriber {
   prepare(): Promise<void>;
   /** The stream of batches; ends when `signal` aborts or `close()` is called. */
   batches(signal?: AbortSignal): AsyncIterable<SubscriberBatch>;
+  /**
+   * Optional: messages waiting per topic behind what this subscriber acknowledged (Kafka: the
+   * partitions' end offsets minus the offsets this process committed). One broker request; for
+   * a timer, not for every scrape. Resolves empty before the first acknowledgement.
+   */
+  lag?(): Promise<ReadonlyMap<string, number>>;
   close(): Promise<void>;
 }
 

@@ -15,11 +15,15 @@ import { ContractExportFormats, contractExportCommand } from './commands/contrac
 import { contractDocsCommand } from './commands/contract-docs.js';
 import { contractCheckCommand } from './commands/contract-check.js';
 import { contractChangelogCommand } from './commands/contract-changelog.js';
+import { contractTestCommand } from './commands/contract-test.js';
 import { consumeCommand } from './commands/consume.js';
 import { reconcileCommand } from './commands/reconcile.js';
+import { heraldVersion } from './version.js';
+import { consoleCommand } from './commands/console.js';
 
 const program = new Command('herald')
   .description('Publish events from your database to brokers under data contracts, without dual writes.')
+  .version(heraldVersion(), '-V, --version', 'print the version of herald and exit')
   .showHelpAfterError()
   .configureHelp({ sortOptions: false });
 
@@ -64,6 +68,7 @@ common(program.command('relay'))
       'with --metrics: how often the backlog gauges re-read the outbox status (default 15000)',
     ).argParser(Number),
   )
+  .option('--fail-fast', 'exit 1 at start-up when the broker or the database is unreachable, instead of waiting for them')
   .option('--debug', 'log debug lines')
   .action((flags) => {
     const relay = {
@@ -78,11 +83,14 @@ common(program.command('relay'))
   });
 
 common(program.command('status'))
-  .description('pending events, age of the oldest, retries and dead letters per topic; the replication slot lag')
+  .description('pending events, age of the oldest, retries and dead letters per topic; the replication slot lag; exit 1 on any warning')
   .option('--slot <name>', 'replication slot of the logical relay (default <schema>_relay)')
   .addOption(
     new Option('--max-lag <bytes>', 'warn when the slot keeps more unconfirmed WAL than this').default(256 * 1024 * 1024).argParser(Number),
   )
+  .addOption(new Option('--max-age <seconds>', 'warn when the oldest pending event is older than this').default(300).argParser(Number))
+  .option('--exit-zero', 'exit 0 even when there are warnings (they are still printed); errors still exit 1 or 2')
+  .option('--watch [seconds]', 'render again every N seconds (default 2) until Ctrl-C, then exit 0')
   .action((flags) => statusCommand(flags));
 
 common(program.command('dead-letters'))
@@ -91,6 +99,15 @@ common(program.command('dead-letters'))
   .option('--id <event-id...>', 'only these event ids')
   .addOption(new Option('--limit <n>', 'most events to list').default(100).argParser(Number))
   .action((flags) => deadLettersCommand(flags));
+
+common(program.command('console'))
+  .description('serve the web console: backlog, delivery rate, relays, dead letters (requeue, drop), the contract catalog')
+  .option('--listen <host:port>', 'address to serve on; loopback unless told otherwise (default 127.0.0.1:9465; 0 picks a free port)')
+  .option('--token <token>', 'the access token (env HERALD_CONSOLE_TOKEN; default: a random one, printed at start)')
+  .option('--contracts <dir>', 'contract folder: payloads masked by its personal-data rules, and the catalog (env HERALD_CONTRACTS)')
+  .option('--broker <url>', 'broker URL, shown on the overview (env HERALD_BROKER)')
+  .option('--slot <name>', 'replication slot of the logical relay (default <schema>_relay)')
+  .action((flags) => consoleCommand(flags));
 
 program
   .command('load')
@@ -107,6 +124,10 @@ program
   .option('--create-subscriptions', 'create missing subscriptions, queues and consumer groups instead of failing')
   .addOption(new Option('--max-batch <n>', 'events per warehouse transaction at most (default 5000)').argParser(Number))
   .addOption(new Option('--max-wait <ms>', 'longest wait to fill a batch (default 200)').argParser(Number))
+  .addOption(metricsOption())
+  .addOption(
+    new Option('--metrics-lag-interval <ms>', 'with --metrics: how often the Kafka consumer lag is read (default 15000)').argParser(Number),
+  )
   .option('--json', 'JSON log lines on stderr')
   .option('--debug', 'log debug lines')
   .action((flags) => {
@@ -122,6 +143,8 @@ program
       broker: flags.broker,
       warehouse: flags.warehouse,
       contracts: flags.contracts,
+      metrics: flags.metrics,
+      metricsLagInterval: flags.metricsLagInterval,
       json: flags.json,
       debug: flags.debug,
       load: Object.fromEntries(Object.entries(load).filter(([, v]) => v !== undefined)),
@@ -143,6 +166,10 @@ program
   .option('--inbox-schema <name>', 'schema of the inbox and its dead-letter table (default herald)')
   .addOption(new Option('--max-batch <n>', 'events per acknowledged batch at most (default 5000)').argParser(Number))
   .addOption(new Option('--max-wait <ms>', 'longest wait to fill a batch (default 200)').argParser(Number))
+  .addOption(metricsOption())
+  .addOption(
+    new Option('--metrics-lag-interval <ms>', 'with --metrics: how often the Kafka consumer lag is read (default 15000)').argParser(Number),
+  )
   .option('--json', 'JSON log lines on stderr')
   .option('--debug', 'log debug lines')
   .action(({ maxWait, ...flags }) => consumeCommand({ ...flags, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) }));
@@ -165,7 +192,9 @@ program
   .option('--json', 'print the whole report as JSON')
   .action(async (flags) => void (await reconcileCommand(flags)));
 
-const contract = program.command('contract').description('data contracts: lint, check compatibility, generate code, export, document');
+const contract = program
+  .command('contract')
+  .description('data contracts: lint, check compatibility, generate code, export, document, test the warehouse');
 const contractCommand = (name: string): Command =>
   contract
     .command(name)
@@ -209,6 +238,12 @@ contractCommand('export')
   .option('--title <title>', 'asyncapi: info.title')
   .option('--api-version <version>', 'asyncapi: info.version')
   .action(async (flags) => void (await contractExportCommand(flags)));
+
+contractCommand('test')
+  .description("run each contract's quality rules and SLA against its warehouse table (JUnit with --junit); exit 1 on any failure")
+  .option('--warehouse <url>', 'duckdb:<file> or postgres://...[?schema=name] (env HERALD_WAREHOUSE)')
+  .option('--junit <file>', 'also write a JUnit XML report here (a testsuite per contract, a testcase per check)')
+  .action(async (flags) => void (await contractTestCommand(flags)));
 
 contractCommand('docs')
   .description('render a static HTML catalog of the contracts into <out>/index.html')

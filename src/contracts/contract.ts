@@ -34,12 +34,37 @@ export interface OdcsProperty {
   readonly items?: Omit<OdcsProperty, 'name'> & { readonly name?: string };
   /** ODCS custom properties; Herald reads `piiTreatment` (`hash`, `mask` or `drop`). */
   readonly customProperties?: readonly { readonly property: string; readonly value: unknown }[];
+  /** ODCS: the values are unique. `herald contract test` checks it in the warehouse. */
+  readonly unique?: boolean;
   /** ODCS quality rules; an `invalidValues` rule with `arguments.validValues` makes an enum. */
-  readonly quality?: readonly {
-    readonly metric?: string;
-    readonly rule?: string;
-    readonly arguments?: Readonly<Record<string, unknown>>;
-  }[];
+  readonly quality?: readonly OdcsQualityRule[];
+}
+
+/**
+ * One ODCS quality rule, as written in the contract file (the subset Herald reads). A library
+ * rule has a `metric` (`rowCount`, `nullValues`, `missingValues`, `invalidValues`,
+ * `duplicateValues`) and exactly one comparison operator; the ODCS schema checks both at load.
+ */
+export interface OdcsQualityRule {
+  readonly id?: string;
+  readonly name?: string;
+  readonly description?: string;
+  /** `library` (the default when `metric` is set), `text`, `sql` or `custom`. */
+  readonly type?: string;
+  readonly metric?: string;
+  /** The ODCS v3.0 name of `metric`, still accepted. */
+  readonly rule?: string;
+  readonly arguments?: Readonly<Record<string, unknown>>;
+  /** `rows` (default) or `percent`. */
+  readonly unit?: string;
+  readonly mustBe?: unknown;
+  readonly mustNotBe?: unknown;
+  readonly mustBeGreaterThan?: number;
+  readonly mustBeGreaterOrEqualTo?: number;
+  readonly mustBeLessThan?: number;
+  readonly mustBeLessOrEqualTo?: number;
+  readonly mustBeBetween?: readonly [number, number];
+  readonly mustNotBeBetween?: readonly [number, number];
 }
 
 /**
@@ -54,7 +79,8 @@ export type WarehouseEvolution = (typeof WarehouseEvolutions)[number];
 
 /**
  * An ODCS service-level agreement property, as written in the contract's `slaProperties`, e.g.
- * `{ property: 'freshness', value: 5, unit: 's' }`. Herald documents these; it does not enforce them.
+ * `{ property: 'freshness', value: 5, unit: 's' }`. `herald contract test` measures `freshness` and
+ * `latency` against the warehouse's `_loaded_at`; the rest are documentation.
  */
 export interface SlaProperty {
   readonly property: string;
@@ -94,6 +120,8 @@ export interface Contract {
   readonly slaProperties: readonly SlaProperty[];
   /** Top-level properties, as written in the file. */
   readonly properties: readonly OdcsProperty[];
+  /** The schema object's own quality rules (`rowCount`, multi-column `duplicateValues`), as written; empty when it has none. */
+  readonly quality: readonly OdcsQualityRule[];
   /** JSON Schema (draft-07) of the event's `data`, closed (`additionalProperties: false`). */
   readonly jsonSchema: Readonly<Record<string, unknown>>;
   /** The CloudEvents `dataschema` stamped on every event: `urn:herald:contract:<id>:<version>`. */

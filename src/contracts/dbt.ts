@@ -1,6 +1,7 @@
 import { planTables, type TablePlan } from '../warehouse/table-plan.js';
 import type { Contract, SlaProperty } from './contract.js';
 import { validValuesOf } from './json-schema.js';
+import { AgeSlaProperties, slaSeconds } from './sla.js';
 
 /** Options of {@link dbtSources}. */
 export interface DbtSourcesOptions {
@@ -59,28 +60,11 @@ function table(plan: TablePlan): Record<string, unknown> {
   };
 }
 
-const MINUTES: Readonly<Record<string, number>> = {
-  s: 1 / 60,
-  sec: 1 / 60,
-  second: 1 / 60,
-  seconds: 1 / 60,
-  m: 1,
-  min: 1,
-  minute: 1,
-  minutes: 1,
-  h: 60,
-  hour: 60,
-  hours: 60,
-  d: 1440,
-  day: 1440,
-  days: 1440,
-};
-
 function freshnessOf(sla: readonly SlaProperty[]): { count: number; period: 'minute' | 'hour' | 'day' } | undefined {
-  const f = sla.find((s) => s.property === 'freshness' || s.property === 'latency');
-  const per = MINUTES[(f?.unit ?? 'd').toLowerCase()];
-  if (f === undefined || typeof f.value !== 'number' || per === undefined) return undefined;
-  const minutes = Math.ceil(f.value * per);
+  const f = sla.find((s) => (AgeSlaProperties as readonly string[]).includes(s.property));
+  const seconds = f === undefined ? undefined : slaSeconds(f);
+  if (typeof seconds !== 'number') return undefined;
+  const minutes = Math.ceil(seconds / 60);
   if (minutes % 1440 === 0) return { count: minutes / 1440, period: 'day' };
   if (minutes % 60 === 0) return { count: minutes / 60, period: 'hour' };
   return { count: minutes, period: 'minute' };

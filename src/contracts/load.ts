@@ -11,6 +11,7 @@ import {
   type CompatibilityMode,
   type Contract,
   type OdcsProperty,
+  type OdcsQualityRule,
   type SlaProperty,
   type WarehouseEvolution,
 } from './contract.js';
@@ -174,6 +175,7 @@ export function parseContractSource(text: string, file: string): ContractSource 
     // The ODCS schema has already checked their shape (property and value required, nothing else).
     slaProperties: (c.slaProperties as SlaProperty[] | undefined) ?? [],
     properties,
+    quality: (schema[0]!.quality as OdcsQualityRule[] | undefined) ?? [],
     jsonSchema: objectSchema(properties),
     dataschema: dataschemaOf(id, version),
     file,

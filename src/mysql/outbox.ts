@@ -1,22 +1,15 @@
 import { crc32 } from 'node:zlib';
-import type { ContractRegistry } from '../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
 import { executorFor } from '../store/executor-for.js';
-import { buildOutboxRow, checkSource, type AppendInput, type OutboxRow } from '../store/outbox-rows.js';
+import { RowBuilder, type WriterOptions, type AppendInput, type OutboxRow } from '../store/outbox-rows.js';
 import type { OutboxWriter } from '../store/port.js';
 import type { SqlExecutor, SqlResult } from '../store/sql-executor.js';
 import { mysqlDatabaseError } from './connect.js';
 import { KEY_LOCK_SLOTS, mysqlNames, type MysqlNames, type MysqlOutboxSchemaOptions } from './schema.js';
-import { loadTracing } from '../observe/tracing.js';
 
 /** Options of {@link MysqlOutbox}. */
-export interface MysqlOutboxOptions extends MysqlOutboxSchemaOptions {
-  /** The contracts events are validated against before they are written. */
-  readonly contracts: ContractRegistry;
-  /** CloudEvents `source` of this service, e.g. `/orders-service`. */
-  readonly source: string;
-}
+export interface MysqlOutboxOptions extends MysqlOutboxSchemaOptions, WriterOptions {}
 
 /** The OK packet's flag for "this session is inside a transaction". */
 const SERVER_STATUS_IN_TRANS = 1;
@@ -56,16 +49,12 @@ export function keyLockSlot(partitionKey: string): number {
  * written; the event exists if and only if the caller's transaction commits.
  */
 export class MysqlOutbox implements OutboxWriter {
-  readonly #contracts: ContractRegistry;
-  readonly #source: string;
+  readonly #rows: RowBuilder;
   readonly #names: MysqlNames;
   readonly #oneSql: string;
 
   constructor(options: MysqlOutboxOptions) {
-    this.#source = checkSource(options.source);
-    // Loading starts here so that the first append finds OpenTelemetry ready (when installed).
-    void loadTracing();
-    this.#contracts = options.contracts;
+    this.#rows = new RowBuilder(options);
     this.#names = mysqlNames(options);
     this.#oneSql = appendOneSql(this.#names);
   }
@@ -98,7 +87,7 @@ export class MysqlOutbox implements OutboxWriter {
   async appendMany(tx: unknown, inputs: readonly AppendInput[]): Promise<HeraldEvent[]> {
     const executor = executorFor(tx, 'mysql');
     if (inputs.length === 0) return [];
-    const rows = inputs.map((input) => buildOutboxRow(this.#contracts, this.#source, input));
+    const rows = inputs.map((input) => this.#rows.build(input));
     const slots = [...new Set(rows.map((r) => keyLockSlot(r.row.partition_key)))].sort((a, b) => a - b);
     const what = `cannot append ${rows.length} event(s) to the outbox`;
     if (rows.length === 1 && executor.inTransactionNow?.() === true) {

@@ -23,7 +23,7 @@ export function mysqlStore(url: string, options: StoreOptions = {}): OutboxStore
     status: () => mysqlOutboxStatus(url, schema),
     deadLetters: (limit) => listMysqlDeadLetters(url, { ...schema, ...(limit === undefined ? {} : { limit }) }),
     requeue: (eventIds) => requeueMysqlDeadLetters(url, { ...schema, ...(eventIds === undefined ? {} : { eventIds }) }),
-    writer: ({ contracts, source }) => new MysqlOutbox({ contracts, source, ...schema }),
+    writer: (writer) => new MysqlOutbox({ ...writer, ...schema }),
     pollingSource: (o = {}) => new MysqlPollingSource({ database: url, ...schema, ...o }),
   };
 }

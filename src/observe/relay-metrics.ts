@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { followingCounter } from './following-counter.js';
 import type { RelayObserver, RelayStats } from '../relay/relay.js';
 import type { RelaySource } from '../relay/source.js';
 import { publishDurationBuckets } from './metrics.js';
@@ -36,20 +37,7 @@ export function registerRelayMetrics(registry: Registry, options: RelayMetricsOp
   const labels = { store: options.store, source: options.source.name };
   const labelNames = ['store', 'source'] as const;
   for (const [name, [field, help]] of Object.entries(relayCounters)) {
-    let counted = 0;
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers,
-      // A counter cannot be set, so add what the relay counted since the last scrape.
-      collect() {
-        const now = options.stats()?.[field] ?? 0;
-        if (now > counted) this.inc(labels, now - counted);
-        else if (counted === 0) this.inc(labels, 0); // show the series at 0 from the first scrape
-        counted = now;
-      },
-    });
+    followingCounter(registry, name, help, labelNames, () => [[labels, options.stats()?.[field] ?? 0]]);
   }
   const duration = new Histogram({
     name: 'herald_relay_publish_batch_duration_seconds',

@@ -4,6 +4,7 @@
  * the broker is the only place the service writes to first; the inbox makes applying the event
  * idempotent, so redelivery never applies it twice.
  */
+import { countForTopic, type InboxTopicStats, type SelfConsumerObserver } from './consumer-observer.js';
 import type { ContractRegistry } from '../contracts/registry.js';
 import type { IncomingEvent, Subscriber, SubscriberBatch } from '../brokers/subscriber.js';
 import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
@@ -57,6 +58,7 @@ export interface SelfConsumerOptions {
   readonly retryBaseMs?: number;
   /** Longest delay between retries, in ms. */
   readonly retryMaxMs?: number;
+  readonly observer?: SelfConsumerObserver;
 }
 
 /** The defaults of {@link SelfConsumerOptions}, in one table. */
@@ -133,6 +135,8 @@ class HandlerFailed extends Error {
  */
 export class SelfConsumer {
   readonly stats: SelfConsumerStats = { batches: 0, received: 0, applied: 0, duplicates: 0, deadLettered: 0, retries: 0 };
+  /** `applied`, `duplicates` (as `skipped`) and `deadLettered` of {@link stats}, split by topic. */
+  readonly byTopic = new Map<string, InboxTopicStats>();
   readonly #options: SelfConsumerOptions & { retryBaseMs: number; retryMaxMs: number };
   readonly #db: ConsumerDatabase;
   readonly #log: Logger;
@@ -176,6 +180,7 @@ export class SelfConsumer {
     await this.#db.check(this.#options.consumer);
     await this.#options.subscriber.prepare();
     this.#prepared = true;
+    this.#options.observer?.prepared?.();
   }
 
   /**
@@ -202,6 +207,7 @@ export class SelfConsumer {
           }
           if (!isRetryableError(err)) throw err;
           this.stats.retries++;
+          this.#options.observer?.failed?.('broker', err);
           this.#log.warn(`subscription failed, retrying: ${messageOf(err)}`);
           await this.#sleep(backoffMs(++outage, this.#retry()));
         }
@@ -233,6 +239,7 @@ export class SelfConsumer {
   async #consume(batch: SubscriberBatch): Promise<void> {
     for (const incoming of batch.events) await this.#traced(incoming);
     this.stats.batches++;
+    this.#options.observer?.batchApplied?.(batch.events.length);
     try {
       await batch.ack();
     } catch (err) {
@@ -279,6 +286,7 @@ export class SelfConsumer {
       if (applied) this.stats.applied++;
       else this.stats.duplicates++;
       span?.setAttribute('herald.inbox.duplicate', !applied);
+      countForTopic(this.byTopic, e.topic, applied ? 'applied' : 'skipped');
     } catch (err) {
       if (!(err instanceof HandlerFailed)) throw err;
       // A driver's message may quote a value of the event (invalid input syntax for type uuid:
@@ -337,9 +345,11 @@ export class SelfConsumer {
     const recorded = await this.#transact(letter.eventId, (tx) => this.#db.deadLetter(tx, this.#options.consumer, letter));
     if (!recorded) {
       this.stats.duplicates++;
+      countForTopic(this.byTopic, letter.topic, 'skipped');
       return;
     }
     this.stats.deadLettered++;
+    countForTopic(this.byTopic, letter.topic, 'deadLettered');
     this.#log.warn(`dead-lettered event ${letter.eventId} from ${letter.topic}: ${logged}`);
   }
 
@@ -359,6 +369,7 @@ export class SelfConsumer {
       } catch (err) {
         if (!isRetryableError(err) && !this.#db.isRetryable(err)) throw handlerStarted ? new HandlerFailed(err) : err;
         this.stats.retries++;
+        this.#options.observer?.failed?.('database', err);
         this.#log.warn(`applying event ${id} failed, retrying: ${messageOf(err)}`);
         if (this.#stop.signal.aborted) throw err;
         await this.#sleep(backoffMs(attempt, this.#retry()));

@@ -21,6 +21,11 @@ export interface KafkaReadOptions {
   readonly clientId?: string;
   /** Bytes per partition and fetch (a record batch larger than this still comes whole). */
   readonly maxBytesPerPartition?: number;
+  /**
+   * Called after each fetch with the offsets read so far and the offsets there are to read (end
+   * minus earliest, over every partition, control records included): for a progress line.
+   */
+  readonly onProgress?: (offsetsRead: number, offsetsTotal: number) => void;
 }
 
 /** The defaults of {@link KafkaReadOptions}, in one table. */
@@ -108,6 +113,12 @@ export async function readKafkaEvents(options: KafkaReadOptions): Promise<KafkaR
     ).catch((cause: unknown) => fail(cause, what, where));
     const events: ObservedEvent[] = [];
     let messages = 0;
+    let offsetsRead = 0n;
+    let offsetsTotal = 0n;
+    for (const topic of topics) {
+      const end = ends.get(topic) ?? [];
+      end.forEach((stop, p) => (offsetsTotal += stop - (starts.get(topic)?.[p] ?? 0n)));
+    }
     const endOffsets: Record<string, string[]> = {};
     for (const topic of topics) {
       const info = metadata.topics.get(topic)!;
@@ -151,6 +162,8 @@ export async function readKafkaEvents(options: KafkaReadOptions): Promise<KafkaR
           // safety net: rather than spin on an answer without batches, stop reading the
           // partition. What was not read shows as missing, never as present.
           if (next === before) break;
+          offsetsRead += next - before;
+          options.onProgress?.(Number(offsetsRead), Number(offsetsTotal));
         }
       }
     }

@@ -25,6 +25,8 @@ export interface ReconcileRunOptions {
   readonly to?: Date | string;
   /** Longest the Kafka read may take, in ms. */
   readonly timeoutMs?: number;
+  /** Called as the Kafka read advances (see `KafkaReadOptions.onProgress`). */
+  readonly onKafkaProgress?: (offsetsRead: number, offsetsTotal: number) => void;
 }
 
 /** What was read, besides the findings: enough to tell an empty source from a wrong address. */
@@ -64,7 +66,12 @@ export async function runReconcile(options: ReconcileRunOptions): Promise<Reconc
   const [kafka, warehouse] = await Promise.all([
     brokers === undefined
       ? undefined
-      : readKafkaEvents({ brokers, topics, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) }),
+      : readKafkaEvents({
+          brokers,
+          topics,
+          ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+          ...(options.onKafkaProgress === undefined ? {} : { onProgress: options.onKafkaProgress }),
+        }),
     options.warehouse === undefined
       ? undefined
       : readWarehouseEvents({ warehouse: options.warehouse, ...(options.contracts ? { contracts: options.contracts } : {}) }),

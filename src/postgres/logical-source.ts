@@ -4,9 +4,11 @@ import { logicalNames, slotInvalidated, type LogicalNames, type LogicalNamesOpti
 import { outboxNames, type OutboxNames } from './schema.js';
 import { decodeWalMessage } from './wal-message.js';
 import { formatLsn, parseLsn, type Lsn } from './lsn.js';
-import { columnText, decodePgOutput, type RelationColumn, type StreamMessage } from './pgoutput.js';
+import { decodePgOutput, type RelationColumn, type StreamMessage } from './pgoutput.js';
 import { openReplicationStream, type ReplicationStream } from './replication-stream.js';
 import { PgSession } from './session.js';
+import { outboxIds, streamRecord, type Entry, type ParkedEntry, type SeenCommit, type StreamEntry } from './logical-entries.js';
+import { deliveredSql, EVENT_FIELDS, heartbeatPrefix, parkRow, resolveSql, type ParkRow } from './logical-statements.js';
 import { recordFromRow } from '../relay/outbox-record.js';
 import { waitUntilWoken } from '../relay/wake.js';
 import type { RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
@@ -39,43 +41,6 @@ export interface LogicalSourceStats {
   /** Times the replication stream was opened. */
   streams: number;
 }
-
-/** An event read from the replication stream. */
-interface StreamEntry {
-  readonly origin: 'stream';
-  readonly record: RelayRecord;
-  readonly key: string;
-  /** Stream order of the event, counted by this source. */
-  readonly seq: number;
-  /** The commit LSN of its transaction, and its index among the transaction's events. */
-  readonly commitLsn: Lsn;
-  readonly index: number;
-  readonly commitTime: Date;
-  /** The outbox row id (table mode), deleted once the event is delivered. */
-  readonly outboxId: string | undefined;
-  resolved: boolean;
-}
-
-/** An event read from the backlog table `relay_parked`. */
-interface ParkedEntry {
-  readonly origin: 'parked';
-  readonly record: RelayRecord;
-  readonly key: string;
-}
-
-type Entry = StreamEntry | ParkedEntry;
-
-/** A transaction whose commit was read; its end LSN is confirmed once its events are resolved. */
-interface SeenCommit {
-  readonly endLsn: Lsn;
-  readonly lastSeq: number;
-}
-
-const EVENT_COLUMNS = `event_id uuid, topic text, partition_key text, type text, source text, subject text,
-  time timestamptz, dataschema text, traceparent text, data text, attempts int, delay_ms float8, last_error text`;
-const EVENT_FIELDS = 'event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data';
-/** {@link EVENT_FIELDS} read from `json_to_recordset`, where `data` arrives as text. */
-const EVENT_VALUES = 'event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data::json';
 
 /**
  * Reads the outbox from PostgreSQL logical replication (`pgoutput`) through a permanent slot:
@@ -581,76 +546,6 @@ export class LogicalSource implements RelaySource {
     if (!e) throw new HeraldError(ErrorCodes.CONFIG_INVALID, `event ${record.outgoing.event.id} was not handed out by this source`);
     return e;
   }
-}
-
-/** One statement: delete the delivered outbox rows ($1) and move the recorded position ($2..$6). */
-function deliveredSql(n: OutboxNames): string {
-  return `WITH deleted AS (DELETE FROM ${n.outbox} WHERE id = ANY($1::bigint[])) ${progressSql(n, 2)}`;
-}
-
-/** One statement: park or dead-letter events, delete their outbox rows, move the recorded position. */
-function resolveSql(n: OutboxNames): string {
-  return `WITH parked AS (
-           INSERT INTO ${n.parked} (${EVENT_FIELDS}, attempts, retry_at, last_error)
-           SELECT ${EVENT_VALUES}, attempts,
-             CASE WHEN delay_ms > 0 THEN now() + delay_ms * interval '1 millisecond' END, last_error
-           FROM ROWS FROM (json_to_recordset($1::text::json) AS (${EVENT_COLUMNS})) WITH ORDINALITY AS r(${EVENT_FIELDS}, attempts, delay_ms, last_error, ord)
-           ORDER BY ord),
-         dead AS (
-           INSERT INTO ${n.deadLetter} (id, ${EVENT_FIELDS}, created_at, attempts, last_error)
-           SELECT nextval('${n.idSequence}'::regclass), ${EVENT_VALUES}, now(), attempts, last_error
-           FROM json_to_recordset($2::text::json) AS r(${EVENT_COLUMNS})),
-         deleted AS (DELETE FROM ${n.outbox} WHERE id = ANY($3::bigint[])) ${progressSql(n, 4)}`;
-}
-
-/** The recorded-position upsert, its parameters numbered from `$first`; a null LSN skips it. */
-function progressSql(n: OutboxNames, first: number): string {
-  const [slot, lsn, done, id, time] = [0, 1, 2, 3, 4].map((i) => `$${first + i}`);
-  return `INSERT INTO ${n.progress} (slot, commit_lsn, events_done, last_event_id, commit_time)
-    SELECT ${slot}, ${lsn}::text::pg_lsn, ${done}::int, ${id}::uuid, ${time}::timestamptz WHERE ${lsn}::text IS NOT NULL
-    ON CONFLICT (slot) DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, events_done = EXCLUDED.events_done,
-      last_event_id = EXCLUDED.last_event_id, commit_time = EXCLUDED.commit_time, updated_at = now()`;
-}
-
-/** The outbox row ids of table-mode events (WAL messages have none). */
-function outboxIds(entries: readonly StreamEntry[]): string[] {
-  return entries.flatMap((e) => (e.outboxId === undefined ? [] : [e.outboxId]));
-}
-
-/** A row for `relay_parked` or `dead_letter`, in the JSON shape the statements read. */
-type ParkRow = Record<string, unknown>;
-
-function parkRow(record: RelayRecord, failure?: { attempts: number; delayMs: number; error: string }): ParkRow {
-  const e = record.outgoing.event;
-  return {
-    event_id: e.id,
-    topic: record.outgoing.topic,
-    partition_key: e.partitionkey,
-    type: e.type,
-    source: e.source,
-    subject: e.subject ?? null,
-    time: e.time,
-    dataschema: e.dataschema ?? null,
-    traceparent: e.traceparent ?? null,
-    data: record.outgoing.data,
-    attempts: failure?.attempts ?? record.attempts,
-    delay_ms: failure?.delayMs ?? 0,
-    last_error: failure?.error ?? null,
-  };
-}
-
-function heartbeatPrefix(n: OutboxNames): string {
-  return `${n.messagePrefix}:heartbeat`;
-}
-
-/** A record from a replicated outbox row (values by column position), with its row id. */
-function streamRecord(
-  values: (string | Buffer | null)[],
-  columns: Map<string, RelationColumn & { index: number }>,
-): RelayRecord & { outboxId: string | undefined } {
-  const row: Record<string, unknown> = {};
-  for (const [name, c] of columns) row[name] = columnText(values[c.index] ?? null, c.typeOid);
-  return { ...recordFromRow(row), outboxId: row.id as string };
 }
 
 function positive(v: number, option: string): number {

@@ -1,22 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { ContractRegistry } from '../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
-import { buildOutboxRow, checkSource, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
+import { RowBuilder, type WriterOptions, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
 import type { OutboxWriter } from '../store/port.js';
 import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from './schema.js';
 import { executorFor } from '../store/executor-for.js';
 import type { SqlExecutor } from '../store/sql-executor.js';
 import { isConnectionError } from './connect.js';
 import { encodeWalMessage } from './wal-message.js';
-import { loadTracing } from '../observe/tracing.js';
 
 /** Options of {@link PostgresOutbox}. */
-export interface PostgresOutboxOptions extends PostgresOutboxSchemaOptions {
-  /** The contracts events are validated against before they are written. */
-  readonly contracts: ContractRegistry;
-  /** CloudEvents `source` of this service, e.g. `/orders-service`. */
-  readonly source: string;
+export interface PostgresOutboxOptions extends PostgresOutboxSchemaOptions, WriterOptions {
   /**
    * Take a transaction-scoped advisory lock per partition key before inserting, so that two
    * transactions appending for the same key commit in the order they took their ids. This is
@@ -97,8 +91,7 @@ const LOCK_CLASS = 0x48524c44;
  * (see {@link PostgresOutboxOptions.holdMs}); that changes when they are delivered, never whether.
  */
 export class PostgresOutbox implements OutboxWriter {
-  readonly #contracts: ContractRegistry;
-  readonly #source: string;
+  readonly #rows: RowBuilder;
   readonly #manySql: string;
   readonly #oneSql: string;
   readonly #names: { one: string; many: string } | undefined;
@@ -108,10 +101,7 @@ export class PostgresOutbox implements OutboxWriter {
   readonly #held: { oneSql: string; manySql: string; names: { one: string; many: string } | undefined } | undefined;
 
   constructor(options: PostgresOutboxOptions) {
-    this.#source = checkSource(options.source);
-    // Loading starts here so that the first append finds OpenTelemetry ready (when installed).
-    void loadTracing();
-    this.#contracts = options.contracts;
+    this.#rows = new RowBuilder(options);
     const names = outboxNames(options);
     const serializeKeys = options.serializeKeys ?? true;
     const mode = options.mode ?? 'table';
@@ -194,7 +184,7 @@ export class PostgresOutbox implements OutboxWriter {
   }
 
   #build(input: AppendInput): BuiltRow {
-    return buildOutboxRow(this.#contracts, this.#source, input);
+    return this.#rows.build(input);
   }
 }
 

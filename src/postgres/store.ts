@@ -20,7 +20,7 @@ export function postgresStore(url: string, options: StoreOptions = {}): OutboxSt
     status: () => postgresOutboxStatus(url, schema),
     deadLetters: (limit) => listDeadLetters(url, { ...schema, ...(limit === undefined ? {} : { limit }) }),
     requeue: (eventIds) => requeueDeadLetters(url, { ...schema, ...(eventIds === undefined ? {} : { eventIds }) }),
-    writer: ({ contracts, source }) => new PostgresOutbox({ contracts, source, ...options }),
+    writer: (writer) => new PostgresOutbox({ ...writer, ...options }),
     pollingSource: (o = {}) => new PollingSource({ database: url, ...schema, ...o }),
   };
 }

@@ -1,4 +1,3 @@
-import type { ContractRegistry } from '../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
 import {
@@ -9,19 +8,13 @@ import {
 } from '../data-layers/better-sqlite3.js';
 import { drizzleBetterSqlite3Client } from '../data-layers/drizzle.js';
 import { executorFor } from '../store/executor-for.js';
-import { buildOutboxRow, checkSource, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
+import { RowBuilder, type WriterOptions, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
 import type { OutboxWriter } from '../store/port.js';
 import { sqliteDatabaseError } from './connect.js';
 import { sqliteNames, type SqliteOutboxSchemaOptions } from './schema.js';
-import { loadTracing } from '../observe/tracing.js';
 
 /** Options of {@link SqliteOutbox}. */
-export interface SqliteOutboxOptions extends SqliteOutboxSchemaOptions {
-  /** The contracts events are validated against before they are written. */
-  readonly contracts: ContractRegistry;
-  /** CloudEvents `source` of this service, e.g. `/orders-service`. */
-  readonly source: string;
-}
+export interface SqliteOutboxOptions extends SqliteOutboxSchemaOptions, WriterOptions {}
 
 /** The outbox columns an append writes, in the order of {@link rowParams}. */
 const COLUMNS = 'event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data';
@@ -49,18 +42,14 @@ function rowParams(r: OutboxRow): unknown[] {
  * transaction throws `TRANSACTION_REQUIRED` saying what to pass.
  */
 export class SqliteOutbox implements OutboxWriter {
-  readonly #contracts: ContractRegistry;
-  readonly #source: string;
+  readonly #rows: RowBuilder;
   readonly #table: string;
   readonly #insertOne: string;
   /** The prepared single-row INSERT per better-sqlite3 connection, so each is compiled once. */
   readonly #prepared = new WeakMap<BetterSqlite3Like, BetterSqlite3StatementLike>();
 
   constructor(options: SqliteOutboxOptions) {
-    this.#source = checkSource(options.source);
-    // Loading starts here so that the first append finds OpenTelemetry ready (when installed).
-    void loadTracing();
-    this.#contracts = options.contracts;
+    this.#rows = new RowBuilder(options);
     this.#table = sqliteNames(options).outbox;
     this.#insertOne = `INSERT INTO ${this.#table} (${COLUMNS}) VALUES ${ROW_PLACEHOLDERS}`;
   }
@@ -111,7 +100,7 @@ export class SqliteOutbox implements OutboxWriter {
   }
 
   #build(inputs: readonly AppendInput[]): BuiltRow[] {
-    return inputs.map((input) => buildOutboxRow(this.#contracts, this.#source, input));
+    return inputs.map((input) => this.#rows.build(input));
   }
 
   #writeSync(db: BetterSqlite3Like, inputs: readonly AppendInput[]): HeraldEvent[] {

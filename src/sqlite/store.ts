@@ -25,7 +25,7 @@ export function sqliteStore(url: string, options: StoreOptions = {}): SqliteStor
     status: () => sqliteOutboxStatus(location, schema),
     deadLetters: (limit) => listSqliteDeadLetters(location, { ...schema, ...(limit === undefined ? {} : { limit }) }),
     requeue: (eventIds) => requeueSqliteDeadLetters(location, { ...schema, ...(eventIds === undefined ? {} : { eventIds }) }),
-    writer: ({ contracts, source }) => new SqliteOutbox({ contracts, source, ...schema }),
+    writer: (writer) => new SqliteOutbox({ ...writer, ...schema }),
     pollingSource: (o = {}) => new SqlitePollingSource({ database: url, ...schema, ...o }),
   };
 }

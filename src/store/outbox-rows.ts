@@ -2,7 +2,7 @@ import type { Contract } from '../contracts/contract.js';
 import type { ContractRegistry } from '../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { event, type HeraldEvent } from '../event.js';
-import { activeTracing, activeTraceparent } from '../observe/tracing.js';
+import { activeTracing, activeTraceparent, loadTracing } from '../observe/tracing.js';
 
 /** One event to append: a contract id, its payload and optional envelope attributes. */
 export interface AppendInput<T = unknown> {
@@ -74,17 +74,101 @@ export function buildOutboxRow(contracts: ContractRegistry, source: string, inpu
   });
   return {
     event: e,
-    row: {
-      event_id: e.id,
-      topic: contract.topic,
-      partition_key: e.partitionkey,
-      type: e.type,
-      source: e.source,
-      subject: e.subject ?? null,
-      time: e.time,
-      dataschema: e.dataschema ?? null,
-      traceparent: e.traceparent ?? null,
-      data: e.data,
-    },
+    row: outboxRowOf(e, contract.topic, e.data),
   };
+}
+
+/** The outbox columns of event `e` on `topic`, with `data` as given (a value, or JSON text). */
+export function outboxRowOf(e: Omit<HeraldEvent, 'data'>, topic: string, data: unknown): OutboxRow {
+  return {
+    event_id: e.id,
+    topic,
+    partition_key: e.partitionkey,
+    type: e.type,
+    source: e.source,
+    subject: e.subject ?? null,
+    time: e.time,
+    dataschema: e.dataschema ?? null,
+    traceparent: e.traceparent ?? null,
+    data,
+  };
+}
+
+/**
+ * The largest event, in bytes, a writer accepts by default: under Kafka's default
+ * `message.max.bytes` (1048588) with room for the record's headers.
+ */
+export const defaultMaxEventBytes = 1_000_000;
+
+/** What every store's writer is configured with. */
+export interface WriterOptions {
+  /** The contracts events are validated against before they are written. */
+  readonly contracts: ContractRegistry;
+  /** CloudEvents `source` of this service, e.g. `/orders-service`. */
+  readonly source: string;
+  /**
+   * Refuse, at append, an event whose payload and attributes exceed this many bytes, so an event
+   * the broker would refuse is never committed. Default {@link defaultMaxEventBytes}; set it to
+   * your broker's limit (Kafka `message.max.bytes`, NATS `max_payload` 1 MiB, Pub/Sub 10 MB,
+   * SNS 256 KiB, SQS 1 MiB).
+   */
+  readonly maxEventBytes?: number;
+}
+
+/**
+ * Builds a store's outbox rows: the source and the size limit checked once, then every input
+ * validated against its contract and its size before any SQL (see {@link buildOutboxRow}).
+ */
+export class RowBuilder {
+  readonly #contracts: ContractRegistry;
+  readonly #source: string;
+  readonly #maxEventBytes: number;
+
+  constructor(options: WriterOptions) {
+    this.#contracts = options.contracts;
+    this.#source = checkSource(options.source);
+    const max = options.maxEventBytes ?? defaultMaxEventBytes;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new HeraldError(ErrorCodes.CONFIG_INVALID, `option 'maxEventBytes' must be a positive integer, got ${String(max)}`, {
+        details: { option: 'maxEventBytes' },
+      });
+    }
+    this.#maxEventBytes = max;
+    // Loading starts here so that the first append finds OpenTelemetry ready (when installed).
+    void loadTracing();
+  }
+
+  /** {@link buildOutboxRow}, then `EVENT_INVALID` when the event is over `maxEventBytes`. */
+  build(input: AppendInput): BuiltRow {
+    const built = buildOutboxRow(this.#contracts, this.#source, input);
+    const bytes = eventBytes(built.row);
+    if (bytes > this.#maxEventBytes) {
+      throw new HeraldError(
+        ErrorCodes.EVENT_INVALID,
+        `event for contract '${input.contract}' is ${bytes} bytes, over the limit of ${this.#maxEventBytes} bytes (maxEventBytes); ` +
+          'raise it to what the broker accepts, or put the large part in storage and send a reference',
+        { details: { contract: input.contract, bytes, maxEventBytes: this.#maxEventBytes } },
+      );
+    }
+    return built;
+  }
+}
+
+/** The bytes an event takes on the wire: its JSON payload and its attributes, as UTF-8. */
+function eventBytes(row: OutboxRow): number {
+  let bytes = Buffer.byteLength(JSON.stringify(row.data) ?? '');
+  for (const v of [
+    row.event_id,
+    row.topic,
+    row.partition_key,
+    row.type,
+    row.source,
+    row.subject,
+    row.time,
+    row.dataschema,
+    row.traceparent,
+  ]) {
+    if (v !== null) bytes += Buffer.byteLength(v);
+  }
+  return bytes;
 }

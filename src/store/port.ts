@@ -1,8 +1,7 @@
 import type { HeraldEvent } from '../event.js';
-import type { ContractRegistry } from '../contracts/registry.js';
 import type { Logger } from '../observe/logger.js';
 import type { RelaySource } from '../relay/source.js';
-import type { AppendInput } from './outbox-rows.js';
+import type { AppendInput, WriterOptions } from './outbox-rows.js';
 
 /** The databases Herald keeps an outbox in; one folder of `src/` each. */
 export type StoreKind = 'postgres' | 'mysql' | 'sqlite';
@@ -93,8 +92,8 @@ export interface OutboxStore {
   deadLetters(limit?: number): Promise<DeadLetter[]>;
   /** Moves dead letters (all, or those ids) back into the outbox with their event ids; returns how many. */
   requeue(eventIds?: readonly string[]): Promise<number>;
-  /** The outbox writer for a service, validating against `contracts`. */
-  writer(options: { readonly contracts: ContractRegistry; readonly source: string }): OutboxWriter;
+  /** The outbox writer for a service, validating against `contracts` and refusing events over `maxEventBytes`. */
+  writer(options: WriterOptions): OutboxWriter;
   /** A polling relay source with leased buckets. */
   pollingSource(options?: { readonly leaseMs?: number; readonly logger?: Logger }): RelaySource;
 }

@@ -1,13 +1,11 @@
-import type { ContractRegistry } from '../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
 import type { Publisher } from '../brokers/publisher.js';
 import { Relay, type RelayOptions, type RelayStats } from '../relay/relay.js';
 import type { RelayRecord, RelaySource } from '../relay/source.js';
 import { waitUntilWoken } from '../relay/wake.js';
-import { buildOutboxRow, checkSource, type AppendInput, type BuiltRow } from '../store/outbox-rows.js';
+import { RowBuilder, type WriterOptions, type AppendInput, type BuiltRow } from '../store/outbox-rows.js';
 import type { OutboxWriter } from '../store/port.js';
-import { loadTracing } from '../observe/tracing.js';
 
 /** A transaction of an {@link InMemoryOutbox}: its appends become visible at `commit()`, and never after `rollback()`. */
 export interface InMemoryTransaction {
@@ -45,19 +43,15 @@ export interface InMemoryDeadLetter {
  * {@link Relay}. One relay at a time; nothing survives the process. Never a production store.
  */
 export class InMemoryOutbox implements OutboxWriter {
-  readonly #contracts: ContractRegistry;
-  readonly #source: string;
+  readonly #rows: RowBuilder;
   readonly #transactions = new WeakMap<object, BuiltRow[]>();
   readonly #pending: Entry[] = [];
   readonly #dead: InMemoryDeadLetter[] = [];
   #nextPosition = 1;
   #wake: (() => void) | undefined;
 
-  constructor(options: { readonly contracts: ContractRegistry; readonly source: string }) {
-    this.#contracts = options.contracts;
-    this.#source = checkSource(options.source);
-    // Loading starts here so that the first append finds OpenTelemetry ready (when installed).
-    void loadTracing();
+  constructor(options: WriterOptions) {
+    this.#rows = new RowBuilder(options);
   }
 
   /** Opens a transaction; commit or roll it back yourself, or use {@link transaction}. */
@@ -110,7 +104,7 @@ export class InMemoryOutbox implements OutboxWriter {
   async appendMany(tx: unknown, inputs: readonly AppendInput[]): Promise<HeraldEvent[]> {
     const rows = this.#rowsOf(tx);
     // Validate all, then keep all: an invalid event leaves the transaction as it was.
-    const built = inputs.map((input) => buildOutboxRow(this.#contracts, this.#source, input));
+    const built = inputs.map((input) => this.#rows.build(input));
     // The stores serialise `data` as JSON; do it here too so a payload they would refuse fails the same way.
     for (const b of built) JSON.stringify(b.event.data);
     rows.push(...built);

@@ -76,6 +76,28 @@ export async function openDuckDb(file: string): Promise<OpenDuckDb> {
  * writing cannot be opened at all: that rejects with a retryable `DATABASE_ERROR`.
  */
 export async function queryDuckDb(file: string, sql: string): Promise<Record<string, unknown>[]> {
+  const reader = await openDuckDbReader(file);
+  try {
+    return await reader.query(sql);
+  } finally {
+    reader.close();
+  }
+}
+
+/** A DuckDB file open for reading: many queries on one instance; see {@link openDuckDbReader}. */
+export interface DuckDbReader {
+  /** One query; rows as {@link queryDuckDb} returns them; a failure is a `DATABASE_ERROR` naming the file. */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  /** Closes the read-only instance (never this process's writer); idempotent. */
+  close(): void;
+}
+
+/**
+ * Opens a DuckDB file for many queries, the way {@link queryDuckDb} opens it for one: through this
+ * process's writer when it has one, else read-only. Rejects with `CONFIG_INVALID` when the file
+ * does not exist, and a retryable `DATABASE_ERROR` when another process holds it for writing.
+ */
+export async function openDuckDbReader(file: string): Promise<DuckDbReader> {
   const duckdb = await loadDuckDb();
   const shared = openInstances.get(path.resolve(file));
   let instance = shared;
@@ -92,26 +114,36 @@ export async function queryDuckDb(file: string, sql: string): Promise<Record<str
       throw openError(file, cause);
     }
   }
-  let connection: DuckDBConnection | undefined;
-  try {
-    connection = await instance.connect();
-    const reader = await connection.runAndReadAll(sql);
-    const json = new Set(reader.columnTypes().flatMap((type, i) => (type.alias === 'JSON' ? [reader.columnName(i)] : [])));
-    return reader.getRowObjectsJS().map((row) => {
-      const out: Record<string, unknown> = {};
-      for (const [name, value] of Object.entries(row))
-        out[name] = json.has(name) && typeof value === 'string' ? parseJson(value) : toJsonSafe(value);
-      return out;
-    });
-  } catch (cause) {
-    throw new HeraldError(ErrorCodes.DATABASE_ERROR, `query on duckdb file '${file}' failed: ${firstLine(cause)}`, {
-      cause,
-      details: { file },
-    });
-  } finally {
-    connection?.closeSync();
-    if (!shared) instance.closeSync();
-  }
+  const open = instance;
+  let closed = false;
+  return {
+    query: async (sql) => {
+      let connection: DuckDBConnection | undefined;
+      try {
+        connection = await open.connect();
+        const reader = await connection.runAndReadAll(sql);
+        const json = new Set(reader.columnTypes().flatMap((type, i) => (type.alias === 'JSON' ? [reader.columnName(i)] : [])));
+        return reader.getRowObjectsJS().map((row) => {
+          const out: Record<string, unknown> = {};
+          for (const [name, value] of Object.entries(row))
+            out[name] = json.has(name) && typeof value === 'string' ? parseJson(value) : toJsonSafe(value);
+          return out;
+        });
+      } catch (cause) {
+        throw new HeraldError(ErrorCodes.DATABASE_ERROR, `query on duckdb file '${file}' failed: ${firstLine(cause)}`, {
+          cause,
+          details: { file },
+        });
+      } finally {
+        connection?.closeSync();
+      }
+    },
+    close: () => {
+      if (closed) return;
+      closed = true;
+      if (!shared) open.closeSync();
+    },
+  };
 }
 
 /** The number of rows in `table` of a DuckDB file; see {@link queryDuckDb}. */

@@ -4,7 +4,7 @@ import { firstLine, openDuckDb, type OpenDuckDb } from './duckdb-instance.js';
 import { createTableSql, deadLetterTableSql } from './ddl.js';
 import { duckDbType, parseDuckDbType } from './duckdb-types.js';
 import type { LoadBatch } from './rows.js';
-import { deadLetterTable, withoutValues, type WarehouseSink, type WriteResult } from './sink.js';
+import { addCount, deadLetterTable, withoutValues, type TableWriteCounts, type WarehouseSink, type WriteResult } from './sink.js';
 import { incompatible, metaColumns, type TablePlan } from './table-plan.js';
 
 /** Options of {@link DuckDbSink}. */
@@ -89,6 +89,8 @@ export class DuckDbSink implements WarehouseSink {
     let inserted = 0;
     let duplicates = 0;
     let deadLettered = 0;
+    const tables: Record<string, TableWriteCounts> = {};
+    const byTopic: Record<string, number> = {};
     try {
       await connection.run('BEGIN TRANSACTION');
       for (const [plan, rows] of batch.rows) {
@@ -109,6 +111,7 @@ export class DuckDbSink implements WarehouseSink {
         const result = await connection.run(this.#insertSql.get(plan)!);
         inserted += result.rowsChanged;
         duplicates += rows.length - result.rowsChanged;
+        tables[plan.table] = { inserted: result.rowsChanged, duplicates: rows.length - result.rowsChanged };
         await connection.run(`DELETE FROM temp.main.${stagingOf(plan)}`);
       }
       for (const d of batch.deadLetters) {
@@ -117,6 +120,7 @@ export class DuckDbSink implements WarehouseSink {
           [d.id, d.topic, d.position, d.eventType, d.dataschema, d.reason, d.data],
         );
         deadLettered += result.rowsChanged;
+        if (result.rowsChanged > 0) addCount(byTopic, d.topic, result.rowsChanged);
       }
       await connection.run('COMMIT');
     } catch (cause) {
@@ -130,7 +134,7 @@ export class DuckDbSink implements WarehouseSink {
       }
       throw this.#error('cannot write a batch; nothing of it was written', cause);
     }
-    return { inserted, duplicates, deadLettered };
+    return { inserted, duplicates, deadLettered, tables, deadLetteredByTopic: byTopic };
   }
 
   close(): Promise<void> {

@@ -23,6 +23,24 @@ export interface LoaderOptions {
   readonly retryBaseMs?: number;
   /** Longest delay between retries, in ms. */
   readonly retryMaxMs?: number;
+  /** Told of each loaded batch and each failure, for metrics and readiness; must not throw. */
+  readonly observer?: LoaderObserver;
+}
+
+/** What a {@link Loader} tells its observer; every hook is optional and called synchronously. */
+export interface LoaderObserver {
+  /** The tables are ready and the subscription is connected. */
+  prepared?(): void;
+  /** A batch was committed (and its acknowledgement attempted); `seconds` is the warehouse write. */
+  batchLoaded?(events: number, seconds: number): void;
+  /** The subscription (`broker`) or a warehouse write (`warehouse`) failed and will be retried. */
+  failed?(where: 'broker' | 'warehouse', err: unknown): void;
+}
+
+/** Per table: rows new in it, and rows skipped because their event id was already loaded. */
+export interface LoaderTableStats {
+  inserted: number;
+  duplicates: number;
 }
 
 /** The defaults of {@link LoaderOptions}, in one table. */
@@ -60,6 +78,10 @@ export interface LoaderStats {
  */
 export class Loader {
   readonly stats: LoaderStats = { batches: 0, received: 0, inserted: 0, duplicates: 0, deadLettered: 0, retries: 0 };
+  /** `stats.inserted` and `stats.duplicates` split by table name (tables appear once written to). */
+  readonly tables = new Map<string, LoaderTableStats>();
+  /** `stats.deadLettered` split by topic (when the sink reports it). */
+  readonly deadLetteredByTopic = new Map<string, number>();
   readonly #options: LoaderOptions & { retryBaseMs: number; retryMaxMs: number };
   readonly #log: Logger;
   readonly #stop = new AbortController();
@@ -77,6 +99,7 @@ export class Loader {
     const plans = planTables(this.#options.contracts.list(), { piiKey: this.#key() });
     this.#plans = await this.#options.sink.prepare(plans);
     await this.#options.subscriber.prepare();
+    this.#options.observer?.prepared?.();
     return this.#plans;
   }
 
@@ -101,6 +124,7 @@ export class Loader {
         }
         if (!(isHeraldError(err) && err.retryable)) throw err;
         this.stats.retries++;
+        this.#options.observer?.failed?.('broker', err);
         this.#log.warn(`subscription failed, retrying: ${messageOf(err)}`);
         await this.#sleep(backoffMs(++outage, this.#retry()));
       }
@@ -121,7 +145,9 @@ export class Loader {
 
   async #load(builder: RowBuilder, batch: SubscriberBatch): Promise<void> {
     const load = builder.build(batch.events);
+    const started = performance.now();
     const result = await this.#writeUntilDone(load);
+    const seconds = (performance.now() - started) / 1000;
     this.stats.batches++;
     this.stats.received += batch.events.length;
     this.stats.inserted += result.inserted;
@@ -129,6 +155,15 @@ export class Loader {
     const duplicates = result.duplicates + (load.repeated ?? 0);
     this.stats.duplicates += duplicates;
     this.stats.deadLettered += result.deadLettered;
+    for (const [table, counts] of Object.entries(result.tables ?? {})) {
+      const t = this.tables.get(table) ?? { inserted: 0, duplicates: 0 };
+      t.inserted += counts.inserted;
+      t.duplicates += counts.duplicates + (load.repeatedByTable?.[table] ?? 0);
+      this.tables.set(table, t);
+    }
+    for (const [topic, n] of Object.entries(result.deadLetteredByTopic ?? {})) {
+      this.deadLetteredByTopic.set(topic, (this.deadLetteredByTopic.get(topic) ?? 0) + n);
+    }
     for (const d of load.deadLetters) this.#log.warn(`dead-lettered event ${d.id} from ${d.topic}: ${d.reason}`);
     try {
       await batch.ack();
@@ -137,7 +172,13 @@ export class Loader {
       // are skipped then. Stopping here would gain nothing.
       this.#log.warn(`cannot acknowledge a loaded batch; it will be redelivered and skipped: ${messageOf(err)}`);
     }
-    this.#log.debug(`loaded a batch`, { events: batch.events.length, ...result, duplicates });
+    this.#options.observer?.batchLoaded?.(batch.events.length, seconds);
+    this.#log.debug(`loaded a batch`, {
+      events: batch.events.length,
+      inserted: result.inserted,
+      duplicates,
+      deadLettered: result.deadLettered,
+    });
   }
 
   /** Writes the batch, retrying the warehouse until it succeeds. */
@@ -148,6 +189,7 @@ export class Loader {
       } catch (err) {
         if (!(isHeraldError(err) && err.retryable)) throw err;
         this.stats.retries++;
+        this.#options.observer?.failed?.('warehouse', err);
         this.#log.warn(`warehouse write failed, retrying: ${messageOf(err)}`);
         // Asked to stop: leaving is safe, as the batch is not acknowledged.
         if (this.#stop.signal.aborted) throw err;

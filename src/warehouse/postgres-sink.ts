@@ -4,7 +4,7 @@ import { connectPg, isConnectionError, redactUrl, type PgClient } from '../postg
 import type { Field } from './columns.js';
 import { createTableSql, deadLetterTableSql, metaColumnTypes, postgresType as pgType, type DdlTarget } from './ddl.js';
 import type { LoadBatch } from './rows.js';
-import { deadLetterTable, withoutValues, type WarehouseSink, type WriteResult } from './sink.js';
+import { addCount, deadLetterTable, withoutValues, type TableWriteCounts, type WarehouseSink, type WriteResult } from './sink.js';
 import { incompatible, metaColumns, type TablePlan } from './table-plan.js';
 
 /** Options of {@link PostgresSink}; defaults in {@link postgresSinkDefaults}. */
@@ -101,6 +101,8 @@ export class PostgresSink implements WarehouseSink {
     let inserted = 0;
     let duplicates = 0;
     let deadLettered = 0;
+    const tables: Record<string, TableWriteCounts> = {};
+    const byTopic: Record<string, number> = {};
     try {
       await client.query('BEGIN');
       for (const [plan, rows] of batch.rows) {
@@ -113,12 +115,13 @@ export class PostgresSink implements WarehouseSink {
         const result = await client.query(this.#insertSql.get(plan)!, arrays);
         inserted += result.rowCount ?? 0;
         duplicates += rows.length - (result.rowCount ?? 0);
+        tables[plan.table] = { inserted: result.rowCount ?? 0, duplicates: rows.length - (result.rowCount ?? 0) };
       }
       if (batch.deadLetters.length > 0) {
         const d = batch.deadLetters;
         const result = await client.query(
           `INSERT INTO ${q(this.#schema)}.${deadLetterTable} (${DEAD_LETTER_COLUMNS.join(', ')}) ` +
-            `SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) ON CONFLICT (id) DO NOTHING`,
+            `SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) ON CONFLICT (id) DO NOTHING RETURNING topic`,
           [
             d.map((x) => x.id),
             d.map((x) => x.topic),
@@ -130,6 +133,7 @@ export class PostgresSink implements WarehouseSink {
           ],
         );
         deadLettered += result.rowCount ?? 0;
+        for (const r of result.rows as { topic: string }[]) addCount(byTopic, r.topic, 1);
       }
       await client.query('COMMIT');
     } catch (cause) {
@@ -144,7 +148,7 @@ export class PostgresSink implements WarehouseSink {
       }
       throw this.#error('cannot write a batch; nothing of it was written', cause);
     }
-    return { inserted, duplicates, deadLettered };
+    return { inserted, duplicates, deadLettered, tables, deadLetteredByTopic: byTopic };
   }
 
   async close(): Promise<void> {

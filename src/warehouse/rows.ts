@@ -35,6 +35,8 @@ export interface LoadBatch {
   readonly deadLetters: readonly DeadLetter[];
   /** Events of the batch left out because an earlier event of the same batch had their id. */
   readonly repeated?: number;
+  /** Of `repeated`, per table name: the copies of events whose first copy became a row of that table. */
+  readonly repeatedByTable?: Readonly<Record<string, number>>;
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
@@ -71,16 +73,20 @@ export class RowBuilder {
   build(events: readonly IncomingEvent[]): LoadBatch {
     const rows = new Map<TablePlan, LoadRow[]>();
     const deadLetters: DeadLetter[] = [];
-    const seen = new Set<string>();
+    // Event id → the table its first copy went to (null: it became a dead letter).
+    const seen = new Map<string, string | null>();
+    const repeatedByTable: Record<string, number> = {};
     let repeated = 0;
     for (const e of events) {
       const id = e.attributes.id || `${e.topic}@${e.position}`;
       if (seen.has(id)) {
         repeated++;
+        const table = seen.get(id);
+        if (table) repeatedByTable[table] = (repeatedByTable[table] ?? 0) + 1;
         continue;
       }
-      seen.add(id);
       const outcome = this.#row(e, id);
+      seen.set(id, 'reason' in outcome ? null : outcome.plan.table);
       if ('reason' in outcome) deadLetters.push(outcome);
       else {
         const list = rows.get(outcome.plan) ?? [];
@@ -88,7 +94,7 @@ export class RowBuilder {
         rows.set(outcome.plan, list);
       }
     }
-    return { rows, deadLetters, repeated };
+    return { rows, deadLetters, repeated, repeatedByTable };
   }
 
   #row(e: IncomingEvent, id: string): { plan: TablePlan; row: LoadRow } | DeadLetter {

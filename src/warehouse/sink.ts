@@ -9,6 +9,21 @@ export interface WriteResult {
   readonly duplicates: number;
   /** Dead letters that are new in the load dead-letter table. */
   readonly deadLettered: number;
+  /** Per table name, the rows new in it and the rows skipped as already loaded (when the sink reports it). */
+  readonly tables?: Readonly<Record<string, TableWriteCounts>>;
+  /** Per topic, the dead letters new in the dead-letter table (when the sink reports it). */
+  readonly deadLetteredByTopic?: Readonly<Record<string, number>>;
+}
+
+/** What one write did to one table. */
+export interface TableWriteCounts {
+  readonly inserted: number;
+  readonly duplicates: number;
+}
+
+/** Adds `n` to `record[key]` (0 when absent); for the per-table and per-topic counts of a write. */
+export function addCount(record: Record<string, number>, key: string, n: number): void {
+  record[key] = (record[key] ?? 0) + n;
 }
 
 /**

@@ -40,6 +40,13 @@ export const metaColumns = [
   '_traceparent',
 ] as const;
 
+/**
+ * The column every table has last: when the loader wrote the row (the warehouse's clock, set by
+ * the column default). Freshness is measured on it, because event time says when something
+ * happened, not when it became queryable.
+ */
+export const loadedAtColumn = '_loaded_at';
+
 const NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
 /** Options of {@link planTables}. */

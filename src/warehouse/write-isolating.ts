@@ -1,6 +1,6 @@
 import { ErrorCodes, isHeraldError, type HeraldError } from '../errors.js';
 import type { DeadLetter, LoadBatch, LoadRow } from './rows.js';
-import type { WarehouseSink, WriteResult } from './sink.js';
+import { addCount, type WarehouseSink, type WriteResult } from './sink.js';
 import { metaColumns, type TablePlan } from './table-plan.js';
 
 /**
@@ -16,6 +16,8 @@ export async function writeIsolating(sink: WarehouseSink, load: LoadBatch): Prom
     if (!isHeraldError(err, ErrorCodes.EVENT_INVALID)) throw err;
   }
   const total = { inserted: 0, duplicates: 0, deadLettered: 0 };
+  const inserted: Record<string, number> = {};
+  const duplicates: Record<string, number> = {};
   const refused: DeadLetter[] = [...load.deadLetters];
   for (const [plan, rows] of load.rows) {
     for (const row of rows) {
@@ -23,14 +25,22 @@ export async function writeIsolating(sink: WarehouseSink, load: LoadBatch): Prom
         const r = await sink.write({ rows: new Map([[plan, [row]]]), deadLetters: [] });
         total.inserted += r.inserted;
         total.duplicates += r.duplicates;
+        addCount(inserted, plan.table, r.inserted);
+        addCount(duplicates, plan.table, r.duplicates);
       } catch (err) {
         if (!isHeraldError(err, ErrorCodes.EVENT_INVALID)) throw err;
         refused.push(refusedRow(plan, row, err));
       }
     }
   }
-  total.deadLettered = (await sink.write({ rows: new Map(), deadLetters: refused })).deadLettered;
-  return total;
+  const dead = await sink.write({ rows: new Map(), deadLetters: refused });
+  const tables = Object.fromEntries(Object.keys(inserted).map((t) => [t, { inserted: inserted[t]!, duplicates: duplicates[t] ?? 0 }]));
+  return {
+    ...total,
+    deadLettered: dead.deadLettered,
+    tables,
+    ...(dead.deadLetteredByTopic === undefined ? {} : { deadLetteredByTopic: dead.deadLetteredByTopic }),
+  };
 }
 
 /**

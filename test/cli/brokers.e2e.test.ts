@@ -53,7 +53,10 @@ describe('herald relay --broker', () => {
   it('accepts an sns:// URL and says when the SNS endpoint cannot be reached', async () => {
     // Dummy credentials so that the SDK's default chain never looks beyond 127.0.0.1 (no IMDS).
     const env = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_EC2_METADATA_DISABLED: 'true' };
-    const relay = await herald(['relay', '--database', PG_URL, '--broker', 'sns://eu-west-1?endpoint=http://127.0.0.1:1'], env);
+    const relay = await herald(
+      ['relay', '--database', PG_URL, '--broker', 'sns://eu-west-1?endpoint=http://127.0.0.1:1', '--fail-fast'],
+      env,
+    );
     expect(relay.code).toBe(1);
     expect(relay.stderr).toContain('cannot reach sns');
     expect(relay.stderr).not.toContain('not supported');

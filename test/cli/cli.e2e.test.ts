@@ -103,7 +103,7 @@ describe('herald CLI', () => {
   });
 
   it('names an unreachable Kafka and what to check', async () => {
-    const relay = await herald(['relay', '--database', PG_URL, '--schema', schema, '--kafka', 'kafka://127.0.0.1:9']);
+    const relay = await herald(['relay', '--database', PG_URL, '--schema', schema, '--kafka', 'kafka://127.0.0.1:9', '--fail-fast']);
     expect(relay.code).toBe(1);
     expect(relay.stderr).toContain('herald: cannot reach kafka at 127.0.0.1:9');
     expect(relay.stderr).toContain('check the address and that the broker is running');
@@ -113,6 +113,13 @@ describe('herald CLI', () => {
     const relay = await herald(['relay', '--database', PG_URL, '--kafka', 'kafka://nohost']);
     expect(relay.code).toBe(2);
     expect(relay.stderr).toContain("kafka address 'nohost' must be host:port");
+  });
+
+  it('never prints the password of a Kafka address it refuses', async () => {
+    const relay = await herald(['relay', '--database', PG_URL, '--broker', 'kafka://u:s3cret@127.0.0.1:9']);
+    expect(relay.code).toBe(2);
+    expect(relay.stderr).toContain("kafka address '***@127.0.0.1:9' must be host:port");
+    expect(relay.stderr + relay.stdout).not.toContain('s3cret');
   });
 
   it('prints help for every command', async () => {

@@ -58,9 +58,11 @@ describe('herald on sqlite (built CLI)', () => {
       VALUES (999, 'dead-1', 'orders.order-placed.v1', 'b', 't', '/s', 'now', '{}', 0, 3, 'broker said no')`,
     ).run();
     db.close();
+    // A dead letter is a warning: exit 1, unless --exit-zero.
     const status = await herald(['status', '--database', url, '--json']);
-    expect(status.code, status.stderr).toBe(0);
+    expect(status.code, status.stderr).toBe(1);
     expect(JSON.parse(status.stdout)).toMatchObject({ pending: 1, deadLettered: 1, relays: 0 });
+    expect((await herald(['status', '--database', url, '--json', '--exit-zero'])).code).toBe(0);
     const letters = await herald(['dead-letters', '--database', url, '--json']);
     expect(JSON.parse(letters.stdout)).toMatchObject([{ eventId: 'dead-1', attempts: 3, lastError: 'broker said no' }]);
     const requeue = await herald(['dead-letters', '--database', url, '--requeue', '--json']);

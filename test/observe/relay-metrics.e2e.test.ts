@@ -1,7 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -9,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { migratePostgres } from '../../src/postgres/migrate.js';
 import { PostgresOutbox } from '../../src/postgres/outbox.js';
 import { orderContracts, orderPlaced } from '../support/contracts.js';
+import { freePort, get, promtool, sample } from '../support/metrics.js';
 import { KAFKA, PG_URL, createTopic, exited, herald, pgClient, startRelay, uniqueName, waitFor } from '../support/services.js';
 
 // A real `herald relay --metrics` process (dist/, built first) against PostgreSQL and Kafka; the
@@ -27,48 +27,6 @@ afterEach(async () => {
 afterAll(async () => {
   await db.end();
 });
-
-/** A TCP port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** The value of one series in a Prometheus text exposition, or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
-
-async function get(url: string): Promise<{ status: number; text: string }> {
-  try {
-    const res = await fetch(url);
-    return { status: res.status, text: await res.text() };
-  } catch {
-    return { status: 0, text: '' };
-  }
-}
-
-/** promtool's complaints about an exposition ('' when none). */
-function promtool(text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', (err) => reject(new Error(`promtool not found (scripts/services.sh installs Debian's prometheus): ${err.message}`)));
-    child.on('close', (code) => resolve(code === 0 ? '' : out || `promtool exited ${code}`));
-    child.stdin.end(text);
-  });
-}
 
 async function setup(brokerArgs: (topic: string) => string[], kafkaTopic = true) {
   const schema = uniqueName('metrics');

@@ -463,8 +463,10 @@ describe('logical relay processes', () => {
     const ids = await writeRounds(t.outbox, ['st-0', 'st-1', 'st-2', 'st-3'], 25);
     const args = ['status', '--database', PG_URL, '--schema', t.schema, '--json'];
 
+    // A warning makes status exit 1 (--exit-zero keeps 0), so it can gate a check.
     const idle = await herald([...args, '--max-lag', '1']);
-    expect(idle.code, idle.stderr).toBe(0);
+    expect(idle.code, idle.stderr).toBe(1);
+    expect((await herald([...args, '--max-lag', '1', '--exit-zero'])).code).toBe(0);
     const before = JSON.parse(idle.stdout) as StatusJson;
     expect(before.pending).toBe(100);
     expect(before.slot).toMatchObject({ slot: t.slot, active: false });

@@ -93,6 +93,42 @@ describe('PostgresOutbox with node-postgres', () => {
     expect(await count()).toBe(before);
   });
 
+  it("refuses a NUL in the partition key before any SQL, so the caller's transaction goes on", async () => {
+    const before = await count();
+    await db.query('BEGIN');
+    await expect(outbox.append(db, 'orders.order-placed', orderPlaced('c-\u0000-6'))).rejects.toThrow(
+      "event attribute 'partitionkey' contains a NUL character (U+0000)",
+    );
+    // Nothing reached the server: the transaction is not aborted and can still commit work.
+    await outbox.append(db, 'orders.order-placed', orderPlaced('c-6'));
+    await db.query('COMMIT');
+    expect(await count()).toBe(before + 1);
+  });
+
+  it('refuses, at append, an event over maxEventBytes, naming the limit, before any SQL', async () => {
+    const before = await count();
+    const small = new PostgresOutbox({ contracts, source: '/test', schema, maxEventBytes: 2_000 });
+    await db.query('BEGIN');
+    const big = orderPlaced('c-7', 0, { lines: [{ sku: 'x'.repeat(5_000), quantity: 1, unitPrice: 10 }] });
+    await expect(small.append(db, 'orders.order-placed', big)).rejects.toThrow(
+      /event for contract 'orders.order-placed' is \d+ bytes, over the limit of 2000 bytes \(maxEventBytes\)/,
+    );
+    // The default limit (1 MB, under Kafka's message.max.bytes) refuses a 5 MB event too.
+    await expect(
+      outbox.append(
+        db,
+        'orders.order-placed',
+        orderPlaced('c-7', 0, { lines: [{ sku: 'x'.repeat(5_000_000), quantity: 1, unitPrice: 10 }] }),
+      ),
+    ).rejects.toThrow(/over the limit of 1000000 bytes/);
+    await small.append(db, 'orders.order-placed', orderPlaced('c-7'));
+    await db.query('COMMIT');
+    expect(await count()).toBe(before + 1);
+    expect(() => new PostgresOutbox({ contracts, source: '/test', schema, maxEventBytes: 0 })).toThrow(
+      "option 'maxEventBytes' must be a positive integer, got 0",
+    );
+  });
+
   it('keeps the order of a multi-event append in the ids', async () => {
     await db.query('BEGIN');
     const events = await outbox.appendMany(

@@ -46,13 +46,17 @@ describe('herald load from other brokers (processes)', () => {
       await chmod(dir, 0o755);
       const file = join(dir, 'w.duckdb');
       const args = ['load', '--broker', broker.url, '--warehouse', `duckdb:${file}`, '--contracts', CONTRACTS, '--topics', topic];
-      const loader = startHerald([...args, '--group', uniqueName('g'), '--create-subscriptions', '--debug']);
-      // The subscription (queue, consumer group) exists once the loader has started.
-      expect(await waitFor(async () => loader.log.join('').includes('loader started'), 20_000, 100), loader.log.join('')).toBe(true);
+      // The topic (RabbitMQ: the exchange) exists before the loader subscribes to it, so this
+      // test does not depend on another one having declared it.
       const publisher = await publisherFor(broker.url, { createTopics: true });
       const events = orders(topic, 60);
+      let loader: ReturnType<typeof startHerald> | undefined;
       try {
         await publisher.prepare([topic]);
+        loader = startHerald([...args, '--group', uniqueName('g'), '--create-subscriptions', '--debug']);
+        const log = loader.log;
+        // The subscription (queue, consumer group) exists once the loader has started.
+        expect(await waitFor(async () => log.join('').includes('loader started'), 20_000, 100), log.join('')).toBe(true);
         await publisher.publish(events);
         await publisher.publish(events.slice(0, 10)); // a replay: the same ids again
       } finally {

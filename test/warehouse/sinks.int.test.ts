@@ -159,7 +159,13 @@ for (const target of [duckTarget(), pgTarget()]) {
       const data = shipment();
       const result = await load(sink, await contracts(), [incoming(data)]);
       await sink.close();
-      expect(result).toEqual({ inserted: 1, duplicates: 0, deadLettered: 0 });
+      expect(result).toEqual({
+        inserted: 1,
+        duplicates: 0,
+        deadLettered: 0,
+        tables: { test_shipment_sent: { inserted: 1, duplicates: 0 } },
+        deadLetteredByTopic: {},
+      });
       const [row] = await target.rows(`SELECT * FROM ${target.table('test_shipment_sent')}`);
       const r = row!;
       expect(r.shipment_id).toBe(data.shipmentId);
@@ -232,8 +238,13 @@ for (const target of [duckTarget(), pgTarget()]) {
       const sink = await target.make();
       const e = incoming(shipment());
       const list = await contracts();
-      expect(await load(sink, list, [e, e, incoming(shipment())])).toEqual({ inserted: 2, duplicates: 0, deadLettered: 0 });
-      expect(await load(sink, list, [e])).toEqual({ inserted: 0, duplicates: 1, deadLettered: 0 });
+      expect(await load(sink, list, [e, e, incoming(shipment())])).toMatchObject({ inserted: 2, duplicates: 0, deadLettered: 0 });
+      expect(await load(sink, list, [e])).toMatchObject({
+        inserted: 0,
+        duplicates: 1,
+        deadLettered: 0,
+        tables: { test_shipment_sent: { inserted: 0, duplicates: 1 } },
+      });
       await sink.close();
       const [row] = await target.rows(`SELECT count(*) AS n, count(DISTINCT _event_id) AS ids FROM ${target.table('test_shipment_sent')}`);
       expect(Number(row!.n)).toBe(2);
@@ -301,7 +312,13 @@ for (const target of [duckTarget(), pgTarget()]) {
       const badTime = incoming(shipment(), '1.0.0', { time: 'yesterday' });
       const result = await load(sink, await contracts(), [good, wrongType, unknownKey, notJson, unknownContract, badTime]);
       await sink.close();
-      expect(result).toEqual({ inserted: 1, duplicates: 0, deadLettered: 5 });
+      expect(result).toMatchObject({
+        inserted: 1,
+        duplicates: 0,
+        deadLettered: 5,
+        tables: { test_shipment_sent: { inserted: 1, duplicates: 0 } },
+      });
+      expect(Object.values(result.deadLetteredByTopic ?? {}).reduce((a, b) => a + b, 0)).toBe(5);
       const dead = await target.rows(`SELECT id, reason, data FROM ${target.table('herald_load_dead_letters')}`);
       const reasonOf = Object.fromEntries(dead.map((d) => [d.id, String(d.reason)]));
       expect(reasonOf[wrongType.attributes.id!]).toMatch(/contract 'test\.shipment-sent' version 1\.0\.0 is invalid at \/parcels/);

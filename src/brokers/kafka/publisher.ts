@@ -1,6 +1,7 @@
 import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
 import { importPeer } from '../peer.js';
 import { bounded } from '../bounded.js';
+import { maskCredentials } from '../mask.js';
 import { ceAttributes, type OutgoingEvent, type Publisher } from '../publisher.js';
 
 /** Options of {@link KafkaPublisher}. Defaults are in {@link kafkaDefaults}. */
@@ -252,7 +253,11 @@ export function parseKafkaBrokers(brokers: string | readonly string[]): string[]
       : [...brokers];
   const bad = list.find((b) => !/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(b.trim()));
   if (list.length === 0 || bad !== undefined) {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `kafka address '${bad ?? ''}' must be host:port, as in kafka://127.0.0.1:9092`, {
+    // A user:password@ part is not an address Herald can use, and must never be echoed back.
+    const credentials = bad?.includes('@') === true;
+    const shown = credentials ? maskCredentials(bad) : (bad ?? '');
+    const hint = credentials ? '; credentials in a kafka:// URL are not supported, give host:port only' : '';
+    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `kafka address '${shown}' must be host:port, as in kafka://127.0.0.1:9092${hint}`, {
       details: { option: 'kafka' },
     });
   }

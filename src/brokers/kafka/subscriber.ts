@@ -82,6 +82,8 @@ export class KafkaSubscriber implements Subscriber {
   #kafka: KafkaModule | undefined;
   #consumer: Consumer | undefined;
   #closed: Promise<void> | undefined;
+  /** The offsets this process committed last, per `topic:partition`: the base of {@link lag}. */
+  readonly #committed = new Map<string, { topic: string; partition: number; offset: bigint }>();
 
   constructor(options: KafkaSubscriberOptions) {
     this.#settings = subscriberSettings('kafka', options);
@@ -160,6 +162,26 @@ export class KafkaSubscriber implements Subscriber {
     }
   }
 
+  /**
+   * Per topic, the end offsets of the partitions this process committed offsets for, minus those
+   * offsets (0 at the least): one ListOffsets request. A partition moved to another member by a
+   * rebalance keeps its last value here until this process commits it again.
+   */
+  async lag(): Promise<ReadonlyMap<string, number>> {
+    const lag = new Map<string, number>();
+    const consumer = this.#consumer;
+    if (!consumer || this.#committed.size === 0) return lag;
+    const topics = [...new Set([...this.#committed.values()].map((c) => c.topic))];
+    const what = `cannot read the end offsets of kafka topic(s) ${this.#topicList()}`;
+    const ends = await this.#bounded(consumer.listOffsets({ topics, timestamp: -1n }), what);
+    for (const c of this.#committed.values()) {
+      const end = ends.get(c.topic)?.[c.partition];
+      if (end === undefined) continue;
+      lag.set(c.topic, (lag.get(c.topic) ?? 0) + Math.max(0, Number(end - c.offset)));
+    }
+    return lag;
+  }
+
   async close(): Promise<void> {
     this.#closing.abort();
     this.#closed ??= (async () => {
@@ -209,7 +231,15 @@ export class KafkaSubscriber implements Subscriber {
       () => new Error('no answer from the group coordinator'),
     );
     // A stream that arrives after the caller stopped waiting for it must not keep fetching.
-    const abandon = (): void => void consuming.then((s) => closeStream(s, o.timeoutMs)).catch(() => undefined);
+    // Its own start-up (offsets read in the stream's construction) may still fail once the
+    // consumer is closed: that error has nobody to tell, and unheard it would end the process.
+    const abandon = (): void =>
+      void consuming
+        .then((s) => {
+          s.on('error', () => undefined);
+          return closeStream(s, o.timeoutMs);
+        })
+        .catch(() => undefined);
     const result = await untilStopped(joined, stop).catch((cause: unknown) => {
       abandon();
       return this.#fail(cause, what);
@@ -236,6 +266,7 @@ export class KafkaSubscriber implements Subscriber {
         await this.#bounded(this.#consumer!.commit({ offsets: [...next.values()] }), what).catch((cause: unknown) =>
           this.#fail(cause, what),
         );
+        for (const [key, c] of next) this.#committed.set(key, c);
       },
     };
   }

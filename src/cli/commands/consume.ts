@@ -10,6 +10,11 @@ import { storeKindOf } from '../../store/store-url.js';
 import { SelfConsumer, type EventHandlers } from '../../patterns/listen.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';
+import { consumerObservability } from '../consumer-observability.js';
+import { positiveMs } from '../positive-ms.js';
+import { parseMetricsAddress } from '../../observe/metrics-address.js';
+import { registerInboxMetrics } from '../../observe/inbox-metrics.js';
+import type { SelfConsumerObserver } from '../../patterns/consumer-observer.js';
 
 /** Flags of `herald consume`; defaults in {@link consumeDefaults}. */
 export interface ConsumeFlags extends Pick<HeraldConfig, 'database' | 'broker' | 'kafka' | 'contracts'> {
@@ -27,6 +32,10 @@ export interface ConsumeFlags extends Pick<HeraldConfig, 'database' | 'broker' |
   inboxSchema?: string;
   maxBatch?: number;
   maxWaitMs?: number;
+  /** `HOST:PORT` or `PORT` of the metrics and health server; off when absent. */
+  metrics?: string;
+  /** With `metrics`: ms between two reads of the consumer lag (Kafka). */
+  metricsLagInterval?: number;
   json?: boolean;
   debug?: boolean;
 }
@@ -45,7 +54,9 @@ export interface ConsumeControl {
  * tables (idempotent), then applies every event of the topics to the database through its
  * handler, each exactly once, until SIGTERM or SIGINT. On the first signal the batch in hand is
  * committed and acknowledged, then it exits 0; a second signal exits at once (the broker
- * redelivers whatever was not acknowledged, and the inbox skips what already committed).
+ * redelivers whatever was not acknowledged, and the inbox skips what already committed). With
+ * `--metrics` it serves `/metrics` (see `registerInboxMetrics`), `/healthz` and `/readyz` (see
+ * `consumerHealth`) from before it connects until it stops.
  */
 export async function consumeCommand(flags: ConsumeFlags, control: ConsumeControl = {}): Promise<void> {
   // Only the shared settings come from the config file and the environment; the rest are flags.
@@ -57,6 +68,8 @@ export async function consumeCommand(flags: ConsumeFlags, control: ConsumeContro
     ...(flags.contracts === undefined ? {} : { contracts: flags.contracts }),
   });
   const log = consoleLogger({ json: flags.json === true, debug: flags.debug === true });
+  // Parsed before anything connects, so a bad --metrics fails fast with CONFIG_INVALID.
+  const metricsAt = flags.metrics === undefined ? undefined : parseMetricsAddress(flags.metrics);
   const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
   const broker =
     config.broker ??
@@ -79,34 +92,64 @@ export async function consumeCommand(flags: ConsumeFlags, control: ConsumeContro
   const inbox = { schema: flags.inboxSchema ?? consumeDefaults.inboxSchema };
 
   const kind = storeKindOf(database);
-  if (kind === 'mysql') await migrateMysqlInbox(database, inbox);
-  else await migrateInbox(database, inbox);
-  const subscriber = await subscriberFor(broker, {
-    topics,
-    group,
-    createSubscriptions: flags.createSubscriptions === true,
-    ...(flags.maxBatch === undefined ? {} : { maxBatch: Number(flags.maxBatch) }),
-    ...(flags.maxWaitMs === undefined ? {} : { maxWaitMs: Number(flags.maxWaitMs) }),
-  });
   let runtime: SelfConsumer | undefined;
-  const onAbort = (): void => runtime?.stop();
-  const removeSignals = onStopSignals(log, onAbort, 'finishing the batch in hand', 'the broker redelivers what was not acknowledged');
-  const progress = setInterval(() => runtime && log.info('consuming', { ...runtime.stats }), 10_000);
-  progress.unref();
+  const observe =
+    metricsAt &&
+    consumerObservability({
+      address: metricsAt,
+      logger: log,
+      ...(flags.metricsLagInterval === undefined ? {} : { lagIntervalMs: positiveMs(flags.metricsLagInterval, '--metrics-lag-interval') }),
+      storage: 'database',
+    });
+  if (observe) registerInboxMetrics(observe.registry, { consumer: () => runtime, name: consumer, store: kind, topics });
+  const observer: SelfConsumerObserver | undefined = observe && {
+    prepared: () => observe.health.prepared(),
+    batchApplied: () => observe.health.batchDone(),
+    failed: (where, err) => observe.health.failed(where === 'broker' ? 'broker' : 'storage', err),
+  };
+  // Listening first: while the inbox is migrated and the group joined, /readyz says what it waits for.
+  await observe?.start();
   try {
-    runtime = new SelfConsumer({ subscriber, database, consumer, handlers, contracts, inbox, logger: log });
-    control.signal?.addEventListener('abort', onAbort, { once: true });
-    if (control.signal?.aborted) runtime.stop();
-    await runtime.prepare();
-    log.info('consumer started', { subscriber: subscriber.name, group, consumer, topics, handlers: [...types], inbox: inbox.schema });
-    await runtime.run();
-    log.info('consumer stopped', { ...runtime.stats });
+    if (kind === 'mysql') await migrateMysqlInbox(database, inbox);
+    else await migrateInbox(database, inbox);
+    const subscriber = await subscriberFor(broker, {
+      topics,
+      group,
+      createSubscriptions: flags.createSubscriptions === true,
+      ...(flags.maxBatch === undefined ? {} : { maxBatch: Number(flags.maxBatch) }),
+      ...(flags.maxWaitMs === undefined ? {} : { maxWaitMs: Number(flags.maxWaitMs) }),
+    });
+    observe?.watchLag(subscriber, group, topics);
+    const onAbort = (): void => runtime?.stop();
+    const removeSignals = onStopSignals(log, onAbort, 'finishing the batch in hand', 'the broker redelivers what was not acknowledged');
+    const progress = setInterval(() => runtime && log.info('consuming', { ...runtime.stats }), 10_000);
+    progress.unref();
+    try {
+      runtime = new SelfConsumer({
+        subscriber,
+        database,
+        consumer,
+        handlers,
+        contracts,
+        inbox,
+        logger: log,
+        ...(observer ? { observer } : {}),
+      });
+      control.signal?.addEventListener('abort', onAbort, { once: true });
+      if (control.signal?.aborted) runtime.stop();
+      await runtime.prepare();
+      log.info('consumer started', { subscriber: subscriber.name, group, consumer, topics, handlers: [...types], inbox: inbox.schema });
+      await runtime.run();
+      log.info('consumer stopped', { ...runtime.stats });
+    } finally {
+      clearInterval(progress);
+      control.signal?.removeEventListener('abort', onAbort);
+      removeSignals();
+      await runtime?.close();
+      await subscriber.close();
+    }
   } finally {
-    clearInterval(progress);
-    control.signal?.removeEventListener('abort', onAbort);
-    removeSignals();
-    await runtime?.close();
-    await subscriber.close();
+    await observe?.stop();
   }
 }
 

@@ -1,6 +1,8 @@
 import { storeFor } from '../../store/store-url.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { printResult, table } from '../output.js';
+import { progressLine } from '../progress.js';
+import { requeueInBatches } from '../requeue-batches.js';
 
 /** Flags of `herald dead-letters`. */
 export interface DeadLetterFlags extends Partial<HeraldConfig> {
@@ -11,13 +13,23 @@ export interface DeadLetterFlags extends Partial<HeraldConfig> {
   limit?: number;
 }
 
-/** `herald dead-letters`: lists dead-lettered events, or moves them back to the outbox with `--requeue`. */
+/**
+ * `herald dead-letters`: lists dead-lettered events, or moves them back to the outbox with
+ * `--requeue`, 1000 per transaction (see `requeueInBatches`), with a progress line on stderr only
+ * when it is a terminal and not `--json`.
+ */
 export async function deadLettersCommand(flags: DeadLetterFlags): Promise<void> {
   const config = await loadConfig(flags);
   const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
   const store = await storeFor(database, config.schema === undefined ? {} : { schema: config.schema });
   if (flags.requeue) {
-    const moved = await store.requeue(flags.id?.length ? flags.id : undefined);
+    const progress = progressLine('requeued', { json: flags.json === true });
+    let moved: number;
+    try {
+      moved = await requeueInBatches(store, flags.id?.length ? flags.id : undefined, (n, total) => progress.update(n, total));
+    } finally {
+      progress.end();
+    }
     printResult(flags.json === true, { requeued: moved }, () => `requeued ${moved} event(s) into the outbox`);
     return;
   }

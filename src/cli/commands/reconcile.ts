@@ -4,6 +4,7 @@ import { runReconcile, type ReconcileRun } from '../../patterns/reconcile-run.js
 import type { ReconcileGroup, SourceReconciliation } from '../../patterns/reconcile.js';
 import { loadConfig, required } from '../config.js';
 import { printResult, table } from '../output.js';
+import { progressLine } from '../progress.js';
 
 /** Flags of `herald reconcile`. */
 export interface ReconcileFlags {
@@ -43,7 +44,8 @@ const SHOWN = 10;
  * `--since`/`--until`. Prints a table per source and up to 10 ids per non-zero category
  * (`--json`: the whole {@link ReconcileRun}), and resolves to the run. Sets `process.exitCode = 1`
  * when anything is missing, duplicated or unexpected, so it can gate CI or alerting. Bad options
- * throw `CONFIG_INVALID`; nothing is written anywhere.
+ * throw `CONFIG_INVALID`; nothing is written anywhere. While Kafka is read, a progress line goes to
+ * stderr when it is a terminal and not `--json`.
  */
 export async function reconcileCommand(flags: ReconcileFlags): Promise<ReconcileRun> {
   const config = await loadConfig(
@@ -76,6 +78,8 @@ export async function reconcileCommand(flags: ReconcileFlags): Promise<Reconcile
       details: { option: 'timeout' },
     });
   }
+  // Reading a large topic takes a while; a person at a terminal sees how far it got.
+  const progress = progressLine('reading kafka (offsets)', { json: flags.json === true });
   const run = await runReconcile({
     database,
     expectedSql: flags.expectedSql,
@@ -87,7 +91,8 @@ export async function reconcileCommand(flags: ReconcileFlags): Promise<Reconcile
     ...(flags.since === undefined ? {} : { from: isoTime(flags.since, 'since') }),
     ...(flags.until === undefined ? {} : { to: isoTime(flags.until, 'until') }),
     ...(flags.timeout === undefined ? {} : { timeoutMs: flags.timeout }),
-  });
+    onKafkaProgress: (read, total) => progress.update(read, total),
+  }).finally(() => progress.end());
   printResult(flags.json === true, run, () => human(run));
   if (!run.ok) process.exitCode = 1;
   return run;

@@ -9,8 +9,9 @@ import { storeFor, storeKindOf } from '../../store/store-url.js';
 import { logicalNeedsPostgres } from './migrate.js';
 import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { onStopSignals } from '../stop-signals.js';
-import { HeraldError, ErrorCodes } from '../../errors.js';
+import { startWithBackoff } from '../start-with-backoff.js';
 import { relayObservability } from '../relay-observability.js';
+import { positiveMs } from '../positive-ms.js';
 import { parseMetricsAddress } from '../../observe/metrics-address.js';
 import type { MonitoredStatus } from '../../observe/outbox-status-monitor.js';
 import type { OutboxStore } from '../../store/port.js';
@@ -22,6 +23,8 @@ export interface RelayFlags extends Partial<HeraldConfig> {
   metrics?: string;
   /** With `metrics`: ms between two outbox status reads for the backlog gauges. */
   metricsStatusInterval?: number;
+  /** Exit 1 at start-up when the broker or the database is unreachable, instead of waiting. */
+  failFast?: boolean;
   json?: boolean;
   debug?: boolean;
 }
@@ -31,6 +34,8 @@ export interface RelayFlags extends Partial<HeraldConfig> {
  * with `source: logical`, from the replication slot. On the first signal it finishes the batch in
  * flight, records it, releases its buckets (or confirms its slot position) and exits 0; a second
  * signal exits at once (nothing is lost: undelivered events stay in the outbox or the slot).
+ * Started while the broker or the database is unreachable, it waits for them with backoff (as it
+ * does mid-run) unless `failFast`.
  */
 export async function relayCommand(flags: RelayFlags): Promise<void> {
   const config = await loadConfig(flags);
@@ -86,19 +91,32 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
     ...numeric(config.relay ?? {}),
     ...(observe ? { observer: observe.observer } : {}),
   }));
-  let removeSignals = (): void => undefined;
+  // Signals are handled from the start: a relay still waiting for its broker or database stops
+  // waiting and exits 0.
+  const starting = new AbortController();
+  const removeSignals = onStopSignals(
+    log,
+    () => {
+      starting.abort();
+      void relay.stop();
+    },
+    'draining the batch in flight',
+    'undelivered events stay in the outbox',
+  );
+  const wait = { log, failFast: flags.failFast === true, signal: starting.signal };
   try {
     // Listening first: while the relay connects, /healthz answers and /readyz says what it waits for.
     await observe?.start();
-    await publisher.prepare(topics);
-    await source.start();
+    const started =
+      (await startWithBackoff(`broker ${publisher.name}`, () => publisher.prepare(topics), wait)) &&
+      (await startWithBackoff(`${kind} outbox`, () => source.start(), wait));
+    if (!started) return;
     log.info('relay started', {
       source: source.name,
       publisher: publisher.name,
       ...(source instanceof LogicalSource ? { slot: source.slot } : { instance: source.instanceId }),
       topics: topics.length,
     });
-    removeSignals = onStopSignals(log, () => void relay.stop(), 'draining the batch in flight', 'undelivered events stay in the outbox');
     await relay.run();
     log.info('relay stopped', { ...relay.stats, ...(source instanceof LogicalSource ? source.stats : {}) });
   } finally {
@@ -121,16 +139,6 @@ function statusReader(database: string, config: HeraldConfig): () => Promise<Mon
   }
   let store: Promise<OutboxStore> | undefined;
   return async () => (await (store ??= storeFor(database, schema))).status();
-}
-
-function positiveMs(value: unknown, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new HeraldError(ErrorCodes.CONFIG_INVALID, `${flag} must be a positive number of milliseconds, got '${String(value)}'`, {
-      details: { option: flag.replace(/^--/, '') },
-    });
-  }
-  return n;
 }
 
 function numeric(relay: NonNullable<HeraldConfig['relay']>): Partial<RelayOptions> {
