@@ -4,6 +4,8 @@ import type { ContractRegistry } from '../contracts/registry.js';
 import { HeraldError, ErrorCodes, isHeraldError, messageOf, type ErrorCode } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
+import { withSendSpan } from '../observe/messaging-spans.js';
+import { loadTracing } from '../observe/tracing.js';
 import { backoffMs } from '../relay/backoff.js';
 import { waitUntilWoken } from '../relay/wake.js';
 
@@ -53,6 +55,9 @@ const LISTED_IDS = 10;
  * ids (all of them in `details.divergentEventIds`); its `code` and `retryable` are those of the
  * last failure (`EVENT_INVALID` or `CONTRACT_NOT_FOUND` when validation failed, and then nothing
  * was published). When the broker refused a batch, some of its events may have arrived anyway.
+ *
+ * With `@opentelemetry/api` installed, each attempt is a PRODUCER span `send <topic>`, the child
+ * of the caller's active span; a failed attempt is recorded on its span with status ERROR.
  */
 export async function publishDirect(publisher: Publisher, events: readonly HeraldEvent[], options: DirectPublishOptions): Promise<void> {
   const settings = directSettings(options);
@@ -66,9 +71,12 @@ export async function publishDirect(publisher: Publisher, events: readonly Heral
   }
   const log = options.logger ?? silentLogger;
   const signal = options.signal ?? new AbortController().signal;
+  const tracing = await loadTracing();
+  const messages = batch.map((o) => ({ id: o.event.id, topic: o.topic, traceparent: o.event.traceparent }));
   for (let attempt = 1; ; attempt++) {
     try {
-      await publisher.publish(batch);
+      // Each attempt is a span, the child of the caller's (the request that owes the events).
+      await withSendSpan(tracing, { system: publisher.name, messages }, () => publisher.publish(batch), { inActive: true });
       return;
     } catch (err) {
       const retryable = isHeraldError(err) && err.retryable;

@@ -9,7 +9,10 @@ import type { ContractRegistry } from '../contracts/registry.js';
 import type { IncomingEvent, Subscriber, SubscriberBatch } from '../brokers/subscriber.js';
 import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
+import type { Span } from '@opentelemetry/api';
 import { silentLogger, type Logger } from '../observe/logger.js';
+import { withProcessSpan } from '../observe/messaging-spans.js';
+import { loadTracing, type Tracing } from '../observe/tracing.js';
 import { isConnectionError, type PgClient } from '../postgres/connect.js';
 import { backoffMs } from '../relay/backoff.js';
 import { sleep } from '../relay/wake.js';
@@ -125,6 +128,10 @@ class HandlerFailed extends Error {
  * change (an order just placed is not yet in `orders`). Answer the caller from the event itself,
  * or wait for the inbox to hold its id, not from a query of the tables the handler writes. This
  * is the pattern's price for having no dual write.
+ *
+ * **Tracing.** With `@opentelemetry/api` installed, each event is applied in a CONSUMER span
+ * `process <topic>` whose parent is the event's `traceparent`, so the handler's queries join the
+ * trace of the request that produced the event; a dead-lettered event sets the status ERROR.
  */
 export class SelfConsumer {
   readonly stats: SelfConsumerStats = { batches: 0, received: 0, applied: 0, duplicates: 0, deadLettered: 0, retries: 0 };
@@ -135,6 +142,7 @@ export class SelfConsumer {
   readonly #log: Logger;
   readonly #stop = new AbortController();
   #prepared = false;
+  #tracing: Tracing | undefined;
 
   constructor(options: SelfConsumerOptions) {
     this.#options = { ...selfConsumerDefaults, ...options };
@@ -182,6 +190,7 @@ export class SelfConsumer {
   async run(): Promise<void> {
     try {
       await this.prepare();
+      this.#tracing = await loadTracing();
       let outage = 0;
       while (!this.#stop.signal.aborted) {
         try {
@@ -228,7 +237,7 @@ export class SelfConsumer {
   }
 
   async #consume(batch: SubscriberBatch): Promise<void> {
-    for (const incoming of batch.events) await this.#handle(incoming);
+    for (const incoming of batch.events) await this.#traced(incoming);
     this.stats.batches++;
     this.#options.observer?.batchApplied?.(batch.events.length);
     try {
@@ -241,7 +250,15 @@ export class SelfConsumer {
     this.#log.debug('applied a batch', { events: batch.events.length });
   }
 
-  async #handle(e: IncomingEvent): Promise<void> {
+  /** Applies one event, in its span when tracing is on. */
+  #traced(e: IncomingEvent): Promise<void> {
+    if (this.#tracing === undefined) return this.#handle(e, undefined);
+    const message = { id: e.attributes.id, topic: e.topic, traceparent: e.attributes.traceparent };
+    const op = { system: this.#options.subscriber.name, messages: [message], group: this.#options.consumer };
+    return withProcessSpan(this.#tracing, op, (span) => this.#handle(e, span));
+  }
+
+  async #handle(e: IncomingEvent, span: Span | undefined): Promise<void> {
     this.stats.received++;
     const a = e.attributes;
     const id = a.id || `${e.topic}@${e.position}`;
@@ -255,7 +272,7 @@ export class SelfConsumer {
       data: e.data,
     });
     const resolved = this.#resolve(e);
-    if (typeof resolved === 'string') return this.#deadLetter(dead(resolved));
+    if (typeof resolved === 'string') return this.#deadLetter(dead(resolved), span);
     const { event, handler } = resolved;
     try {
       const consumer = this.#options.consumer;
@@ -268,6 +285,7 @@ export class SelfConsumer {
       });
       if (applied) this.stats.applied++;
       else this.stats.duplicates++;
+      span?.setAttribute('herald.inbox.duplicate', !applied);
       countForTopic(this.byTopic, e.topic, applied ? 'applied' : 'skipped');
     } catch (err) {
       if (!(err instanceof HandlerFailed)) throw err;
@@ -276,7 +294,7 @@ export class SelfConsumer {
       const failed = `handler of event type '${event.type}' failed`;
       const code = (err.failure as { code?: unknown } | null)?.code;
       const logged = `${failed}${typeof code === 'string' ? ` (sqlstate ${code})` : ''}; the error is in ${this.#db.deadLetterTable}`;
-      await this.#deadLetter(dead(`${failed}: ${messageOf(err.failure)}`), logged);
+      await this.#deadLetter(dead(`${failed}: ${messageOf(err.failure)}`), span, logged);
     }
   }
 
@@ -320,7 +338,9 @@ export class SelfConsumer {
   }
 
   /** Records a dead letter; `logged` replaces the reason in the log line when that may quote event data. */
-  async #deadLetter(letter: InboxDeadLetter, logged = letter.reason): Promise<void> {
+  async #deadLetter(letter: InboxDeadLetter, span: Span | undefined, logged = letter.reason): Promise<void> {
+    // The span gets the log line's words, never the stored reason that may quote event data.
+    if (span && this.#tracing) span.setStatus({ code: this.#tracing.api.SpanStatusCode.ERROR, message: `dead-lettered: ${logged}` });
     // No handler runs here, so a failure is the runtime's own and stops it (after retries).
     const recorded = await this.#transact(letter.eventId, (tx) => this.#db.deadLetter(tx, this.#options.consumer, letter));
     if (!recorded) {

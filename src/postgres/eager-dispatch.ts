@@ -7,6 +7,8 @@ import { outboxDefaults, outboxNames, type OutboxNames, type PostgresOutboxSchem
 import { recordFromRow } from '../relay/outbox-record.js';
 import { PgSession } from './session.js';
 import type { RelayRecord } from '../relay/source.js';
+import { withSendSpan } from '../observe/messaging-spans.js';
+import { loadTracing } from '../observe/tracing.js';
 
 /** Options of {@link EagerDispatcher}. Defaults are in {@link eagerDefaults}. */
 export interface EagerDispatcherOptions extends PostgresOutboxSchemaOptions {
@@ -160,7 +162,11 @@ export class EagerDispatcher {
     if (records.length === 0) return { published: [], released, left };
     const eventIds = records.map((r) => r.outgoing.event.id);
     try {
-      await this.#publisher.publish(records.map((r) => r.outgoing));
+      const outgoing = records.map((r) => r.outgoing);
+      const messages = outgoing.map((o) => ({ id: o.event.id, topic: o.topic, traceparent: o.event.traceparent }));
+      // Dispatch runs right after the request's commit, so its span is the request's child.
+      const publish = (): Promise<void> => this.#publisher.publish(outgoing);
+      await withSendSpan(await loadTracing(), { system: this.#publisher.name, messages }, publish, { inActive: true });
     } catch (err) {
       const error = asHeraldError(err, `cannot publish ${records.length} event(s) eagerly`);
       await this.#release(records, error.message);

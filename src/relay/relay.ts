@@ -2,6 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
 import type { Publisher } from '../brokers/publisher.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
+import { withSendSpan } from '../observe/messaging-spans.js';
+import { loadTracing, type Tracing } from '../observe/tracing.js';
 import { backoffMs } from './backoff.js';
 import type { RelayRecord, RelaySource } from './source.js';
 import { waitUntilWoken } from './wake.js';
@@ -70,6 +72,10 @@ export interface RelayStats {
  * delivered, the refused one is retried later (holding back the rest of its key) and, once it was
  * refused `maxAttempts` times or refused as not retryable, moved to the dead-letter store. Other
  * keys keep flowing throughout.
+ *
+ * Tracing: with `@opentelemetry/api` installed, every publish call (a batch, or one event while
+ * a refused batch is taken apart) runs in a PRODUCER span `send <topic>` linked to each event's
+ * `traceparent`; a refused or failed call is recorded on its span with status ERROR.
  */
 export class Relay {
   readonly #source: RelaySource;
@@ -80,6 +86,7 @@ export class Relay {
   readonly stats: RelayStats = { delivered: 0, batches: 0, retried: 0, deadLettered: 0, refused: 0, brokerOutages: 0 };
   readonly #observer: RelayObserver;
   #running: Promise<void> | undefined;
+  #tracing: Tracing | undefined;
 
   constructor(options: RelayOptions) {
     this.#source = options.source;
@@ -114,6 +121,7 @@ export class Relay {
 
   async #loop(): Promise<void> {
     const signal = this.#stop.signal;
+    this.#tracing = await loadTracing();
     let outage = 0;
     while (!signal.aborted) {
       try {
@@ -142,7 +150,7 @@ export class Relay {
     const published = this.#observer.batchPublished;
     const started = published ? performance.now() : 0;
     try {
-      await this.#publisher.publish(batch.map((r) => r.outgoing));
+      await this.#publish(batch);
       published?.(batch.length, (performance.now() - started) / 1000, true);
     } catch (err) {
       published?.(batch.length, (performance.now() - started) / 1000, false);
@@ -163,7 +171,7 @@ export class Relay {
       const key = `${record.outgoing.topic}\u0000${record.outgoing.event.partitionkey}`;
       if (heldKeys.has(key)) continue;
       try {
-        await this.#publisher.publish([record.outgoing]);
+        await this.#publish([record]);
       } catch (err) {
         if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
         heldKeys.add(key);
@@ -173,6 +181,14 @@ export class Relay {
       await this.#source.delivered([record]);
       this.stats.delivered++;
     }
+  }
+
+  /** One publish call, in its span when tracing is on. */
+  #publish(records: readonly RelayRecord[]): Promise<void> {
+    const outgoing = records.map((r) => r.outgoing);
+    if (this.#tracing === undefined) return this.#publisher.publish(outgoing);
+    const messages = outgoing.map((o) => ({ id: o.event.id, topic: o.topic, traceparent: o.event.traceparent }));
+    return withSendSpan(this.#tracing, { system: this.#publisher.name, messages }, () => this.#publisher.publish(outgoing));
   }
 
   async #failed(record: RelayRecord, err: unknown): Promise<void> {

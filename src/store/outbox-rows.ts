@@ -2,6 +2,7 @@ import type { Contract } from '../contracts/contract.js';
 import type { ContractRegistry } from '../contracts/registry.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { event, type HeraldEvent } from '../event.js';
+import { activeTracing, activeTraceparent, loadTracing } from '../observe/tracing.js';
 
 /** One event to append: a contract id, its payload and optional envelope attributes. */
 export interface AppendInput<T = unknown> {
@@ -10,6 +11,10 @@ export interface AppendInput<T = unknown> {
   /** Pin a contract version; default is the highest loaded version. */
   readonly version?: string;
   readonly subject?: string;
+  /**
+   * W3C trace context of the work that caused the event. When omitted and `@opentelemetry/api`
+   * is installed, the active span's context is taken; otherwise the event has none.
+   */
   readonly traceparent?: string;
 }
 
@@ -49,13 +54,15 @@ export function checkSource(source: unknown): string {
 
 /**
  * Validates `input` against its contract (throws `EVENT_INVALID` / `CONTRACT_NOT_FOUND`) and
- * builds the envelope and the row. Pure: no I/O, so every store validates a whole batch before
- * it sends the first statement.
+ * builds the envelope and the row. No I/O, so every store validates a whole batch before it
+ * sends the first statement. An input without `traceparent` gets the active span's context
+ * when OpenTelemetry is loaded, so the relay and consumers can continue the caller's trace.
  */
 export function buildOutboxRow(contracts: ContractRegistry, source: string, input: AppendInput): BuiltRow {
   const contract: Contract = contracts.get(input.contract, input.version);
   contracts.validate(contract, input.data);
   const key = (input.data as Record<string, unknown>)[contract.partitionKey];
+  const traceparent = input.traceparent ?? activeTraceparent(activeTracing());
   const e = event({
     source,
     type: contract.eventType,
@@ -63,7 +70,7 @@ export function buildOutboxRow(contracts: ContractRegistry, source: string, inpu
     partitionkey: String(key),
     dataschema: contract.dataschema,
     ...(input.subject === undefined ? {} : { subject: input.subject }),
-    ...(input.traceparent === undefined ? {} : { traceparent: input.traceparent }),
+    ...(traceparent === undefined ? {} : { traceparent }),
   });
   return {
     event: e,
@@ -127,6 +134,8 @@ export class RowBuilder {
       });
     }
     this.#maxEventBytes = max;
+    // Loading starts here so that the first append finds OpenTelemetry ready (when installed).
+    void loadTracing();
   }
 
   /** {@link buildOutboxRow}, then `EVENT_INVALID` when the event is over `maxEventBytes`. */
