@@ -137,6 +137,9 @@ describe('relay processes', () => {
     expect(left).toBeGreaterThan(0);
 
     const second = t.relay();
+    // The first may have drained nearly all before it stopped: wait until the second runs, so
+    // the SIGTERM reaches a started relay and not a process still loading.
+    expect(await waitFor(async () => second.log.join('').includes('relay started'), 30_000, 50), second.log.join('')).toBe(true);
     expect(await waitFor(async () => (await t.pending()) === 0, 60_000, 300)).toBe(true);
     second.kill('SIGTERM');
     expect(await exited(second)).toBe(0);
@@ -174,6 +177,9 @@ describe('relay processes', () => {
     expect(first.log.join('')).toContain('draining the batch in flight');
 
     const second = t.relay();
+    // The first may have drained nearly all before it stopped: wait until the second runs, so
+    // the SIGTERM reaches a started relay and not a process still loading.
+    expect(await waitFor(async () => second.log.join('').includes('relay started'), 30_000, 50), second.log.join('')).toBe(true);
     expect(await waitFor(async () => (await t.pending()) === 0, 60_000, 300)).toBe(true);
     second.kill('SIGTERM');
     expect(await exited(second)).toBe(0);
