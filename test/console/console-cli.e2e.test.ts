@@ -12,6 +12,12 @@ afterAll(async () => {
 });
 
 describe('herald console (the built CLI)', () => {
+  it('refuses a malformed --listen before it connects, with an example on its own port', async () => {
+    const r = await herald(['console', '--database', PG_URL, '--listen', 'nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--listen must be HOST:PORT or PORT (e.g. 127.0.0.1:9465 or 9465), got 'nope'");
+  });
+
   it('prints its address and token, serves pages behind the token, requeues with a logged action, and exits 0 on SIGTERM', async () => {
     expect((await herald(['migrate', '--database', PG_URL, '--schema', schema])).code).toBe(0);
     const db = await pgClient();

@@ -29,7 +29,7 @@ export interface ConsoleFlags extends Partial<HeraldConfig> {
 export async function consoleCommand(flags: ConsoleFlags): Promise<void> {
   const config = await loadConfig(flags);
   const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
-  const address = parseMetricsAddress(flags.listen ?? `${consoleDefaults.host}:${consoleDefaults.port}`, '--listen');
+  const address = parseMetricsAddress(flags.listen ?? `${consoleDefaults.host}:${consoleDefaults.port}`, '--listen', consoleDefaults.port);
   const log = consoleLogger({ json: flags.json === true });
   const schema = config.schema === undefined ? {} : { schema: config.schema };
   const backend: ConsoleBackend =
