@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
 import { executorFor } from '../store/executor-for.js';
-import { RowBuilder, type WriterOptions, type AppendInput, type OutboxRow } from '../store/outbox-rows.js';
+import { OutboxRowBuilder, type WriterOptions, type AppendInput, type OutboxRow } from '../store/outbox-rows.js';
 import type { OutboxWriter } from '../store/port.js';
 import type { SqlExecutor, SqlResult } from '../store/sql-executor.js';
 import { mysqlDatabaseError } from './connect.js';
@@ -49,12 +49,12 @@ export function keyLockSlot(partitionKey: string): number {
  * written; the event exists if and only if the caller's transaction commits.
  */
 export class MysqlOutbox implements OutboxWriter {
-  readonly #rows: RowBuilder;
+  readonly #rows: OutboxRowBuilder;
   readonly #names: MysqlNames;
   readonly #oneSql: string;
 
   constructor(options: MysqlOutboxOptions) {
-    this.#rows = new RowBuilder(options);
+    this.#rows = new OutboxRowBuilder(options);
     this.#names = mysqlNames(options);
     this.#oneSql = appendOneSql(this.#names);
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
-import { RowBuilder, type WriterOptions, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
+import { OutboxRowBuilder, type WriterOptions, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
 import type { OutboxWriter } from '../store/port.js';
 import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from './schema.js';
 import { executorFor } from '../store/executor-for.js';
@@ -91,7 +91,7 @@ const LOCK_CLASS = 0x48524c44;
  * (see {@link PostgresOutboxOptions.holdMs}); that changes when they are delivered, never whether.
  */
 export class PostgresOutbox implements OutboxWriter {
-  readonly #rows: RowBuilder;
+  readonly #rows: OutboxRowBuilder;
   readonly #manySql: string;
   readonly #oneSql: string;
   readonly #names: { one: string; many: string } | undefined;
@@ -101,7 +101,7 @@ export class PostgresOutbox implements OutboxWriter {
   readonly #held: { oneSql: string; manySql: string; names: { one: string; many: string } | undefined } | undefined;
 
   constructor(options: PostgresOutboxOptions) {
-    this.#rows = new RowBuilder(options);
+    this.#rows = new OutboxRowBuilder(options);
     const names = outboxNames(options);
     const serializeKeys = options.serializeKeys ?? true;
     const mode = options.mode ?? 'table';

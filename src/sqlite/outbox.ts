@@ -8,7 +8,7 @@ import {
 } from '../data-layers/better-sqlite3.js';
 import { drizzleBetterSqlite3Client } from '../data-layers/drizzle.js';
 import { executorFor } from '../store/executor-for.js';
-import { RowBuilder, type WriterOptions, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
+import { OutboxRowBuilder, type WriterOptions, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
 import type { OutboxWriter } from '../store/port.js';
 import { sqliteDatabaseError } from './connect.js';
 import { sqliteNames, type SqliteOutboxSchemaOptions } from './schema.js';
@@ -42,14 +42,14 @@ function rowParams(r: OutboxRow): unknown[] {
  * transaction throws `TRANSACTION_REQUIRED` saying what to pass.
  */
 export class SqliteOutbox implements OutboxWriter {
-  readonly #rows: RowBuilder;
+  readonly #rows: OutboxRowBuilder;
   readonly #table: string;
   readonly #insertOne: string;
   /** The prepared single-row INSERT per better-sqlite3 connection, so each is compiled once. */
   readonly #prepared = new WeakMap<BetterSqlite3Like, BetterSqlite3StatementLike>();
 
   constructor(options: SqliteOutboxOptions) {
-    this.#rows = new RowBuilder(options);
+    this.#rows = new OutboxRowBuilder(options);
     this.#table = sqliteNames(options).outbox;
     this.#insertOne = `INSERT INTO ${this.#table} (${COLUMNS}) VALUES ${ROW_PLACEHOLDERS}`;
   }

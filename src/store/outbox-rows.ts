@@ -39,7 +39,7 @@ export interface BuiltRow {
 }
 
 /** Checks the CloudEvents `source` option once, for every store's writer. */
-export function checkSource(source: unknown): string {
+function checkSource(source: unknown): string {
   if (typeof source !== 'string' || source.length === 0) {
     throw new HeraldError(
       ErrorCodes.CONFIG_INVALID,
@@ -58,7 +58,7 @@ export function checkSource(source: unknown): string {
  * sends the first statement. An input without `traceparent` gets the active span's context
  * when OpenTelemetry is loaded, so the relay and consumers can continue the caller's trace.
  */
-export function buildOutboxRow(contracts: ContractRegistry, source: string, input: AppendInput): BuiltRow {
+function buildOutboxRow(contracts: ContractRegistry, source: string, input: AppendInput): BuiltRow {
   const contract: Contract = contracts.get(input.contract, input.version);
   contracts.validate(contract, input.data);
   const key = (input.data as Record<string, unknown>)[contract.partitionKey];
@@ -119,7 +119,7 @@ export interface WriterOptions {
  * Builds a store's outbox rows: the source and the size limit checked once, then every input
  * validated against its contract and its size before any SQL (see {@link buildOutboxRow}).
  */
-export class RowBuilder {
+export class OutboxRowBuilder {
   readonly #contracts: ContractRegistry;
   readonly #source: string;
   readonly #maxEventBytes: number;

@@ -4,7 +4,7 @@ import type { Publisher } from '../brokers/publisher.js';
 import { Relay, type RelayOptions, type RelayStats } from '../relay/relay.js';
 import type { RelayRecord, RelaySource } from '../relay/source.js';
 import { waitUntilWoken } from '../relay/wake.js';
-import { RowBuilder, type WriterOptions, type AppendInput, type BuiltRow } from '../store/outbox-rows.js';
+import { OutboxRowBuilder, type WriterOptions, type AppendInput, type BuiltRow } from '../store/outbox-rows.js';
 import type { OutboxWriter } from '../store/port.js';
 
 /** A transaction of an {@link InMemoryOutbox}: its appends become visible at `commit()`, and never after `rollback()`. */
@@ -43,7 +43,7 @@ export interface InMemoryDeadLetter {
  * {@link Relay}. One relay at a time; nothing survives the process. Never a production store.
  */
 export class InMemoryOutbox implements OutboxWriter {
-  readonly #rows: RowBuilder;
+  readonly #rows: OutboxRowBuilder;
   readonly #transactions = new WeakMap<object, BuiltRow[]>();
   readonly #pending: Entry[] = [];
   readonly #dead: InMemoryDeadLetter[] = [];
@@ -51,7 +51,7 @@ export class InMemoryOutbox implements OutboxWriter {
   #wake: (() => void) | undefined;
 
   constructor(options: WriterOptions) {
-    this.#rows = new RowBuilder(options);
+    this.#rows = new OutboxRowBuilder(options);
   }
 
   /** Opens a transaction; commit or roll it back yourself, or use {@link transaction}. */
