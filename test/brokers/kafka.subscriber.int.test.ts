@@ -25,30 +25,6 @@ describe('kafka subscriber', () => {
     }
   });
 
-  it('stops cleanly when closed while it is still joining the group, at any moment', async () => {
-    const topic = await kafkaSubscriberTarget.topic();
-    const unheard: unknown[] = [];
-    const listen = (err: unknown): void => void unheard.push(err);
-    process.on('uncaughtException', listen);
-    try {
-      // The loader killed right after it started: the stream arrives after the stop, and its own
-      // start-up then fails on the closed consumer. That error must not end the process.
-      for (const delayMs of [0, 5, 10, 20, 30, 50, 75, 100, 150, 200, 300, 400]) {
-        const subscriber = new KafkaSubscriber({ brokers: KAFKA, topics: [topic], group: uniqueName('stop') });
-        const stop = new AbortController();
-        const first = subscriber.batches(stop.signal).next();
-        await new Promise((r) => setTimeout(r, delayMs));
-        stop.abort();
-        await subscriber.close();
-        await expect(first).resolves.toMatchObject({ done: true });
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    } finally {
-      process.off('uncaughtException', listen);
-    }
-    expect(unheard).toEqual([]);
-  });
-
   it('refuses a missing topic in prepare, naming it', async () => {
     const existing = await kafkaSubscriberTarget.topic();
     const missing = uniqueName('missing').replace('_', '.');
