@@ -4,7 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, watch } from '../support/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConsole, type ConsoleServer } from '../../src/console/server.js';
 import { ContractRegistry } from '../../src/contracts/registry.js';
@@ -16,16 +17,6 @@ import { orderPlaced } from '../support/contracts.js';
 import { PG_URL, pgClient, uniqueName, waitFor } from '../support/services.js';
 
 // Debian's Chromium through playwright-core, launched as the catalog test launches it.
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TOKEN = 'test-token-0123456789';
 const ORDERS = 'orders.order-placed.v1';
 const BILLING = 'billing.invoices.v1';
@@ -156,12 +147,7 @@ describe('herald console in a real Chromium against a fresh PostgreSQL schema', 
       await new Promise((r) => setTimeout(r, 700));
     }
 
-    context = await chromium.launchPersistentContext(join(dir, 'user-data'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchChromium(join(dir, 'user-data'));
     page = await context.newPage();
     watch(page, problems);
     // The printed login address sets the cookie and redirects to the overview.
@@ -385,13 +371,3 @@ function send(base: string, method: string, headers: Record<string, string>, bod
 }
 
 /** Collects console errors, page errors, failed requests and HTTP errors of `page` into `problems`. */
-function watch(page: Page, problems: string[]): void {
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-}

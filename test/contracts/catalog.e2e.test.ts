@@ -1,10 +1,11 @@
-import { access, constants, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, watch } from '../support/chromium.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { contractDocsCommand } from '../../src/cli/commands/contract-docs.js';
 import { renderCatalog, type CatalogHistoryEntry } from '../../src/contracts/catalog.js';
@@ -13,16 +14,6 @@ import { loadContractDir, parseContract } from '../../src/contracts/load.js';
 
 // Debian's Chromium, driven by playwright-core (which never downloads a browser of its own).
 // scripts/services.sh installs it; the flags keep Chromium off the network it cannot reach.
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TITLE = 'Herald contract catalog (test)';
 
 // A contract whose texts try to inject markup and script; the catalog must show them as text.
@@ -156,9 +147,6 @@ describe('the catalog in headless Chromium', () => {
   const problems: string[] = [];
 
   beforeAll(async () => {
-    await access(CHROMIUM, constants.X_OK).catch(() => {
-      throw new Error(`${CHROMIUM} is missing: run 'bash scripts/services.sh chromium' (installs Debian's chromium package)`);
-    });
     dir = await mkdtemp(join(tmpdir(), 'herald-catalog-e2e-'));
     contracts = await allContracts();
     const html = renderCatalog(contracts, { title: TITLE, history: HISTORY, generatedAt: new Date() });
@@ -172,12 +160,7 @@ describe('the catalog in headless Chromium', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    context = await chromium.launchPersistentContext(join(dir, 'user-data'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchChromium(join(dir, 'user-data'));
     page = await context.newPage();
     watch(page, problems);
     await page.goto(url, { waitUntil: 'load' });
@@ -308,13 +291,3 @@ describe('the catalog in headless Chromium', () => {
 });
 
 /** Collects console errors, page errors, failed requests and HTTP errors of `page` into `problems`. */
-function watch(page: Page, problems: string[]): void {
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-}
