@@ -15,6 +15,8 @@ export interface StreamEntry {
   readonly commitLsn: Lsn;
   readonly index: number;
   readonly commitTime: Date;
+  /** The top-level transaction id (32 bits, from the stream's Begin), whose visibility the delete waits for. */
+  readonly xid: number;
   /** The outbox row id (table mode), deleted once the event is delivered. */
   readonly outboxId: string | undefined;
   resolved: boolean;
@@ -39,6 +41,14 @@ export interface SeenCommit {
 /** The outbox row ids of table-mode events (WAL messages have none). */
 export function outboxIds(entries: readonly StreamEntry[]): string[] {
   return entries.flatMap((e) => (e.outboxId === undefined ? [] : [e.outboxId]));
+}
+
+/**
+ * The distinct transactions of the table-mode events, whose rows the recording deletes (WAL
+ * messages have no rows, so their transactions need not be visible).
+ */
+export function outboxXids(entries: readonly StreamEntry[]): number[] {
+  return [...new Set(entries.flatMap((e) => (e.outboxId === undefined ? [] : [e.xid])))];
 }
 
 /** A record from a replicated outbox row (values by column position), with its row id. */

@@ -7,7 +7,7 @@ import { formatLsn, parseLsn, type Lsn } from './lsn.js';
 import { decodePgOutput, type RelationColumn, type StreamMessage } from './pgoutput.js';
 import { openReplicationStream, type ReplicationStream } from './replication-stream.js';
 import { PgSession } from './session.js';
-import { outboxIds, streamRecord, type Entry, type ParkedEntry, type SeenCommit, type StreamEntry } from './logical-entries.js';
+import { outboxIds, outboxXids, streamRecord, type Entry, type ParkedEntry, type SeenCommit, type StreamEntry } from './logical-entries.js';
 import { deliveredSql, EVENT_FIELDS, heartbeatPrefix, parkRow, resolveSql, type ParkRow } from './logical-statements.js';
 import { recordFromRow } from '../relay/outbox-record.js';
 import { waitUntilWoken } from '../relay/wake.js';
@@ -40,6 +40,11 @@ export interface LogicalSourceStats {
   malformed: number;
   /** Times the replication stream was opened. */
   streams: number;
+  /**
+   * Times a recording found a transaction that the stream had sent but that was not visible
+   * yet (its rows could not be deleted), and was run again a moment later.
+   */
+  notYetVisible: number;
 }
 
 /**
@@ -53,7 +58,10 @@ export interface LogicalSourceStats {
  * slot's confirmed position; the events already recorded are skipped, even inside a large
  * transaction, so a clean restart replays nothing and a crash replays at most the batch in flight.
  * The slot's position is confirmed only up to the end of transactions all of whose events are
- * recorded. When idle, keepalives and heartbeats move the slot forward so no WAL piles up.
+ * recorded, and a transaction is recorded only once its commit is visible, so that its rows are
+ * really deleted: the server streams a transaction as soon as its commit is in the WAL, a moment
+ * before other sessions can see it (see `#runRecording`). When idle, keepalives and heartbeats
+ * move the slot forward so no WAL piles up.
  *
  * A refused event, and the later events of its key, are moved to `relay_parked` and delivered
  * from there in order, so one failing key never blocks the stream. Memory is bounded: reading
@@ -61,7 +69,15 @@ export interface LogicalSourceStats {
  */
 export class LogicalSource implements RelaySource {
   readonly name = 'logical';
-  readonly stats: LogicalSourceStats = { replaySkipped: 0, parked: 0, heartbeats: 0, maxBuffered: 0, malformed: 0, streams: 0 };
+  readonly stats: LogicalSourceStats = {
+    replaySkipped: 0,
+    parked: 0,
+    heartbeats: 0,
+    maxBuffered: 0,
+    malformed: 0,
+    streams: 0,
+    notYetVisible: 0,
+  };
   readonly #n: OutboxNames;
   readonly #names: LogicalNames;
   readonly #schemaName: string;
@@ -82,7 +98,7 @@ export class LogicalSource implements RelaySource {
   readonly #entries = new Map<RelayRecord, StreamEntry>();
   /** Parked events of the batch in flight, by record; replaced on every `next()`. */
   #parkedHanded = new Map<RelayRecord, ParkedEntry>();
-  #txn: { finalLsn: Lsn; index: number; commitTime: Date } | undefined;
+  #txn: { finalLsn: Lsn; index: number; commitTime: Date; xid: number } | undefined;
   #commits: SeenCommit[] = [];
   #seq = 0;
   #resolvedSeq = 0;
@@ -302,7 +318,7 @@ export class LogicalSource implements RelaySource {
     const msg = decodePgOutput(m.body);
     switch (msg.tag) {
       case 'begin':
-        this.#txn = { finalLsn: msg.finalLsn, index: 0, commitTime: msg.commitTime };
+        this.#txn = { finalLsn: msg.finalLsn, index: 0, commitTime: msg.commitTime, xid: msg.xid };
         return;
       case 'commit':
         this.#commits.push({ endLsn: msg.endLsn, lastSeq: this.#seq });
@@ -365,6 +381,7 @@ export class LogicalSource implements RelaySource {
       commitLsn: txn.finalLsn,
       index,
       commitTime: txn.commitTime,
+      xid: txn.xid,
       outboxId,
       resolved: false,
     });
@@ -440,30 +457,67 @@ export class LogicalSource implements RelaySource {
     }
     // Plain deliveries (the hot path) use a prepared statement without the park/dead-letter parts.
     const plain = !rows.park?.length && !rows.dead?.length;
-    this.#recording = this.#db
-      .query(
-        plain ? this.#deliveredSql : this.#resolveSql,
-        plain
-          ? [outboxIds(entries), ...this.#progressParams(progress)]
-          : [JSON.stringify(rows.park ?? []), JSON.stringify(rows.dead ?? []), outboxIds(entries), ...this.#progressParams(progress)],
-        'cannot record delivered events',
-        plain ? `herald_delivered_${this.#names.slot}` : undefined,
-      )
-      .then(
-        () => {
-          if (this.#recordingError !== undefined) return;
-          while (this.#pending.length > 0 && last && this.#pending[0]!.seq <= last.seq) this.#entries.delete(this.#pending.shift()!.record);
-          for (const e of entries) this.#entries.delete(e.record);
-          if (last && last.seq > this.#resolvedSeq) {
-            this.#resolvedSeq = last.seq;
-            this.#advance();
-          }
-        },
-        (err: unknown) => {
-          this.#recordingError ??= err;
-          for (const e of this.#pending) if (e.seq > this.#resolvedSeq) e.resolved = false;
-        },
-      );
+    const xids = outboxXids(entries);
+    this.#recording = this.#runRecording(
+      plain ? this.#deliveredSql : this.#resolveSql,
+      plain
+        ? [outboxIds(entries), ...this.#progressParams(progress), xids]
+        : [JSON.stringify(rows.park ?? []), JSON.stringify(rows.dead ?? []), outboxIds(entries), ...this.#progressParams(progress), xids],
+      plain ? `herald_delivered_${this.#names.slot}` : undefined,
+    ).then(
+      () => {
+        if (this.#recordingError !== undefined) return;
+        while (this.#pending.length > 0 && last && this.#pending[0]!.seq <= last.seq) this.#entries.delete(this.#pending.shift()!.record);
+        for (const e of entries) this.#entries.delete(e.record);
+        if (last && last.seq > this.#resolvedSeq) {
+          this.#resolvedSeq = last.seq;
+          this.#advance();
+        }
+      },
+      (err: unknown) => {
+        this.#recordingError ??= err;
+        for (const e of this.#pending) if (e.seq > this.#resolvedSeq) e.resolved = false;
+      },
+    );
+  }
+
+  /**
+   * Runs one recording statement until it finds every transaction of its events visible (see
+   * `unseenSql` in logical-statements.ts: the stream can send a transaction a moment before its
+   * commit is visible, and a DELETE in that moment would leave the delivered rows behind for
+   * ever). Until then the statement changes nothing, so the recorded position, and with it the
+   * slot's confirmed position, never passes a row that is not deleted: this is what keeps
+   * delivered rows from staying in the outbox. The wait is usually microseconds; it lasts as long
+   * as a synchronous standby takes to answer, and then the relay waits with it (the events were
+   * published; only their bookkeeping waits). A source closed meanwhile gives up with a retryable
+   * error: the position stays before those events, and the next start sends them again.
+   */
+  async #runRecording(text: string, params: unknown[], name: string | undefined): Promise<void> {
+    const started = Date.now();
+    let warned = false;
+    for (let attempt = 1; ; attempt++) {
+      const { rows } = await this.#db.query(text, params, 'cannot record delivered events', name);
+      const unseen = Number(rows[0]?.unseen ?? 0);
+      if (unseen === 0) return;
+      this.stats.notYetVisible++;
+      if (this.#closed) {
+        throw new HeraldError(
+          ErrorCodes.DATABASE_ERROR,
+          `cannot record delivered events: ${unseen} of their transactions (xids ${String(rows[0]!.unseen_xids)}) are committed in the WAL but not visible yet; the relay stopped first, so they are sent again when it starts`,
+          { retryable: true, details: { slot: this.#names.slot } },
+        );
+      }
+      if (!warned && Date.now() - started >= VISIBILITY_WARN_MS) {
+        warned = true;
+        this.#log.warn('delivered events wait for their transactions to become visible before their outbox rows can be deleted', {
+          slot: this.#names.slot,
+          xids: String(rows[0]!.unseen_xids),
+          waitedMs: Date.now() - started,
+          hint: 'a commit waiting for a synchronous standby (synchronous_standby_names) is streamed before it is visible',
+        });
+      }
+      await new Promise((r) => setTimeout(r, Math.min(2 ** attempt, VISIBILITY_RETRY_MAX_MS)));
+    }
   }
 
   #throwRecordingError(): void {
@@ -547,6 +601,11 @@ export class LogicalSource implements RelaySource {
     return e;
   }
 }
+
+/** Longest pause between two recording attempts while a transaction is not visible yet, in ms. */
+const VISIBILITY_RETRY_MAX_MS = 250;
+/** After waiting this long for a transaction to become visible, the source logs a warning, in ms. */
+const VISIBILITY_WARN_MS = 5_000;
 
 function positive(v: number, option: string): number {
   if (!Number.isInteger(v) || v < 1) {
