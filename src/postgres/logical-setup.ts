@@ -207,9 +207,27 @@ export interface SlotStatus {
   readonly safeWalBytes: number | null;
   /** Events held back behind a failed event, or handed over from before the slot existed. */
   readonly parked: number;
+  /**
+   * Outbox rows the slot has already passed: their transaction precedes the oldest one the slot
+   * may still send (its `catalog_xmin`), so no relay will send or delete them again. They were
+   * delivered but not deleted (or written before the slot existed without being handed over).
+   * 0 when there is no slot; absent when not measured.
+   */
+  readonly deliveredNotDeleted?: number;
 }
 
-/** Reads the slot's lag in bytes and time, its WAL status and the relay's backlog. */
+/**
+ * Reads the slot's lag in bytes and time, its WAL status, the relay's backlog, and the outbox
+ * rows the slot has passed.
+ *
+ * Rows the slot has passed: PostgreSQL moves a logical slot's `catalog_xmin` to the oldest
+ * transaction still running at a point the relay has confirmed (a running-transactions record,
+ * logged at least every 15 s while there is activity, and at checkpoints). Every transaction
+ * older than that committed before the slot's confirmed position, so the slot never sends it
+ * again; an outbox row written by one (`age(xmin) > age(catalog_xmin)`, wraparound-safe) can only
+ * be an event that was delivered and not deleted. The test is conservative: a leftover is seen
+ * once `catalog_xmin` passes it, within about a heartbeat and 15 s of the relay confirming.
+ */
 export async function logicalSlotStatus(db: PgClient, n: OutboxNames, slot: string): Promise<SlotStatus> {
   const { rows } = await db.query(
     `SELECT s.active, s.wal_status,
@@ -217,7 +235,8 @@ export async function logicalSlotStatus(db: PgClient, n: OutboxNames, slot: stri
         s.safe_wal_size::float8 AS safe_wal_bytes,
         (SELECT extract(epoch FROM r.flush_lag)::float8 FROM pg_stat_replication r WHERE r.pid = s.active_pid) AS lag_seconds,
         (SELECT extract(epoch FROM now() - p.updated_at)::float8 FROM ${n.progress} p WHERE p.slot = $1) AS last_delivery,
-        (SELECT count(*)::int FROM ${n.parked}) AS parked
+        (SELECT count(*)::int FROM ${n.parked}) AS parked,
+        (SELECT count(*)::int FROM ${n.outbox} o WHERE age(o.xmin) > age(s.catalog_xmin)) AS delivered_not_deleted
      FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = $1`,
     [slot],
   );
@@ -232,5 +251,6 @@ export async function logicalSlotStatus(db: PgClient, n: OutboxNames, slot: stri
     lastDeliverySeconds: r.last_delivery,
     safeWalBytes: r.safe_wal_bytes,
     parked: r.parked,
+    deliveredNotDeleted: r.delivered_not_deleted ?? 0,
   };
 }

@@ -22,9 +22,9 @@ export interface StatusFlags extends Partial<HeraldConfig> {
 
 /**
  * `herald status`: pending events, the oldest one's age and dead letters, per topic; and, when
- * the logical relay's slot exists, its lag in bytes and time. Warnings (see `statusWarnings`:
- * dead letters, a backlog older than `--max-age`, a slot past `--max-lag` or about to be
- * invalidated) go to stderr and into the JSON, and make the command exit 1 so it can gate a
+ * the logical relay's slot exists, its lag in bytes and time and the outbox rows it has passed.
+ * Warnings (see `statusWarnings`: dead letters, a backlog older than `--max-age`, rows delivered
+ * but not deleted, a slot past `--max-lag` or about to be invalidated) go to stderr and into the JSON, and make the command exit 1 so it can gate a
  * deploy or a cron check; `--exit-zero` keeps 0. Connection and option errors exit 1 and 2 as
  * everywhere. With `--watch` it renders again every N seconds (clearing the screen only when
  * stdout is a terminal; with `--json` one object per line, each with its `time`) until SIGINT,
@@ -86,7 +86,8 @@ function human(status: OutboxStatus): string {
     lines.push(
       `slot ${s.slot}: ${s.active ? 'streaming' : 'no relay streaming'}, lag ${bytes(s.lagBytes)}` +
         ` (${s.lagSeconds === null ? 'no lag measured' : duration(s.lagSeconds)}), last delivery ${s.lastDeliverySeconds === null ? 'none yet' : `${duration(s.lastDeliverySeconds)} ago`},` +
-        ` WAL ${s.walStatus}${s.safeWalBytes === null ? '' : `, ${bytes(s.safeWalBytes)} until invalidation`}, parked ${s.parked}`,
+        ` WAL ${s.walStatus}${s.safeWalBytes === null ? '' : `, ${bytes(s.safeWalBytes)} until invalidation`}, parked ${s.parked}` +
+        (s.deliveredNotDeleted ? `, delivered but not deleted ${s.deliveredNotDeleted}` : ''),
     );
   }
   if (status.topics.length > 0) {
