@@ -185,7 +185,10 @@ describe('logical relay, rows streamed before their commit is visible', () => {
     const second = t.source();
     await second.start();
     const again = await t.nextBatch(second);
-    expect(again.map((r) => r.outgoing.event.id), 'the event is handed out again').toEqual([held.id]);
+    expect(
+      again.map((r) => r.outgoing.event.id),
+      'the event is handed out again',
+    ).toEqual([held.id]);
     await second.delivered(again);
     await second.close();
     expect(await t.remaining()).toBe(0);
