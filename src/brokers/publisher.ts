@@ -1,3 +1,4 @@
+import { HeraldError, isHeraldError } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
 
 /** An event on its way to a broker: its envelope, its destination and its `data` as JSON text. */
@@ -13,7 +14,12 @@ export interface OutgoingEvent {
  * The broker port. Every adapter documents its ordering and deduplication mapping.
  *
  * - `publish` resolves only after the broker has durably acknowledged every event of the batch
- *   (for Kafka: `acks=all`). When it rejects, any subset of the batch may have been delivered.
+ *   (for Kafka: `acks=all`). When it rejects, any subset of the batch may have been delivered,
+ *   unless the rejection reports, with {@link reportDelivered}, events the broker is known to have
+ *   stored: a caller then counts those as delivered instead of sending them again (the others may
+ *   or may not have been stored). An adapter reports an event only when the broker acknowledged it
+ *   durably, and only when no earlier event of its partition key in the batch is left unreported
+ *   (what it reports is, per key, a prefix), so that sending the rest again keeps per-key order.
  * - Events of one partition key are handed to the broker in batch order, and the adapter keeps
  *   that order wherever the broker can.
  * - Rejections are `HeraldError`s: `BROKER_UNAVAILABLE` when the broker could not be reached,
@@ -42,3 +48,32 @@ export const ceAttributes = [
   'partitionkey',
   'traceparent',
 ] as const;
+
+/**
+ * Returns `err` carrying the indices (into the rejected batch) of the events the broker durably
+ * stored although the batch as a whole was rejected, for {@link deliveredOf}. Returns `err` itself
+ * when `delivered` is empty. Code, message, `retryable` and `cause` are kept.
+ */
+export function reportDelivered(err: HeraldError, delivered: Iterable<number>): HeraldError {
+  const indices = [...new Set(delivered)].sort((a, b) => a - b);
+  if (indices.length === 0) return err;
+  const reported = new HeraldError(err.code, err.message, {
+    retryable: err.retryable,
+    cause: err.cause,
+    details: { ...err.details, delivered: indices },
+  });
+  if (err.stack !== undefined) reported.stack = err.stack;
+  return reported;
+}
+
+/**
+ * The indices of a rejected batch of `size` events that the publisher reported stored with
+ * {@link reportDelivered}, in ascending order; empty when the rejection says nothing about single
+ * events (then any subset may have been delivered). Indices outside the batch are ignored.
+ */
+export function deliveredOf(err: unknown, size: number): readonly number[] {
+  if (!isHeraldError(err)) return [];
+  const reported = err.details.delivered;
+  if (!Array.isArray(reported)) return [];
+  return reported.filter((i): i is number => Number.isInteger(i) && (i as number) >= 0 && (i as number) < size);
+}

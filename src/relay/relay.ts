@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { HeraldError, ErrorCodes, isHeraldError, messageOf } from '../errors.js';
-import type { Publisher } from '../brokers/publisher.js';
+import { deliveredOf, type Publisher } from '../brokers/publisher.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { withSendSpan } from '../observe/messaging-spans.js';
 import { loadTracing, type Tracing } from '../observe/tracing.js';
@@ -68,10 +68,11 @@ export interface RelayStats {
  *
  * Failures: when the broker cannot be reached the relay waits (exponential backoff with jitter)
  * and tries the same batch again, counting nothing against the events. When the broker refuses
- * the batch, the relay retries its events one by one to find the culprit: events that pass are
- * delivered, the refused one is retried later (holding back the rest of its key) and, once it was
- * refused `maxAttempts` times or refused as not retryable, moved to the dead-letter store. Other
- * keys keep flowing throughout.
+ * the batch, the events the publisher reports stored anyway (Kafka: the partitions that took
+ * their records) are recorded delivered and never sent again; the relay retries the others one
+ * by one to find the culprit: events that pass are delivered, the refused one is retried later
+ * (holding back the rest of its key) and, once it was refused `maxAttempts` times or refused as
+ * not retryable, moved to the dead-letter store. Other keys keep flowing throughout.
  *
  * Tracing: with `@opentelemetry/api` installed, every publish call (a batch, or one event while
  * a refused batch is taken apart) runs in a PRODUCER span `send <topic>` linked to each event's
@@ -154,14 +155,35 @@ export class Relay {
       published?.(batch.length, (performance.now() - started) / 1000, true);
     } catch (err) {
       published?.(batch.length, (performance.now() - started) / 1000, false);
+      // What the broker stored is delivered: sending it again would only make duplicates.
+      const rest = await this.#recordStored(batch, err);
       if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
-      this.#log.warn('batch refused; delivering its events one by one', { events: batch.length, error: messageOf(err) });
-      await this.#deliverOneByOne(batch);
+      this.#log.warn('batch refused; delivering its other events one by one', {
+        events: batch.length,
+        stored: batch.length - rest.length,
+        error: messageOf(err),
+      });
+      await this.#deliverOneByOne(rest);
       return;
     }
     await this.#source.delivered(batch);
     this.stats.delivered += batch.length;
     this.stats.batches++;
+  }
+
+  /**
+   * Records as delivered the events of a rejected batch that the publisher reports the broker
+   * stored (see `reportDelivered`), and returns the others, in batch order. The publisher reports,
+   * per key, only a prefix of the key's events, so what is returned still starts, per key, with
+   * the key's oldest undelivered event.
+   */
+  async #recordStored(batch: RelayRecord[], err: unknown): Promise<RelayRecord[]> {
+    const stored = deliveredOf(err, batch.length);
+    if (stored.length === 0) return batch;
+    const storedSet = new Set(stored);
+    await this.#source.delivered(stored.map((i) => batch[i]!));
+    this.stats.delivered += stored.length;
+    return batch.filter((_, i) => !storedSet.has(i));
   }
 
   /** Isolates the refused events of a batch while keeping per-key order. */

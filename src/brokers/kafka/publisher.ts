@@ -2,7 +2,8 @@ import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
 import { importPeer } from '../peer.js';
 import { bounded } from '../bounded.js';
 import { maskCredentials } from '../mask.js';
-import { ceAttributes, type OutgoingEvent, type Publisher } from '../publisher.js';
+import { ceAttributes, reportDelivered, type OutgoingEvent, type Publisher } from '../publisher.js';
+import { partitionKey, storedPartitions } from './produced.js';
 
 /** Options of {@link KafkaPublisher}. Defaults are in {@link kafkaDefaults}. */
 export interface KafkaPublisherOptions {
@@ -46,6 +47,9 @@ type Producer = import('@platformatic/kafka').Producer<string, string, string, s
  *   the idempotent producer keeps the order of a batch within a partition.
  * - CloudEvents Kafka binding, binary content mode: `data` is the value, attributes are `ce_*`
  *   headers and `content-type` is `application/json`. The event id (`ce_id`) is the dedup key.
+ * - Partial refusals: Kafka answers per partition, so when some partitions of a batch refuse
+ *   their records (a record batch over the topic's `max.message.bytes`, say) the rejection reports
+ *   the events of the partitions that stored theirs (`reportDelivered`); a timeout reports none.
  */
 export class KafkaPublisher implements Publisher {
   readonly name = 'kafka';
@@ -100,8 +104,12 @@ export class KafkaPublisher implements Publisher {
     const what = (): string =>
       `cannot publish ${batch.length} event(s) to kafka (${[...new Set(batch.map((e) => `'${e.topic}'`))].join(', ')})`;
     const producer = await this.#connect(what);
+    const messages = batch.map(toMessage);
     try {
-      await this.#bounded(producer.send({ messages: batch.map(toMessage) }), what);
+      await this.#bounded(
+        this.#assignPartitions(producer, messages).then(() => producer.send({ messages })),
+        what,
+      );
     } catch (cause) {
       // After a refused send the idempotent producer's sequence numbers no longer match the
       // broker's ("out of order sequence number" on the next send). A fresh producer id resets them.
@@ -109,7 +117,29 @@ export class KafkaPublisher implements Publisher {
         this.#producer = undefined;
         await forceClose(producer);
       }
-      throw cause instanceof HeraldError ? cause : classify(cause, what());
+      const error = cause instanceof HeraldError ? cause : classify(cause, what());
+      // Partitions answer on their own: tell the relay which events are stored, so that it does
+      // not send them again. A key has one partition, so this is all or none of a key's events.
+      const stored = storedPartitions(cause);
+      const delivered = messages.flatMap((m, i) =>
+        m.partition !== undefined && stored.has(partitionKey(m.topic, m.partition)) ? [i] : [],
+      );
+      throw reportDelivered(error, delivered);
+    }
+  }
+
+  /**
+   * Gives every message its partition, chosen as the client would (its default partitioner over
+   * the key, modulo the topic's partition count from the client's cached metadata), so that the
+   * partitions of a refused send tell exactly which events were stored. Partition counts only
+   * grow, and the client takes the number modulo the count it sees, so this stays the partition.
+   */
+  async #assignPartitions(producer: Producer, messages: KafkaMessage[]): Promise<void> {
+    const kafka = await this.#module();
+    const metadata = await producer.metadata({ topics: [...new Set(messages.map((m) => m.topic))] });
+    for (const m of messages) {
+      const count = metadata.topics.get(m.topic)?.partitionsCount;
+      if (count !== undefined && count > 0) m.partition = kafka.defaultPartitioner(m, Buffer.from(m.key, 'utf-8')) % count;
     }
   }
 
@@ -185,7 +215,16 @@ function forceClose(producer: Producer): Promise<void> {
   return new Promise((resolve) => producer.close(true, () => resolve()));
 }
 
-function toMessage(e: OutgoingEvent): { topic: string; key: string; value: string; headers: Map<string, string> } {
+/** A message as Herald hands it to the client; `partition` is set just before sending. */
+interface KafkaMessage {
+  topic: string;
+  key: string;
+  value: string;
+  headers: Map<string, string>;
+  partition?: number;
+}
+
+function toMessage(e: OutgoingEvent): KafkaMessage {
   const headers = new Map<string, string>([['content-type', 'application/json']]);
   const attrs = e.event as unknown as Record<string, string | undefined>;
   for (const name of ceAttributes) {
