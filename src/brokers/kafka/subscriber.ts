@@ -82,6 +82,8 @@ export class KafkaSubscriber implements Subscriber {
   #kafka: KafkaModule | undefined;
   #consumer: Consumer | undefined;
   #closed: Promise<void> | undefined;
+  /** How to fail each running iteration, for errors the consumer itself emits. */
+  readonly #iterations = new Set<(cause: Error) => void>();
   /** The offsets this process committed last, per `topic:partition`: the base of {@link lag}. */
   readonly #committed = new Map<string, { topic: string; partition: number; offset: bigint }>();
 
@@ -132,8 +134,9 @@ export class KafkaSubscriber implements Subscriber {
   async *batches(signal?: AbortSignal): AsyncGenerator<SubscriberBatch> {
     this.#checkOpen();
     const stop = signal ? AbortSignal.any([signal, this.#closing.signal]) : this.#closing.signal;
-    const stream = await this.#join(stop);
-    if (stream === STOPPED) return;
+    const joined = await this.#join(stop);
+    if (joined === STOPPED) return;
+    const { stream } = joined;
     const { maxBatch, maxWaitMs } = this.#settings;
     const buffer = new BatchBuffer<Message>();
     const consumer = this.#consumer!;
@@ -146,8 +149,14 @@ export class KafkaSubscriber implements Subscriber {
       buffer.push(m);
       if (buffer.size >= maxBatch) stream.pause();
     });
-    stream.on('error', (cause: Error) => buffer.fail(this.#classify(cause, `cannot read kafka topic(s) ${this.#topicList()}`)));
+    // The stream may have failed or closed already, between its creation and this line. Once the
+    // caller stopped, a failure is the stream going down with the consumer: the iteration ends.
+    const fail = (cause: Error): void =>
+      stop.aborted ? buffer.end() : buffer.fail(this.#classify(cause, `cannot read kafka topic(s) ${this.#topicList()}`));
+    joined.onError(fail);
+    this.#iterations.add(fail);
     stream.on('close', () => buffer.end());
+    if (stream.closed || stream.destroyed) buffer.end();
     try {
       for (;;) {
         const messages = await buffer.next(maxBatch, maxWaitMs, stop);
@@ -156,6 +165,7 @@ export class KafkaSubscriber implements Subscriber {
         yield this.#batch(messages);
       }
     } finally {
+      this.#iterations.delete(fail);
       // Unacknowledged messages stay uncommitted; the next stream starts again from the
       // committed offsets, so an abandoned batch is handed out again.
       await closeStream(stream, this.#options.timeoutMs);
@@ -200,12 +210,53 @@ export class KafkaSubscriber implements Subscriber {
   }
 
   /** Joins the group and starts a stream at the committed offsets (the earliest where none is). */
-  async #join(stop: AbortSignal): Promise<Stream | typeof STOPPED> {
+  async #join(stop: AbortSignal): Promise<WatchedStream | typeof STOPPED> {
     const kafka = await this.#module();
     // close() may have run meanwhile; a consumer made now would outlive the subscriber.
     if (stop.aborted) return STOPPED;
     const o = this.#options;
-    this.#consumer ??= new kafka.Consumer({
+    this.#consumer ??= this.#newConsumer(kafka);
+    const consumer = this.#consumer;
+    const what = `cannot join kafka consumer group '${this.#settings.group}' for topic(s) ${this.#topicList()}`;
+    // The callback form: it runs in the same tick as the stream's construction, so the stream has
+    // an 'error' listener before it starts (it reads its offsets on the next tick, and fails there
+    // when the consumer was closed meanwhile). A promise would hand it over too late.
+    const consuming = new Promise<WatchedStream>((resolve, reject) => {
+      consumer.consume(
+        {
+          topics: [...this.#settings.topics],
+          mode: kafka.MessagesStreamModes.COMMITTED,
+          fallbackMode: kafka.MessagesStreamFallbackModes.EARLIEST,
+          autocommit: false,
+        },
+        (error, stream) =>
+          error || !stream ? reject(error ?? new Error('no stream from the consumer')) : resolve(new WatchedStream(stream)),
+      );
+    });
+    // A join waits for the other members to rejoin, at most the rebalance timeout.
+    const joined = bounded(
+      consuming,
+      o.rebalanceTimeoutMs + o.timeoutMs * (o.retries + 1),
+      () => new Error('no answer from the group coordinator'),
+    );
+    // A stream that arrives after the caller stopped waiting for it must not keep fetching. Its
+    // own failures (on the closed consumer, say) are already heard by its WatchedStream.
+    const abandon = (): void =>
+      void consuming.then(
+        (w) => closeStream(w.stream, o.timeoutMs),
+        () => undefined,
+      );
+    const result = await untilStopped(joined, stop).catch((cause: unknown) => {
+      abandon();
+      return this.#fail(cause, what);
+    });
+    if (result === STOPPED) abandon();
+    return result;
+  }
+
+  #newConsumer(kafka: KafkaModule): Consumer {
+    const o = this.#options;
+    const consumer: Consumer = new kafka.Consumer({
       clientId: o.clientId,
       bootstrapBrokers: o.brokers,
       groupId: this.#settings.group,
@@ -217,35 +268,13 @@ export class KafkaSubscriber implements Subscriber {
       autocommit: false,
       deserializers: kafka.stringDeserializers,
     });
-    const what = `cannot join kafka consumer group '${this.#settings.group}' for topic(s) ${this.#topicList()}`;
-    const consuming = this.#consumer.consume({
-      topics: [...this.#settings.topics],
-      mode: kafka.MessagesStreamModes.COMMITTED,
-      fallbackMode: kafka.MessagesStreamFallbackModes.EARLIEST,
-      autocommit: false,
+    // The consumer emits 'error' when it cannot rejoin its group after a failed heartbeat; unheard,
+    // that would end the process. The running iterations fail with it (retryable), and their
+    // caller iterates again, which joins afresh; with none running, the next join will find out.
+    consumer.on('error', (cause: Error) => {
+      for (const fail of this.#iterations) fail(cause);
     });
-    // A join waits for the other members to rejoin, at most the rebalance timeout.
-    const joined = bounded(
-      consuming,
-      o.rebalanceTimeoutMs + o.timeoutMs * (o.retries + 1),
-      () => new Error('no answer from the group coordinator'),
-    );
-    // A stream that arrives after the caller stopped waiting for it must not keep fetching.
-    // Its own start-up (offsets read in the stream's construction) may still fail once the
-    // consumer is closed: that error has nobody to tell, and unheard it would end the process.
-    const abandon = (): void =>
-      void consuming
-        .then((s) => {
-          s.on('error', () => undefined);
-          return closeStream(s, o.timeoutMs);
-        })
-        .catch(() => undefined);
-    const result = await untilStopped(joined, stop).catch((cause: unknown) => {
-      abandon();
-      return this.#fail(cause, what);
-    });
-    if (result === STOPPED) abandon();
-    return result;
+    return consumer;
   }
 
   #batch(messages: Message[]): SubscriberBatch {
@@ -325,6 +354,30 @@ function owns(consumer: Consumer, m: Message): boolean {
 /** A message's headers as name/value pairs; a header without a value is left out. */
 function headersOf(m: Message): [string, string][] {
   return [...m.headers].filter((h): h is [string, string] => typeof h[0] === 'string' && typeof h[1] === 'string');
+}
+
+/**
+ * A messages stream with an 'error' listener from the moment it exists: a stream that fails with
+ * no listener ends the process, and this one can fail before the join hands it to anyone. The
+ * first error is kept for whoever reads the stream; later ones (while closing) have nobody to tell.
+ */
+class WatchedStream {
+  #failure: Error | undefined;
+  #onError: ((cause: Error) => void) | undefined;
+
+  constructor(readonly stream: Stream) {
+    stream.on('error', (cause: Error) => {
+      if (this.#failure !== undefined) return;
+      this.#failure = cause;
+      this.#onError?.(cause);
+    });
+  }
+
+  /** Calls `fn` with the stream's first error: at once when it already failed, or when it does. */
+  onError(fn: (cause: Error) => void): void {
+    this.#onError = fn;
+    if (this.#failure !== undefined) fn(this.#failure);
+  }
 }
 
 /** Closes a stream, waiting at most `ms`; never rejects (the stream is abandoned either way). */
