@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HttpPublisher, retryAfterMs, signatureHeader } from '../../src/brokers/http/publisher.js';
+import { deliveredOf } from '../../src/brokers/publisher.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import { HOOK_URL, accepted, attempts, attributesOf, closeHttpTarget, hookTopic, httpTarget, script } from './targets/http.js';
 
@@ -85,6 +86,20 @@ describe('http publisher', () => {
     expect(request!.headers.traceparent).toBe(e.event.traceparent);
     expect(request!.headers['content-type']).toBe('application/json');
     expect(request!.headers['herald-topic']).toBe(t);
+    await publisher.close();
+  });
+
+  it('reports, with a failure, the events the endpoint took (per key a prefix), so that they are not sent again', async () => {
+    const ok = hookTopic();
+    const bad = hookTopic();
+    script.set(bad, [{ status: 400 }]);
+    const publisher = new HttpPublisher({ url: HOOK_URL, retryDelayMs: 10, concurrency: 1 });
+    const batch = [outgoing(ok, 'a', 0), outgoing(ok, 'b', 0), outgoing(ok, 'a', 1), outgoing(bad, 'c', 0), outgoing(ok, 'd', 0)];
+    const err = await publisher.publish(batch).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'PUBLISH_REJECTED' });
+    // One key at a time: 'a' and 'b' were posted, 'c' was refused, 'd' was never started.
+    expect(deliveredOf(err, batch.length)).toEqual([0, 1, 2]);
+    expect((accepted.get(ok) ?? []).map((r) => attributesOf(r.headers).id).sort()).toEqual([0, 1, 2].map((i) => batch[i]!.event.id).sort());
     await publisher.close();
   });
 

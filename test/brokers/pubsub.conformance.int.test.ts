@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PubSubPublisher } from '../../src/brokers/pubsub/publisher.js';
 import { uniqueName } from '../support/services.js';
+import { deliveredOf } from '../../src/brokers/publisher.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import { PUBSUB_URL, admin, closePubSubTarget, createTopicAndSubscription, pubsubTarget, read } from './targets/pubsub.js';
 
@@ -57,6 +58,19 @@ describe('pubsub publisher', () => {
     const e = outgoing(topic, 'paused', 1);
     await publisher.publish([e]);
     expect((await read(topic, 1)).map((m) => m.id)).toEqual([e.event.id]);
+    await publisher.close();
+  });
+
+  it('reports, with a failure, the messages Pub/Sub stored, so that they are not sent again', async () => {
+    const topic = uniqueName('partial').replace('_', '.');
+    const missing = uniqueName('missing').replace('_', '.');
+    await createTopicAndSubscription(topic);
+    const publisher = new PubSubPublisher({ url: PUBSUB_URL, timeoutMs: 3000 });
+    const batch = [outgoing(topic, 'a', 0), outgoing(missing, 'b', 0), outgoing(topic, 'a', 1)];
+    const err = await publisher.publish(batch).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TOPIC_NOT_FOUND' });
+    expect(deliveredOf(err, batch.length)).toEqual([0, 2]);
+    expect((await read(topic, 2)).map((m) => m.id).sort()).toEqual([batch[0]!.event.id, batch[2]!.event.id].sort());
     await publisher.close();
   });
 

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
-import { ceAttributes, type OutgoingEvent, type Publisher } from '../publisher.js';
+import { ceAttributes, reportDelivered, type OutgoingEvent, type Publisher } from '../publisher.js';
 
 /** Options of {@link HttpPublisher}. Defaults are in {@link httpDefaults}. */
 export interface HttpPublisherOptions {
@@ -60,7 +60,8 @@ export const signatureHeader = 'webhook-signature';
  *   routing it fixes that without touching the events, like a Kafka topic created later); 401 or
  *   403 → `BROKER_UNAVAILABLE` (credentials are configuration: the relay pauses); any other 4xx, or a redirect (not followed: the signed body and headers stay with the configured
  *   host) → `PUBLISH_REJECTED`. Response bodies are never read into errors. After the first
- *   failure no further event is started.
+ *   failure no further event is started; the rejection reports the events that got their 2xx
+ *   (`reportDelivered`), per key a prefix, so that the relay does not send them again.
  */
 export class HttpPublisher implements Publisher {
   readonly name = 'http';
@@ -106,30 +107,34 @@ export class HttpPublisher implements Publisher {
 
   async publish(batch: readonly OutgoingEvent[]): Promise<void> {
     if (this.#closing.signal.aborted) throw closedError();
-    const lanes = new Map<string, OutgoingEvent[]>();
-    for (const e of batch) {
+    // Lanes hold batch indices, so that a failure can tell which events the endpoint took.
+    const lanes = new Map<string, number[]>();
+    for (const [i, e] of batch.entries()) {
       const lane = lanes.get(e.event.partitionkey);
-      if (lane) lane.push(e);
-      else lanes.set(e.event.partitionkey, [e]);
+      if (lane) lane.push(i);
+      else lanes.set(e.event.partitionkey, [i]);
     }
     const pending = [...lanes.values()];
+    const posted: number[] = [];
     let failure: unknown;
     // Each worker takes one key's events at a time and posts them in order.
     const worker = async (): Promise<void> => {
       for (let lane = pending.shift(); lane !== undefined && failure === undefined; lane = pending.shift()) {
-        for (const e of lane) {
+        for (const i of lane) {
           if (failure !== undefined) return;
           try {
-            await this.#post(e);
+            await this.#post(batch[i]!);
           } catch (err) {
             failure ??= err;
             return;
           }
+          posted.push(i);
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#options.concurrency, pending.length) }, worker));
-    if (failure !== undefined) throw failure;
+    // What got its 2xx is with the endpoint: per key a prefix, since a lane stops at its failure.
+    if (failure !== undefined) throw failure instanceof HeraldError ? reportDelivered(failure, posted) : failure;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
 import { importPeer } from '../peer.js';
 import { maskCredentials } from '../mask.js';
-import { ceAttributes, type OutgoingEvent, type Publisher } from '../publisher.js';
+import { ceAttributes, reportDelivered, type OutgoingEvent, type Publisher } from '../publisher.js';
 
 /** Options of {@link NatsPublisher}. Defaults are in {@link natsDefaults}. */
 export interface NatsPublisherOptions {
@@ -73,7 +73,8 @@ interface Connection {
  *   the server's max_payload or the stream's max_msg_size; not retryable) or `PUBLISH_FAILED`
  *   (any other JetStream refusal, retryable). While the server is away the client reconnects by
  *   itself; publishes in the meantime reject at once, or once `ackTimeoutMs` has passed when the
- *   connection broke while they waited.
+ *   connection broke while they waited. A rejection reports the events acknowledged before the
+ *   failure (`reportDelivered`), so that the relay does not send them again.
  */
 export class NatsPublisher implements Publisher {
   readonly name = 'nats';
@@ -171,16 +172,21 @@ export class NatsPublisher implements Publisher {
       const what = (): string => `cannot publish event ${i + 1} of ${batch.length} to nats subject '${e.topic}' on ${this.#where()}`;
       // The client discards what was sent while disconnected when it reconnects, so such a
       // publish could only wait for its deadline; failing now lets the caller back off instead.
+      // Events before `i` have their PubAck: the rejection says so, and the caller does not send them again.
+      const acked = (): number[] => Array.from({ length: i }, (_, j) => j);
       if (!connection.up) {
-        throw new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, `${what()}: disconnected; the client is reconnecting`, { retryable: true });
+        throw reportDelivered(
+          new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, `${what()}: disconnected; the client is reconnecting`, { retryable: true }),
+          acked(),
+        );
       }
       const timeout = deadline - Date.now();
-      if (timeout <= 0) throw this.#noAck(what());
+      if (timeout <= 0) throw reportDelivered(this.#noAck(what()), acked());
       try {
         await connection.js.publish(e.topic, e.data, { msgID: e.event.id, headers: toHeaders(transport, e), timeout });
       } catch (cause) {
         if (this.#closed) throw new HeraldError(ErrorCodes.CLOSED, 'nats publisher was closed while publishing', { cause });
-        throw errorName(cause) === 'TimeoutError' ? this.#noAck(what(), cause) : classify(cause, what());
+        throw reportDelivered(errorName(cause) === 'TimeoutError' ? this.#noAck(what(), cause) : classify(cause, what()), acked());
       }
     }
   }

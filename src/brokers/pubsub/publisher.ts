@@ -1,7 +1,7 @@
 import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
 import { importPeer } from '../peer.js';
 import { maskCredentials } from '../mask.js';
-import { ceAttributes, type OutgoingEvent, type Publisher } from '../publisher.js';
+import { ceAttributes, reportDelivered, type OutgoingEvent, type Publisher } from '../publisher.js';
 
 /** Options of {@link PubSubPublisher}. Defaults are in {@link pubsubDefaults}. */
 export interface PubSubPublisherOptions {
@@ -54,6 +54,7 @@ type Topic = import('@google-cloud/pubsub').Topic;
  *   After a failed publish the client pauses that key and fails every later message of it, so
  *   nothing of the key can overtake the failed event; `publish` resumes the key once all of its
  *   batch has settled, because the caller republishes the failed events before any later ones.
+ *   A rejection reports the messages that got their id (`reportDelivered`): per key a prefix.
  * - CloudEvents Pub/Sub binding, binary content mode: `data` is the message data, byte for byte;
  *   attributes are `ce-*` message attributes and `content-type` is `application/json`.
  * - Deduplication: Pub/Sub has none on the publisher side. The event id travels as `ce-id`;
@@ -140,7 +141,10 @@ export class PubSubPublisher implements Publisher {
     // Every message of this batch has settled, so the paused keys can take new messages again;
     // the caller republishes the failed events first (see the class comment).
     for (const { event } of failures) this.#topics.get(event.topic)?.resumePublishing(event.event.partitionkey);
-    throw classify(failures[0]!.reason, what());
+    // A message with its id is stored. Per ordering key, the client rejects every message after a
+    // failed one, so what is stored is a prefix of each key and the caller sends only the rest.
+    const stored = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+    throw reportDelivered(classify(failures[0]!.reason, what()), stored);
   }
 
   async close(): Promise<void> {
