@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisStreamsPublisher, parseRedisUrl } from '../../src/brokers/redis-streams/publisher.js';
 import { uniqueName } from '../support/services.js';
+import { deliveredOf } from '../../src/brokers/publisher.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import { PREFIX, REDIS_URL, closeRedisTarget, reader, redisStreamsTarget } from './targets/redis-streams.js';
 
@@ -18,6 +19,23 @@ describe('redis streams publisher', () => {
     } finally {
       await publisher.close();
       await reader.del(key);
+    }
+  });
+
+  it('reports, with a failure, the events whose XADD succeeded, so that they are not sent again', async () => {
+    const topic = uniqueName('partial');
+    const notStream = uniqueName('not-a-stream');
+    await reader.set(PREFIX + notStream, 'a string, not a stream');
+    const publisher = new RedisStreamsPublisher({ url: REDIS_URL, keyPrefix: PREFIX });
+    try {
+      const batch = [outgoing(topic, 'a', 0), outgoing(notStream, 'b', 0), outgoing(topic, 'a', 1)];
+      const err = await publisher.publish(batch).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PUBLISH_REJECTED' });
+      expect(deliveredOf(err, batch.length)).toEqual([0, 2]);
+      expect((await redisStreamsTarget.read(topic, 2)).map((m) => m.id)).toEqual([batch[0]!.event.id, batch[2]!.event.id]);
+    } finally {
+      await publisher.close();
+      await reader.del(PREFIX + topic, PREFIX + notStream);
     }
   });
 

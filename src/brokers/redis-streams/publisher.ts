@@ -2,7 +2,7 @@ import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
 import { importPeer } from '../peer.js';
 import { maskCredentials } from '../mask.js';
 import { bounded } from '../bounded.js';
-import { ceAttributes, type OutgoingEvent, type Publisher } from '../publisher.js';
+import { ceAttributes, reportDelivered, type OutgoingEvent, type Publisher } from '../publisher.js';
 
 /** Options of {@link RedisStreamsPublisher}. Defaults are in {@link redisStreamsDefaults}. */
 export interface RedisStreamsPublisherOptions {
@@ -141,7 +141,7 @@ export class RedisStreamsPublisher implements Publisher {
     // whole batch, so a failed event is never followed by a stored later event of its key.
     const transaction = client.multi();
     for (const e of batch) transaction.call('XADD', ...this.#xaddArgs(e));
-    await this.#replies(client, transaction.exec(), what);
+    await this.#replies(client, transaction.exec(), what, true);
   }
 
   async close(): Promise<void> {
@@ -171,11 +171,18 @@ export class RedisStreamsPublisher implements Publisher {
     return args;
   }
 
-  /** Waits for a pipeline's replies and turns any failed command into one HeraldError. */
+  /**
+   * Waits for a pipeline's replies and turns any failed command into one HeraldError. With
+   * `reportStored`, the error reports the commands that succeeded (`reportDelivered`): EXEC runs
+   * every queued XADD, and one refused at run time (a key that is not a stream) fails on its own.
+   * Such a refusal is about the stream key, so it refuses every event of that topic: what is
+   * stored is, per partition key, all or nothing of the batch.
+   */
   async #replies(
     client: RedisClient,
     exec: Promise<[error: Error | null, result: unknown][] | null>,
     what: () => string,
+    reportStored = false,
   ): Promise<unknown[]> {
     let results: [Error | null, unknown][] | null;
     try {
@@ -187,7 +194,15 @@ export class RedisStreamsPublisher implements Publisher {
       throw this.#classify([withoutCommand(cause)], what());
     }
     const failures = (results ?? []).flatMap(([err]) => (err ? [withoutCommand(err)] : []));
-    if (failures.length > 0) throw this.#classify(failures, what());
+    if (failures.length > 0) {
+      const error = this.#classify(failures, what());
+      throw reportStored
+        ? reportDelivered(
+            error,
+            (results ?? []).flatMap(([err], i) => (err ? [] : [i])),
+          )
+        : error;
+    }
     return (results ?? []).map(([, value]) => value);
   }
 
