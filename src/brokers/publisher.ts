@@ -77,3 +77,20 @@ export function deliveredOf(err: unknown, size: number): readonly number[] {
   if (!Array.isArray(reported)) return [];
   return reported.filter((i): i is number => Number.isInteger(i) && (i as number) >= 0 && (i as number) < size);
 }
+
+/**
+ * The indices of `batch` for which `stored(i)` holds, keeping for each topic and partition key
+ * only the events before that key's first event that was not stored: what an adapter whose broker
+ * answers per message may give {@link reportDelivered} without breaking per-key order.
+ */
+export function storedPrefixes(batch: readonly OutgoingEvent[], stored: (i: number) => boolean): number[] {
+  const broken = new Set<string>();
+  const out: number[] = [];
+  batch.forEach((e, i) => {
+    const key = `${e.topic}\u0000${e.event.partitionkey}`;
+    if (broken.has(key)) return;
+    if (stored(i)) out.push(i);
+    else broken.add(key);
+  });
+  return out;
+}

@@ -5,13 +5,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MqttPublisher, fromMqttTopic, parseMqttUrl, toMqttTopic } from '../../src/brokers/mqtt/publisher.js';
-import { waitFor } from '../support/services.js';
+import { deliveredOf } from '../../src/brokers/publisher.js';
+import { uniqueName, waitFor } from '../support/services.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import { MQTT_URL, mqttTarget } from './targets/mqtt.js';
 
 publisherConformance(mqttTarget);
 
 describe('mqtt publisher', () => {
+  it('reports, with a refusal, the events the broker acknowledged (per key up to its first refusal), so that they are not sent again', async () => {
+    const topic = await mqttTarget.topic();
+    const publisher = mqttTarget.publisher();
+    try {
+      // Mosquitto denies clients the $SYS tree (PUBACK 0x87).
+      const denied = `$SYS.herald.${uniqueName('t')}`;
+      const batch = [outgoing(topic, 'a', 0), outgoing(denied, 'b', 0), outgoing(topic, 'a', 1), outgoing(topic, 'b', 1)];
+      const err = await publisher.publish(batch).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PUBLISH_REJECTED' });
+      // 'b' stops at its refusal: its later event is neither sent nor reported.
+      expect(deliveredOf(err, batch.length)).toEqual([0, 2]);
+      expect((await mqttTarget.read(topic, 2)).map((m) => m.id).sort()).toEqual([batch[0]!.event.id, batch[2]!.event.id].sort());
+    } finally {
+      await publisher.close();
+      await mqttTarget.cleanup?.();
+    }
+  });
+
   it("maps '.' to '/' reversibly and refuses topics it could not map back or that hold wildcards", () => {
     expect(toMqttTopic('orders.v1')).toBe('orders/v1');
     expect(fromMqttTopic(toMqttTopic('a..b.'))).toBe('a..b.');

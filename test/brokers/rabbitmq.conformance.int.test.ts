@@ -1,12 +1,29 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RabbitMqPublisher } from '../../src/brokers/rabbitmq/publisher.js';
 import { uniqueName } from '../support/services.js';
+import { deliveredOf } from '../../src/brokers/publisher.js';
 import { outgoing, publisherConformance } from './conformance.js';
 import { RABBITMQ, rabbitMqTarget, withChannel } from './targets/rabbitmq.js';
 
 publisherConformance(rabbitMqTarget);
 
 describe('rabbitmq publisher', () => {
+  it('reports, with a refusal, the events a queue took (per key up to its first refusal), so that they are not sent again', async () => {
+    const topic = await rabbitMqTarget.topic();
+    const publisher = rabbitMqTarget.publisher();
+    try {
+      const unbound = uniqueName('unbound').replace('_', '.');
+      const batch = [outgoing(topic, 'a', 0), outgoing(unbound, 'b', 0), outgoing(topic, 'a', 1), outgoing(unbound, 'b', 1)];
+      const err = await publisher.publish(batch).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PUBLISH_REJECTED' });
+      expect(deliveredOf(err, batch.length)).toEqual([0, 2]);
+      expect((await rabbitMqTarget.read(topic, 2)).map((m) => m.id)).toEqual([batch[0]!.event.id, batch[2]!.event.id]);
+    } finally {
+      await publisher.close();
+      await rabbitMqTarget.cleanup?.();
+    }
+  });
+
   const open: RabbitMqPublisher[] = [];
   const exchanges: string[] = [];
   afterEach(async () => {

@@ -3,7 +3,7 @@ import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
 import { importPeer } from '../peer.js';
 import { maskCredentials } from '../mask.js';
 import { bounded } from '../bounded.js';
-import { ceAttributes, type OutgoingEvent, type Publisher } from '../publisher.js';
+import { ceAttributes, reportDelivered, storedPrefixes, type OutgoingEvent, type Publisher } from '../publisher.js';
 
 /** Options of {@link MqttPublisher}. Defaults are in {@link mqttDefaults}. */
 export interface MqttPublisherOptions {
@@ -86,7 +86,9 @@ export interface MqttAddress {
  *   (retryable). So is an acknowledgement with a code MQTT 5 does not allow there (Mosquitto 2.0
  *   answers a message over `message_size_limit` with PUBACK 0x95), and a DISCONNECT that blames
  *   the message (0x95 packet too large, 0x90, 0x99). PUBACK 0x10 (no matching subscribers) is
- *   success: the broker took the message, and MQTT lets it go when nobody listens.
+ *   success: the broker took the message, and MQTT lets it go when nobody listens. A refusal
+ *   reports the events acknowledged before it, per key (`reportDelivered`), so that the relay
+ *   does not send them again; a lost connection reports none.
  * - Connections: clean start and no session (the relay, not a session, retries what was not
  *   acknowledged) and no automatic reconnection: a lost connection fails the batch in flight,
  *   and the next `publish` opens a new one, so nothing is ever queued offline. `close()` is idempotent.
@@ -173,7 +175,12 @@ export class MqttPublisher implements Publisher {
       throw this.#lost(cause, what());
     }
     const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
-    if (failures.length > 0) throw this.#refused(failures, what());
+    // Each lane stops at its key's first failure, so what got its acknowledgement is a prefix per key.
+    if (failures.length > 0)
+      throw reportDelivered(
+        this.#refused(failures, what()),
+        storedPrefixes(batch, (i) => outcomes[i]!.status === 'fulfilled'),
+      );
   }
 
   async close(): Promise<void> {

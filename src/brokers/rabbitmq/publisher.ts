@@ -2,7 +2,7 @@ import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
 import { importPeer } from '../peer.js';
 import { maskCredentials } from '../mask.js';
 import { bounded } from '../bounded.js';
-import { ceAttributes, type OutgoingEvent, type Publisher } from '../publisher.js';
+import { ceAttributes, reportDelivered, storedPrefixes, type OutgoingEvent, type Publisher } from '../publisher.js';
 
 /** Options of {@link RabbitMqPublisher}. Defaults are in {@link rabbitMqDefaults}. */
 export interface RabbitMqPublisherOptions {
@@ -77,6 +77,8 @@ interface Link {
  * - Ordering: a batch is published in order on a single channel, and RabbitMQ keeps the order of
  *   one channel within each queue, so one key's events keep their order. A `nack` (a rare internal
  *   broker error) may let later events of the same key through; the relay then retries the refused one.
+ *   A rejection reports the events confirmed and not returned, per key up to its first refusal
+ *   (`reportDelivered`), so that the relay does not send them again.
  * - CloudEvents AMQP binding, binary content mode: `data` is the body, byte for byte; attributes
  *   are headers prefixed `cloudEvents:` (`cloudEvents:id`, ...); `content-type` is
  *   `application/json`; `message-id` is the event id, the consumers' dedup key (RabbitMQ itself
@@ -215,9 +217,12 @@ export class RabbitMqPublisher implements Publisher {
           }`,
       );
       const failed = outcomes.find((o) => o !== null);
+      if (failed && failed.message !== 'message nacked') throw failed;
+      // Confirmed and not returned: a queue has it. Reported per key up to its first refusal.
+      const returnedIds = new Set(returned.map((m) => m.properties.messageId as string));
+      const stored = (): number[] => storedPrefixes(batch, (i) => outcomes[i] === null && !returnedIds.has(batch[i]!.event.id));
       if (failed) {
-        if (failed.message !== 'message nacked') throw failed;
-        return new HeraldError(
+        const nacked = new HeraldError(
           ErrorCodes.PUBLISH_FAILED,
           `${what()}: rabbitmq refused (nack) ${outcomes.filter((o) => o).length} event(s)`,
           {
@@ -225,8 +230,9 @@ export class RabbitMqPublisher implements Publisher {
             retryable: true,
           },
         );
+        return reportDelivered(nacked, stored());
       }
-      if (returned.length > 0) return this.#unroutable(returned, what());
+      if (returned.length > 0) return reportDelivered(this.#unroutable(returned, what()), stored());
       return undefined;
     } finally {
       link.channel.off('return', onReturn);
