@@ -1,0 +1,308 @@
+// Runs scenarios: brings up the private services and the fault proxies once, then gives each
+// scenario run its own schema, topic and writers, waits for recovery after its fault, reads the
+// topic back from the outside and judges the result.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { migratePostgres } from '../src/postgres/migrate.js';
+import { check, type CheckResult } from './checker.js';
+import { cleanUp } from './cleanup.js';
+import { FaultProxy } from './fault-proxy.js';
+import { createTopic, readTopic } from './read-topic.js';
+import { RelayProcess } from './relay-process.js';
+import { allowancesOf, type Scenario, type ScenarioContext, type SourceKind } from './scenario.js';
+import { PrivateKafka } from './services/kafka.js';
+import { PrivatePostgres } from './services/postgres.js';
+import { judge, type Verdict } from './verdict.js';
+import { WriterPool } from './writers.js';
+import { freePort, sleep, suffix, waitUntil } from './util.js';
+
+/** The private services and proxies every scenario of one run shares. */
+export interface Environment {
+  readonly pg: PrivatePostgres;
+  readonly kafka: PrivateKafka;
+  readonly pgProxy: FaultProxy;
+  readonly kafkaProxy: FaultProxy;
+  /** Directory of the relays' log files. */
+  readonly logDir: string;
+  /** Machine facts for latest.json. */
+  readonly facts: MachineFacts;
+  close(): Promise<void>;
+}
+
+/** The facts every result file carries, so numbers are read against the machine they came from. */
+export interface MachineFacts {
+  readonly node: string;
+  readonly cpu: string;
+  readonly cpus: number;
+  readonly memoryGb: number;
+  readonly postgres: string;
+  readonly kafka: string;
+  readonly date: string;
+}
+
+/** One row of the table (one scenario with one source). */
+export interface RowResult {
+  readonly scenario: string;
+  readonly title: string;
+  readonly source: SourceKind;
+  readonly broker: string;
+  readonly expected: string;
+  readonly committed: number;
+  readonly rolledBack: number;
+  readonly uncertain: number;
+  readonly messages: number;
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly reorders: number;
+  readonly rolledBackDelivered: number;
+  readonly unknown: number;
+  /** Seconds from the fault's end until the last committed event was visible. */
+  readonly recoveryS: number | null;
+  readonly verdict: Verdict['verdict'];
+  readonly reason: string;
+  readonly notes: readonly string[];
+  readonly durationS: number;
+  /** Examples of violations, for debugging (a few lost ids, reorders). */
+  readonly examples: { lost: readonly string[]; reorders: CheckResult['reorders'] };
+}
+
+/** Options of {@link runScenario}. */
+export interface RunOptions {
+  /** Longest wait after the fault for every committed event to be readable. Default 45000. */
+  readonly recoveryTimeoutMs?: number;
+  /** Longest a scenario's `run` may take. Default 90000. */
+  readonly scenarioTimeoutMs?: number;
+  /** Progress lines (stderr by default). */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Starts the private PostgreSQL and Kafka and the two proxies. Everything is torn down by
+ * `close()`, and also on exit or Ctrl-C (see cleanup.ts).
+ */
+export async function startEnvironment(logDir: string): Promise<Environment> {
+  mkdirSync(logDir, { recursive: true });
+  const pg = await PrivatePostgres.start();
+  const pgProxy = await FaultProxy.start({ targetPort: pg.port, name: 'relay→postgres link' });
+  // The broker advertises the proxy's port, so the proxy must own its port before the broker
+  // starts; its target (the broker's proxied listener) is known only once the broker exists.
+  const kafkaProxyPort = await freePort();
+  let kafka: PrivateKafka;
+  try {
+    kafka = await PrivateKafka.start({ proxiedPort: kafkaProxyPort });
+  } catch (err) {
+    await pgProxy.close();
+    await pg.stop();
+    throw err;
+  }
+  const kafkaProxy = await FaultProxy.start({ targetPort: kafka.proxiedListenerPort, port: kafkaProxyPort, name: 'relay→kafka link' });
+  const cpu = os.cpus()[0]?.model ?? 'unknown';
+  const facts: MachineFacts = {
+    node: process.version,
+    cpu,
+    cpus: os.cpus().length,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    postgres: pg.version,
+    kafka: kafka.version,
+    date: new Date().toISOString(),
+  };
+  return {
+    pg,
+    kafka,
+    pgProxy,
+    kafkaProxy,
+    logDir,
+    facts,
+    close: async () => {
+      await kafkaProxy.close();
+      await pgProxy.close();
+      await kafka.stop();
+      await pg.stop();
+      await cleanUp();
+    },
+  };
+}
+
+/** Default flags of every relay: a short lease, so a killed polling relay's keys come back fast. */
+const RELAY_DEFAULTS: Record<SourceKind, readonly string[]> = {
+  polling: ['--lease', '5000', '--poll-interval', '1000'],
+  logical: ['--heartbeat', '2000'],
+};
+
+/** Runs one scenario with one source; never throws for a scenario failure (the row says fail). */
+export async function runScenario(env: Environment, scenario: Scenario, source: SourceKind, options: RunOptions = {}): Promise<RowResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const started = Date.now();
+  const id = suffix();
+  const schema = `chaos_${scenario.name.replace(/[^a-z0-9]/g, '_')}_${source}_${id}`.slice(0, 60);
+  const topic = `chaos.${scenario.name}.${source}.${id}`;
+  const notes: string[] = [];
+  const relays: RelayProcess[] = [];
+  const note = (text: string): void => {
+    notes.push(text);
+    log(`  [${scenario.name}/${source}] ${text}`);
+  };
+  let faultEndedAtMs: number | undefined;
+  let faultStartedAtMs: number | undefined;
+  let writers: WriterPool | undefined;
+
+  // Whatever a previous run left on the links (a fault cut short, stale connections) is gone.
+  env.pgProxy.pass();
+  env.kafkaProxy.pass();
+
+  let error: string | undefined;
+  try {
+    await migratePostgres(env.pg.url, { schema, ...(source === 'logical' ? { logical: {} } : {}) });
+    await createTopic(env.kafka.bootstrap, topic);
+    writers = new WriterPool(env.pg.url, schema, topic, scenario.workload);
+    const pool = writers;
+    const ctx: ScenarioContext = {
+      source,
+      schema,
+      topic,
+      pg: env.pg,
+      kafka: env.kafka,
+      pgProxy: env.pgProxy,
+      kafkaProxy: env.kafkaProxy,
+      startRelay: async (o = {}) => {
+        const name = o.name ?? `relay-${String.fromCharCode(97 + relays.length)}`;
+        const relay = RelayProcess.spawn({
+          name,
+          source,
+          database: o.directDatabase ? env.pg.url : `postgres://postgres@127.0.0.1:${env.pgProxy.port}/postgres`,
+          broker: `kafka://127.0.0.1:${env.kafkaProxy.port}`,
+          schema,
+          args: [...RELAY_DEFAULTS[source], ...(o.args ?? [])],
+          logFile: join(env.logDir, `${scenario.name}-${source}-${id}-${name}.log`),
+          ...(o.env ? { env: o.env } : {}),
+        });
+        relays.push(relay);
+        if (o.wait !== false) await relay.started();
+        return relay;
+      },
+      committed: () => pool.ledger.committed.length,
+      delivered: async () => new Set((await readTopic(env.kafka.bootstrap, topic)).map((m) => m.id)).size,
+      waitForDelivered: (n, ms) => waitUntil(async () => (await ctx.delivered()) >= n, ms, 500),
+      faultStarted: (what) => {
+        faultStartedAtMs = Date.now();
+        note(`fault: ${what}`);
+      },
+      faultEnded: async () => {
+        if (faultEndedAtMs !== undefined) return;
+        faultEndedAtMs = Date.now();
+        if (faultStartedAtMs !== undefined) note(`fault ended after ${((faultEndedAtMs - faultStartedAtMs) / 1000).toFixed(1)} s`);
+        await pool.stop();
+      },
+      note,
+      sleep,
+    };
+    log(`▶ ${scenario.name} (${source}): schema ${schema}, topic ${topic}`);
+    pool.start();
+    await withTimeout(scenario.run(ctx), options.scenarioTimeoutMs ?? 90_000, `scenario ${scenario.name} (${source})`);
+    await ctx.faultEnded();
+  } catch (err) {
+    error = (err as Error).message;
+    note(`error: ${error.split('\n')[0]}`);
+  } finally {
+    env.pgProxy.pass();
+    env.kafkaProxy.pass();
+    // The writers stop at the fault's end at the latest; after an error, here.
+    await writers?.stop();
+  }
+
+  const ledger = writers?.ledger ?? { committed: [], rolledBack: [], uncertain: [], failedBeforeCommit: 0 };
+  // Recovery: wait until every committed event is readable, or give up.
+  const committedIds = new Set(ledger.committed.map((e) => e.id));
+  if (error === undefined && env.kafka.running) {
+    await waitUntil(
+      async () => {
+        const seen = new Set((await readTopic(env.kafka.bootstrap, topic)).map((m) => m.id));
+        for (const id of committedIds) if (!seen.has(id)) return false;
+        return true;
+      },
+      options.recoveryTimeoutMs ?? 45_000,
+      1_000,
+    );
+  }
+  // A short grace for the relays' last in-flight batches (late duplicates count too).
+  await sleep(500);
+  for (const r of relays) {
+    const exitedEarly = !r.running && r.child.exitCode !== 0;
+    if (exitedEarly && r.child.signalCode !== 'SIGKILL')
+      note(`${r.name} exited by itself (${String(r.child.exitCode ?? r.child.signalCode)})`);
+  }
+  await Promise.all(relays.map((r) => r.stop()));
+  if (!env.kafka.running) await env.kafka.start();
+  const delivered = await readTopic(env.kafka.bootstrap, topic).catch((err: Error) => {
+    note(`cannot read the topic back: ${err.message}`);
+    return [];
+  });
+  await dropSlot(env, source, schema);
+  const result = check({
+    committed: ledger.committed,
+    rolledBack: ledger.rolledBack,
+    uncertain: ledger.uncertain,
+    delivered,
+    ...(faultEndedAtMs === undefined ? {} : { faultEndedAtMs }),
+  });
+  if (ledger.uncertain.length > 0) note(`${ledger.uncertain.length} event(s) with an unanswered COMMIT (neither lost nor wrong)`);
+  const verdict = error
+    ? { verdict: 'fail' as const, reason: `harness error: ${error.split('\n')[0]}` }
+    : judge(result, allowancesOf(scenario, source));
+  const row: RowResult = {
+    scenario: scenario.name,
+    title: scenario.title,
+    source,
+    broker: 'kafka',
+    expected: scenario.expected,
+    committed: result.committed,
+    rolledBack: result.rolledBack,
+    uncertain: result.uncertain,
+    messages: result.messages,
+    lost: result.lost.length,
+    duplicates: result.duplicates,
+    reorders: result.reorders.length,
+    rolledBackDelivered: result.rolledBackDelivered.length,
+    unknown: result.unknown,
+    recoveryS: result.recoveryMs === undefined ? null : Math.round(result.recoveryMs / 100) / 10,
+    verdict: verdict.verdict,
+    reason: verdict.reason,
+    notes,
+    durationS: Math.round((Date.now() - started) / 100) / 10,
+    examples: { lost: result.lost.slice(0, 5), reorders: result.reorders.slice(0, 5) },
+  };
+  log(
+    `◀ ${scenario.name} (${source}): ${row.verdict}${row.reason ? ` (${row.reason})` : ''}; committed ${row.committed}, lost ${row.lost}, dup ${row.duplicates}, reorders ${row.reorders}, recovery ${row.recoveryS ?? '-'} s, ${row.durationS} s`,
+  );
+  return row;
+}
+
+/** A logical run's slot keeps WAL for as long as it exists: drop it once the run is checked. */
+async function dropSlot(env: Environment, source: SourceKind, schema: string): Promise<void> {
+  if (source !== 'logical') return;
+  const slot = `${schema}_relay`;
+  await waitUntil(
+    async () => {
+      const c = await env.pg.client();
+      try {
+        await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]);
+        return (await c.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot])).rowCount === 0;
+      } finally {
+        await c.end();
+      }
+    },
+    15_000,
+    500,
+  );
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    }),
+  ]);
+}
