@@ -1,0 +1,35 @@
+// Two relays; one is frozen (SIGSTOP) for longer than its lease, so the other takes its keys
+// over, then woken (SIGCONT) with the batch it held when it froze. Without fencing it may
+// publish that batch late: after newer events of the same keys.
+import type { Scenario } from '../scenario.js';
+
+const LEASE_MS = 3_000;
+
+export const relayStalledPastLease: Scenario = {
+  name: 'relay-stalled-past-lease',
+  title: 'relay SIGSTOP past its lease, then SIGCONT (2 relays)',
+  sources: ['polling', 'logical'],
+  expected: '0 lost; reorders until fencing lands',
+  allowed: {
+    duplicates: 'the stale relay re-publishes the batch it held before it froze (no fencing yet)',
+    reorders:
+      'no lease fencing yet: a relay woken after its lease moved can publish its old batch after newer events (README known hazard; issue 15 §3)',
+  },
+  workload: { txPerSecond: 30 },
+  async run(ctx) {
+    const args = ctx.source === 'polling' ? ['--lease', String(LEASE_MS)] : [];
+    const a = await ctx.startRelay({ name: 'relay-a', args });
+    const b = await ctx.startRelay({ name: 'relay-b', args });
+    await ctx.waitForDelivered(30, 20_000);
+    // The logical source: relay-b waits for the slot; PostgreSQL frees it once relay-a's
+    // walsender times out (wal_sender_timeout 5 s on the private cluster).
+    const stallMs = ctx.source === 'polling' ? LEASE_MS * 2 + 1_000 : 9_000;
+    ctx.faultStarted(`SIGSTOP relay-a for ${stallMs / 1000} s (lease ${LEASE_MS / 1000} s), then SIGCONT`);
+    a.signal('SIGSTOP');
+    await ctx.sleep(stallMs);
+    a.signal('SIGCONT');
+    await ctx.sleep(3_000);
+    ctx.note(`after SIGCONT: relay-a ${a.running ? 'running' : 'exited'}, relay-b ${b.running ? 'running' : 'exited'}`);
+    await ctx.faultEnded();
+  },
+};
