@@ -68,8 +68,15 @@ export interface CheckResult {
   readonly duplicatedIds: number;
   /** First deliveries that came after a later event of the same key. */
   readonly reorders: readonly Reorder[];
+  /**
+   * Duplicates that arrived after a later event of the same key had been delivered: a consumer
+   * that does not deduplicate sees the key go back in time. Counted within `duplicates`.
+   */
+  readonly lateDuplicates: number;
   /** Messages whose id no writer recorded at all (committed, rolled back or uncertain). */
   readonly unknown: number;
+  /** Longest wait of a committed event from its COMMIT to its first visibility, in ms (0 when none was read). */
+  readonly maxDelayMs: number;
   /**
    * Ms from the end of the fault until the last committed event was first visible (0 when
    * everything was visible before the fault ended); undefined without a fault end or when
@@ -98,10 +105,16 @@ export function check(input: CheckInput): CheckResult {
   const maxSeqOfKey = new Map<string, number>();
   const reorders: Reorder[] = [];
   let unknown = 0;
+  let lateDuplicates = 0;
   for (const m of inReadOrder) {
     const count = (seenCount.get(m.id) ?? 0) + 1;
     seenCount.set(m.id, count);
-    if (count > 1) continue;
+    if (count > 1) {
+      const known = committedById.get(m.id);
+      const max = maxSeqOfKey.get(known?.key ?? m.key);
+      if (max !== undefined && (known?.seq ?? m.seq) < max) lateDuplicates++;
+      continue;
+    }
     firstVisible.set(m.id, m.visibleAtMs);
     const known = committedById.get(m.id);
     if (!known && !rolledBack.has(m.id) && !uncertain.has(m.id)) unknown++;
@@ -124,6 +137,12 @@ export function check(input: CheckInput): CheckResult {
     }
   }
 
+  let maxDelayMs = 0;
+  for (const e of input.committed) {
+    const visible = firstVisible.get(e.id);
+    if (visible !== undefined) maxDelayMs = Math.max(maxDelayMs, visible - e.committedAtMs);
+  }
+
   let recoveryMs: number | undefined;
   if (input.faultEndedAtMs !== undefined && lost.length === 0) {
     let last = input.faultEndedAtMs;
@@ -141,7 +160,9 @@ export function check(input: CheckInput): CheckResult {
     duplicates,
     duplicatedIds,
     reorders,
+    lateDuplicates,
     unknown,
+    maxDelayMs,
     recoveryMs,
   };
 }

@@ -57,6 +57,10 @@ export interface RowResult {
   readonly reorders: number;
   readonly rolledBackDelivered: number;
   readonly unknown: number;
+  /** Duplicates delivered after a later event of their key (a non-deduplicating consumer goes back in time). */
+  readonly lateDuplicates: number;
+  /** Longest commit-to-visible wait of a committed event, in seconds. */
+  readonly maxDelayS: number;
   /** Seconds from the fault's end until the last committed event was visible. */
   readonly recoveryS: number | null;
   readonly verdict: Verdict['verdict'];
@@ -246,6 +250,7 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
     delivered,
     ...(faultEndedAtMs === undefined ? {} : { faultEndedAtMs }),
   });
+  if (result.lateDuplicates > 0) note(`${result.lateDuplicates} duplicate(s) arrived after a newer event of their key`);
   if (ledger.uncertain.length > 0) note(`${ledger.uncertain.length} event(s) with an unanswered COMMIT (neither lost nor wrong)`);
   const verdict = error
     ? { verdict: 'fail' as const, reason: `harness error: ${error.split('\n')[0]}` }
@@ -265,6 +270,8 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
     reorders: result.reorders.length,
     rolledBackDelivered: result.rolledBackDelivered.length,
     unknown: result.unknown,
+    lateDuplicates: result.lateDuplicates,
+    maxDelayS: Math.round(result.maxDelayMs / 100) / 10,
     recoveryS: result.recoveryMs === undefined ? null : Math.round(result.recoveryMs / 100) / 10,
     verdict: verdict.verdict,
     reason: verdict.reason,

@@ -11,6 +11,7 @@ const COLUMNS: { title: string; cell: (r: RowResult) => string }[] = [
   { title: 'duplicates', cell: (r) => String(r.duplicates) },
   { title: 'reorders', cell: (r) => String(r.reorders) },
   { title: 'rolled-back delivered', cell: (r) => String(r.rolledBackDelivered) },
+  { title: 'max delay s', cell: (r) => r.maxDelayS.toFixed(1) },
   { title: 'recovery s', cell: (r) => (r.recoveryS === null ? '-' : r.recoveryS.toFixed(1)) },
   { title: 'verdict', cell: (r) => (r.reason ? `${r.verdict}: ${r.reason}` : r.verdict) },
 ];

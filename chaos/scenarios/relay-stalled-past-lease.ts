@@ -24,11 +24,20 @@ export const relayStalledPastLease: Scenario = {
     // The logical source: relay-b waits for the slot; PostgreSQL frees it once relay-a's
     // walsender times out (wal_sender_timeout 5 s on the private cluster).
     const stallMs = ctx.source === 'polling' ? LEASE_MS * 2 + 1_000 : 9_000;
-    ctx.faultStarted(`SIGSTOP relay-a for ${stallMs / 1000} s (lease ${LEASE_MS / 1000} s), then SIGCONT`);
-    a.signal('SIGSTOP');
-    await ctx.sleep(stallMs);
-    a.signal('SIGCONT');
-    await ctx.sleep(3_000);
+    ctx.faultStarted(
+      `2× (hold postgres answers 0.4 s, SIGSTOP relay-a inside it for ${stallMs / 1000} s (lease ${LEASE_MS / 1000} s), SIGCONT)`,
+    );
+    for (let round = 0; round < 2; round++) {
+      // Answers relay-a waits for (a claim, decoded changes) are held, then land in its socket
+      // while it is frozen: it wakes with a batch it read before its lease moved on.
+      const held = ctx.pgProxy.fault({ durationMs: 400, hold: 'downstream' });
+      await ctx.sleep(200);
+      a.signal('SIGSTOP');
+      await held;
+      await ctx.sleep(stallMs);
+      a.signal('SIGCONT');
+      await ctx.sleep(2_000);
+    }
     ctx.note(`after SIGCONT: relay-a ${a.running ? 'running' : 'exited'}, relay-b ${b.running ? 'running' : 'exited'}`);
     await ctx.faultEnded();
   },

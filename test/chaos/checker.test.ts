@@ -104,6 +104,27 @@ describe('the chaos checker', () => {
     expect(check({ committed: [c('a', 'k', 0)], rolledBack: [], delivered: [d('a', 'k', 0)] }).recoveryMs).toBeUndefined();
   });
 
+  it('counts a duplicate that came after a later event of its key as late', () => {
+    const r = check({
+      committed: [c('a', 'k', 0), c('b', 'k', 1)],
+      rolledBack: [],
+      // a again right after a is harmless; a again after b sends the key back in time.
+      delivered: [d('a', 'k', 0), d('a', 'k', 0), d('b', 'k', 1), d('a', 'k', 0)],
+    });
+    expect(r.duplicates).toBe(2);
+    expect(r.lateDuplicates).toBe(1);
+    expect(r.reorders).toEqual([]);
+  });
+
+  it('reports the longest wait from commit to first visibility', () => {
+    const r = check({
+      committed: [c('a', 'k', 0, 100), c('b', 'k', 1, 200)],
+      rolledBack: [],
+      delivered: [d('a', 'k', 0, 150), d('b', 'k', 1, 1_200), d('b', 'k', 1, 5_000)],
+    });
+    expect(r.maxDelayMs).toBe(1_000);
+  });
+
   it('passes a clean run and names the reason of an allowed duplicate', () => {
     const clean = check({ committed: [c('a', 'k', 0)], rolledBack: [], delivered: [d('a', 'k', 0)] });
     expect(judge(clean, {})).toEqual({ verdict: 'pass', reason: '' });
