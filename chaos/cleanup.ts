@@ -7,6 +7,23 @@ const tasks: { name: string; run: Task; lastResort?: () => void }[] = [];
 let installed = false;
 let running: Promise<void> | undefined;
 
+/** On Ctrl-C or SIGTERM: clean up, then exit as the signal would have. */
+function onSignal(signal: NodeJS.Signals): void {
+  process.stderr.write(`[chaos] ${signal}: stopping private services\n`);
+  void cleanUp().finally(() => process.exit(130));
+}
+
+/** The `exit` fallback: synchronous last resorts of the tasks that never ran. */
+function onExit(): void {
+  for (const task of tasks.splice(0).reverse()) {
+    try {
+      task.lastResort?.();
+    } catch {
+      // Nothing more can be done while the process exits; the next run's start-up reports it.
+    }
+  }
+}
+
 /**
  * Registers `run` to be called by {@link cleanUp} (last registered, first run). `lastResort`, if
  * given, must be synchronous: it runs from the process's `exit` event when the async cleanup
@@ -20,6 +37,7 @@ export function onCleanup(name: string, run: Task, lastResort?: () => void): () 
   return () => {
     const i = tasks.indexOf(task);
     if (i >= 0) tasks.splice(i, 1);
+    if (tasks.length === 0) uninstall();
   };
 }
 
@@ -37,26 +55,25 @@ export function cleanUp(): Promise<void> {
     }
   })().finally(() => {
     running = undefined;
+    uninstall();
   });
   return running;
 }
 
+// The handlers exist only while there is something to clean up: a process with no private
+// service left keeps the default behaviour of its signals.
 function install(): void {
   if (installed) return;
   installed = true;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      process.stderr.write(`[chaos] ${signal}: stopping private services\n`);
-      void cleanUp().finally(() => process.exit(130));
-    });
-  }
-  process.once('exit', () => {
-    for (const task of tasks.splice(0).reverse()) {
-      try {
-        task.lastResort?.();
-      } catch {
-        // Nothing more can be done while the process exits; the next run's start-up reports it.
-      }
-    }
-  });
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', onExit);
+}
+
+function uninstall(): void {
+  if (!installed || tasks.length > 0) return;
+  installed = false;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.off('exit', onExit);
 }
