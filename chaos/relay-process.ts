@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { onCleanup } from './cleanup.js';
 import { alive, waitUntil } from './util.js';
 
 /** The built CLI; `npm run build` makes it. */
@@ -55,7 +56,19 @@ export class RelayProcess {
       ...(start.args ?? []),
     ];
     this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...start.env } });
-    this.#exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+    // A relay must not outlive the suite (Ctrl-C, a crash of the runner): it would keep retrying
+    // against ports that other processes may take next.
+    const unregister = onCleanup(
+      `relay ${this.name}`,
+      () => this.kill(),
+      () => this.signal('SIGKILL'),
+    );
+    this.#exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        unregister();
+        resolve(code ?? signal ?? -1);
+      }),
+    );
     let partial = '';
     const onData = (d: Buffer): void => {
       this.#log.write(d);

@@ -17,9 +17,9 @@ export const brokerLinkBlackhole: Scenario = {
     // The partition starts just after a produce request went through: the broker stores it, its
     // answer is held, then nothing passes either way. After the publisher's ack timeout (10 s)
     // it drops the producer; the next one has a new producer id, outside the broker's dedup.
-    ctx.faultStarted('relay→kafka: answers held 1 s, then blackhole both ways 11 s');
-    await ctx.kafkaProxy.fault({ durationMs: 1_000, hold: 'downstream' });
-    await ctx.kafkaProxy.fault({ durationMs: 11_000, blackhole: true });
+    ctx.faultStarted('relay→kafka: answers held 2 s, then blackhole both ways 10 s');
+    await ctx.kafkaProxy.fault({ durationMs: 2_000, hold: 'downstream' });
+    await ctx.kafkaProxy.fault({ durationMs: 10_000, blackhole: true });
     await ctx.faultEnded();
   },
 };

@@ -25,9 +25,9 @@ export const relayStalledPastLease: Scenario = {
     // walsender times out (wal_sender_timeout 5 s on the private cluster).
     const stallMs = ctx.source === 'polling' ? LEASE_MS * 2 + 1_000 : 9_000;
     ctx.faultStarted(
-      `2× (hold postgres answers 0.4 s, SIGSTOP relay-a inside it for ${stallMs / 1000} s (lease ${LEASE_MS / 1000} s), SIGCONT)`,
+      `3× (hold postgres answers 0.4 s, SIGSTOP relay-a inside it for ${stallMs / 1000} s (lease ${LEASE_MS / 1000} s), SIGCONT)`,
     );
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 3; round++) {
       // Answers relay-a waits for (a claim, decoded changes) are held, then land in its socket
       // while it is frozen: it wakes with a batch it read before its lease moved on.
       const held = ctx.pgProxy.fault({ durationMs: 400, hold: 'downstream' });
