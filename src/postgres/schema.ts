@@ -106,6 +106,10 @@ export function migrationSql(n: OutboxNames): string[] {
     `CREATE SCHEMA IF NOT EXISTS ${n.schema}`,
     `CREATE TABLE IF NOT EXISTS ${n.meta} (key text PRIMARY KEY, value text NOT NULL)`,
     `INSERT INTO ${n.meta} (key, value) VALUES ('buckets', '${n.buckets}') ON CONFLICT (key) DO NOTHING`,
+    // A stable id of this outbox, unique across databases: the logical relay's Kafka transactional
+    // id is built from it and the slot, so that two outboxes with the same slot name never fence
+    // each other.
+    `INSERT INTO ${n.meta} (key, value) VALUES ('outbox_id', gen_random_uuid()::text) ON CONFLICT (key) DO NOTHING`,
     `INSERT INTO ${n.meta} (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
     // One row per event. CloudEvents attributes are columns so the backlog can be queried;
     // `bucket` is derived in the database so that every writer, in any language, agrees on it.

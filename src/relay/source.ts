@@ -80,7 +80,7 @@ export interface RelaySource {
    */
   confirmLease?(records: readonly RelayRecord[]): Promise<void>;
   /** This relay's producer identity and the identities still to fence; cheap (no I/O). */
-  fencing?(): LeaseFencing;
+  fencing?(): LeaseFencing | undefined;
   /** These previous owners are fenced (or need no fencing): stop reporting them. */
   fenced?(previous: readonly string[]): Promise<void>;
   close(): Promise<void>;
