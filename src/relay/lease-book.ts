@@ -66,7 +66,9 @@ export class LeaseBook {
   /** Records the outcome of a claim sent at `askedAt`: exactly the buckets in `claimed` are held. */
   renewed(claimed: readonly ClaimedBucket[], askedAt: number): void {
     this.#epochs = new Map(claimed.map((c) => [c.bucket, c.epoch]));
-    this.#stale = new Set(claimed.flatMap((c) => c.staleOwners));
+    // Kept until fenced: a source that learns of stale owners only at the claim that took their
+    // buckets (MySQL) must not forget them at the next renewal.
+    for (const owner of claimed.flatMap((c) => c.staleOwners)) this.#stale.add(owner);
     this.#renewedAt = askedAt;
     this.#until = askedAt + this.#leaseMs;
   }
