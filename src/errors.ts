@@ -34,6 +34,12 @@ export const ErrorCodes = {
   SCHEMA_INCOMPATIBLE: 'SCHEMA_INCOMPATIBLE',
   /** The database role lacks a privilege or attribute the operation needs. */
   PERMISSION_DENIED: 'PERMISSION_DENIED',
+  /**
+   * The relay lost the lease (or the broker fenced its producer) under which it read a batch:
+   * another relay owns those events now. Nothing of the batch was recorded; the relay drops it
+   * and rebalances. Retryable.
+   */
+  LEASE_LOST: 'LEASE_LOST',
   /** The component was used after `close()`. */
   CLOSED: 'CLOSED',
 } as const;

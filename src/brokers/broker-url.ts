@@ -9,6 +9,8 @@ export interface BrokerOptions {
   readonly createTopics?: boolean;
   /** HTTP only: HMAC-SHA256 secret for the `webhook-signature` header. */
   readonly hmacSecret?: string;
+  /** Kafka only: one transaction per batch, so the broker fences a stalled relay. Default true. */
+  readonly kafkaTransactions?: boolean;
 }
 
 /** The URL schemes Herald publishes to, and the broker each one means. */
@@ -40,7 +42,11 @@ export async function publisherFor(url: string, options: BrokerOptions = {}): Pr
   const createTopics = options.createTopics === true;
   switch (scheme) {
     case 'kafka':
-      return new (await import('./kafka/publisher.js')).KafkaPublisher({ brokers: url, createTopics });
+      return new (await import('./kafka/publisher.js')).KafkaPublisher({
+        brokers: url,
+        createTopics,
+        ...(options.kafkaTransactions === undefined ? {} : { transactions: options.kafkaTransactions }),
+      });
     case 'pubsub':
       return new (await import('./pubsub/publisher.js')).PubSubPublisher({ url, createTopics });
     case 'nats':

@@ -33,6 +33,18 @@ export interface Publisher {
   /** Checks that every topic exists (creating it when allowed); rejects naming the first missing. */
   prepare(topics: readonly string[]): Promise<void>;
   publish(batch: readonly OutgoingEvent[]): Promise<void>;
+  /**
+   * Optional, for brokers that can fence a stale producer themselves (Kafka transactions). The
+   * relay calls it before every publish while its source leases what it reads; it must be cheap
+   * when nothing changed. It makes sure that no producer of `previous` (relays whose leases this
+   * one took over) can still commit anything, and that this publisher publishes as `identity`.
+   * Resolves `true` when it started a new producer session (initialised a producer, which fences
+   * every older producer of `identity`): the relay then confirms its lease with the database
+   * before publishing, because only a session started after the lease was confirmed is safe to use.
+   * Rejects (retryable) when the broker could not be reached; the relay then publishes nothing.
+   * A publish the broker refuses because this producer was fenced rejects with `LEASE_LOST`.
+   */
+  fence?(fencing: { readonly identity: string; readonly previous: readonly string[] }): Promise<boolean>;
   close(): Promise<void>;
 }
 

@@ -11,6 +11,8 @@ export function withTopicMap(publisher: Publisher, map: Readonly<Record<string, 
     name: publisher.name,
     prepare: (topics) => publisher.prepare(topics.map(rename)),
     publish: (batch) => publisher.publish(batch.map((e): OutgoingEvent => ({ ...e, topic: rename(e.topic) }))),
+    // Passed through, or a Kafka relay with renamed topics would publish without fencing.
+    ...(publisher.fence ? { fence: publisher.fence.bind(publisher) } : {}),
     close: () => publisher.close(),
   };
 }

@@ -69,6 +69,7 @@ common(program.command('relay'))
     ).argParser(Number),
   )
   .option('--fail-fast', 'exit 1 at start-up when the broker or the database is unreachable, instead of waiting for them')
+  .option('--no-kafka-transactions', 'kafka: idempotent producer only; a relay stalled past its lease can then publish late, out of order')
   .option('--debug', 'log debug lines')
   .action((flags) => {
     const relay = {

@@ -55,6 +55,12 @@ export async function migrateMysql(url: string, options: MysqlOutboxSchemaOption
     }
     const n = mysqlNames({ ...options, ...(buckets === undefined ? {} : { buckets }) });
     for (const statement of mysqlMigrationSql(n)) await db.query(statement);
+    // Lease epochs (fencing), added to existing installations: MySQL 8.0 has no ADD COLUMN IF NOT EXISTS.
+    const [epoch] = (await db.query(
+      `SELECT 1 FROM information_schema.columns WHERE table_schema = ? AND table_name = 'relay_lease' AND column_name = 'epoch'`,
+      [n.schemaName],
+    )) as unknown as [unknown[]];
+    if (epoch.length === 0) await db.query(`ALTER TABLE ${n.lease} ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0`);
     return { schema: n.schemaName, buckets: n.buckets, created: !names.has('outbox') };
   } catch (err) {
     throw mysqlDatabaseError(err, 'cannot migrate the outbox');

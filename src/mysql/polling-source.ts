@@ -4,7 +4,8 @@ import { HeraldError, ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { fairShare } from '../relay/fair-share.js';
 import { recordFromRow } from '../relay/outbox-record.js';
-import type { RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
+import { LeaseBook, leaseLost } from '../relay/lease-book.js';
+import type { LeaseFencing, LeaseToken, RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
 import { waitUntilWoken } from '../relay/wake.js';
 import { checkMysqlUrl } from './connect.js';
 import { mysqlNames, NOW, type MysqlNames, type MysqlOutboxSchemaOptions } from './schema.js';
@@ -43,9 +44,7 @@ export class MysqlPollingSource implements RelaySource {
   readonly #log: Logger;
   readonly #id = randomUUID();
   readonly #db: MysqlSession;
-  #owned: number[] = [];
-  #leaseUntil = 0;
-  #renewedAt = 0;
+  readonly #leases: LeaseBook;
   #buckets: number | undefined;
   #wake: (() => void) | undefined;
 
@@ -53,6 +52,8 @@ export class MysqlPollingSource implements RelaySource {
     checkMysqlUrl(options.database);
     this.#names = mysqlNames(options);
     this.#leaseMs = options.leaseMs ?? mysqlPollingDefaults.leaseMs;
+    const database = options.schema ?? 'herald';
+    this.#leases = new LeaseBook(this.#leaseMs, (owner) => `herald-${database}-${owner}`);
     if (!Number.isInteger(this.#leaseMs) || this.#leaseMs < 300) {
       throw new HeraldError(
         ErrorCodes.CONFIG_INVALID,
@@ -78,7 +79,7 @@ export class MysqlPollingSource implements RelaySource {
 
   /** The buckets this relay leases now (renewed between batches); no I/O. */
   ownership(): SourceOwnership {
-    const leased = Date.now() < this.#leaseUntil ? this.#owned.length : 0;
+    const leased = this.#leases.heldCount;
     return { held: leased > 0, leasedBuckets: leased };
   }
 
@@ -88,50 +89,97 @@ export class MysqlPollingSource implements RelaySource {
   }
 
   async next(max: number): Promise<RelayRecord[]> {
-    if (Date.now() - this.#renewedAt > this.#leaseMs / 3) await this.#rebalance();
+    if (this.#leases.renewDue) await this.#rebalance();
     // Never start a batch on a lease that could run out while the broker is called.
-    if (this.#owned.length === 0 || Date.now() > this.#leaseUntil - this.#leaseMs / 2) return [];
+    if (!this.#leases.roomForBatch) return [];
+    const owned = this.#leases.buckets;
     const n = this.#names;
     // The anti-join uses the retry_at index: rows waiting for a retry are few, so it is cheap.
     const { rows } = await this.#db.query(
-      `SELECT CAST(o.id AS CHAR) AS id, o.event_id, o.topic, o.partition_key, o.type, o.source, o.subject, o.time,
+      `SELECT CAST(o.id AS CHAR) AS id, o.bucket, o.event_id, o.topic, o.partition_key, o.type, o.source, o.subject, o.time,
           o.dataschema, o.traceparent, CAST(o.data AS CHAR) AS data, o.attempts
         FROM ${n.outbox} o
-        WHERE o.bucket IN (${marks(this.#owned)})
+        WHERE o.bucket IN (${marks(owned)})
           AND o.partition_key NOT IN (SELECT r.partition_key FROM ${n.outbox} r WHERE r.retry_at > ${NOW})
         ORDER BY o.id LIMIT ${Math.max(1, Math.floor(max))}`,
-      this.#owned,
+      owned,
       'cannot read the outbox',
     );
-    return rows.map(recordFromRow);
+    return rows.map((row) => ({ ...recordFromRow(row), lease: this.#tokenOf(row) }));
+  }
+
+  /** Throws `LEASE_LOST` when, by the local clock, the records' leases may have moved on. */
+  checkLease(records: readonly RelayRecord[]): void {
+    this.#leases.check(records);
+  }
+
+  /** Rejects with `LEASE_LOST` unless the database still has these records' leases as read. */
+  async confirmLease(records: readonly RelayRecord[]): Promise<void> {
+    if ((await this.#moved(records)) > 0) this.#fencedOut(`cannot publish ${records.length} event(s)`);
+  }
+
+  /**
+   * This relay's producer identity (`herald-<database>-<instance id>`) and the owners whose
+   * expired leases its last claim took over. Unlike PostgreSQL's, the list is kept in memory only:
+   * a relay that dies before its first publish does not pass it on.
+   */
+  fencing(): LeaseFencing {
+    return this.#leases.fencing(this.#id);
+  }
+
+  async fenced(previous: readonly string[]): Promise<void> {
+    this.#leases.fenced(previous);
   }
 
   async waitForWork(ms: number, signal: AbortSignal): Promise<void> {
     await waitUntilWoken(ms, signal, (wake) => (this.#wake = wake));
   }
 
+  /**
+   * Deletes the records whose bucket is still owned by this relay with the epoch they were read
+   * under, in one statement (a subquery on the lease); rejects with `LEASE_LOST` when any was not.
+   */
   async delivered(records: readonly RelayRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.#db.query(
-      `DELETE FROM ${this.#names.outbox} WHERE id IN (${marks(records)})`,
-      records.map((r) => r.position),
+    const n = this.#names;
+    const { held, params } = this.#heldClause(records);
+    const { affectedRows } = await this.#db.query(
+      `DELETE FROM ${n.outbox} WHERE id IN (${marks(records)})
+        AND bucket IN (SELECT l.bucket FROM ${n.lease} l WHERE l.owner = ? AND ${held})`,
+      [...records.map((r) => r.position), this.#id, ...params],
       'cannot mark events delivered',
       { prepare: false },
     );
+    if (affectedRows < records.length && (await this.#moved(records)) > 0)
+      this.#fencedOut(`cannot mark ${records.length - affectedRows} of ${records.length} event(s) delivered`);
   }
 
   async retryLater(record: RelayRecord, error: string, delayMs: number): Promise<void> {
-    await this.#db.query(
-      `UPDATE ${this.#names.outbox} SET attempts = attempts + 1, last_error = ?, retry_at = ${NOW} + INTERVAL ? MICROSECOND WHERE id = ?`,
-      [error, Math.round(delayMs) * 1000, record.position],
+    const n = this.#names;
+    const { held, params } = this.#heldClause([record]);
+    const { affectedRows } = await this.#db.query(
+      `UPDATE ${n.outbox} SET attempts = attempts + 1, last_error = ?, retry_at = ${NOW} + INTERVAL ? MICROSECOND
+        WHERE id = ? AND bucket IN (SELECT l.bucket FROM ${n.lease} l WHERE l.owner = ? AND ${held})`,
+      [error, Math.round(delayMs) * 1000, record.position, this.#id, ...params],
       'cannot schedule a retry',
+      { prepare: false },
     );
+    if (affectedRows === 0 && (await this.#moved([record])) > 0)
+      this.#fencedOut(`cannot schedule a retry of event ${record.outgoing.event.id}`);
   }
 
   /** Moves the row to `dead_letter` and deletes it from the outbox, in one transaction. */
   async deadLetter(record: RelayRecord, error: string): Promise<void> {
     const n = this.#names;
+    const token = this.#requireToken(record);
     await this.#db.transaction('cannot move an event to the dead-letter table', async (run) => {
+      // The lease row is locked for the transaction, so that no claim changes it in between.
+      const held = await run(`SELECT 1 FROM ${n.lease} WHERE bucket = ? AND owner = ? AND epoch = ? FOR UPDATE`, [
+        token.bucket,
+        this.#id,
+        token.epoch,
+      ]);
+      if (held.rows.length === 0) this.#fencedOut(`cannot move event ${record.outgoing.event.id} to the dead-letter table`);
       await run(
         `INSERT INTO ${n.deadLetter} (id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts, last_error)
          SELECT id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts + 1, ?
@@ -192,27 +240,97 @@ export class MysqlPollingSource implements RelaySource {
       'cannot release buckets',
       { prepare: false },
     );
-    let owned: number[] = [];
+    const askedAt = this.#leases.askedAt();
+    let claimed: { bucket: number; epoch: string; staleOwners: string[] }[] = [];
     if (mine.length > 0) {
-      await this.#db.query(
-        `UPDATE ${n.lease} SET owner = ?, expires_at = ${NOW} + INTERVAL ? MICROSECOND
-          WHERE bucket IN (${marks(mine)}) AND (owner IS NULL OR owner = ? OR expires_at < ${NOW})`,
-        [this.#id, ttlUs, ...mine, this.#id],
+      // The owners whose expired leases this claim may take over, to be fenced at the broker.
+      const { rows: expired } = await this.#db.query(
+        `SELECT bucket, owner FROM ${n.lease} WHERE bucket IN (${marks(mine)}) AND owner IS NOT NULL AND owner <> ? AND expires_at < ${NOW}`,
+        [...mine, this.#id],
         'cannot claim buckets',
         { prepare: false },
       );
+      const staleOf = new Map(expired.map((r) => [Number(r.bucket), String(r.owner)]));
+      // Assignments run left to right: `epoch` compares with the owner before it is replaced.
+      await this.#db
+        .query(
+          `UPDATE ${n.lease} SET epoch = IF(owner <=> ?, epoch, epoch + 1), owner = ?, expires_at = ${NOW} + INTERVAL ? MICROSECOND
+          WHERE bucket IN (${marks(mine)}) AND (owner IS NULL OR owner = ? OR expires_at < ${NOW})`,
+          [this.#id, this.#id, ttlUs, ...mine, this.#id],
+          'cannot claim buckets',
+          { prepare: false },
+        )
+        .catch((err: unknown) => {
+          if (err instanceof HeraldError && /unknown column 'epoch'/i.test(err.message))
+            throw new HeraldError(
+              ErrorCodes.NOT_MIGRATED,
+              "the outbox predates lease epochs (fencing); run 'herald migrate' to upgrade it",
+              { cause: err },
+            );
+          throw err;
+        });
       // MySQL has no UPDATE ... RETURNING: read back what this relay now holds.
       const { rows } = await this.#db.query(
-        `SELECT bucket FROM ${n.lease} WHERE owner = ? AND expires_at > ${NOW}`,
+        `SELECT bucket, CAST(epoch AS CHAR) AS epoch FROM ${n.lease} WHERE owner = ? AND expires_at > ${NOW}`,
         [this.#id],
         'cannot claim buckets',
       );
-      owned = rows.map((r) => Number(r.bucket)).sort((a, b) => a - b);
+      claimed = rows.map((r) => {
+        const bucket = Number(r.bucket);
+        const stale = staleOf.get(bucket);
+        return { bucket, epoch: String(r.epoch), staleOwners: stale === undefined ? [] : [stale] };
+      });
     }
-    if (owned.join() !== this.#owned.join()) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
-    this.#owned = owned;
-    this.#renewedAt = Date.now();
-    this.#leaseUntil = this.#renewedAt + this.#leaseMs;
+    const before = this.#leases.buckets.join();
+    this.#leases.renewed(claimed, askedAt);
+    const owned = this.#leases.buckets;
+    if (owned.join() !== before) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
+  }
+
+  #tokenOf(row: Record<string, unknown>): LeaseToken {
+    const token = this.#leases.token(Number(row.bucket));
+    // Only rows of held buckets are read, so a missing token is a bug, not a race.
+    if (token === undefined) throw leaseLost(`read a row of bucket ${String(row.bucket)}, which this relay does not hold`);
+    return token;
+  }
+
+  #requireToken(record: RelayRecord): LeaseToken {
+    if (record.lease === undefined)
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        `event ${record.outgoing.event.id} was not read by this polling source (it has no lease)`,
+      );
+    return record.lease;
+  }
+
+  /** `(l.bucket, l.epoch) IN (...)` for the records' tokens, with its parameters. */
+  #heldClause(records: readonly RelayRecord[]): { held: string; params: unknown[] } {
+    const tokens = [...new Map(records.map((r) => this.#requireToken(r)).map((t) => [t.bucket, t])).values()];
+    return {
+      held: `(l.bucket, l.epoch) IN (${tokens.map(() => '(?, ?)').join(', ')})`,
+      params: tokens.flatMap((t) => [t.bucket, t.epoch]),
+    };
+  }
+
+  /** How many of the records' leases are no longer held by this relay with their epoch. */
+  async #moved(records: readonly RelayRecord[]): Promise<number> {
+    const tokens = [...new Map(records.map((r) => this.#requireToken(r)).map((t) => [t.bucket, t])).values()];
+    const { rows } = await this.#db.query(
+      `SELECT bucket, CAST(epoch AS CHAR) AS epoch FROM ${this.#names.lease} WHERE owner = ? AND bucket IN (${marks(tokens)})`,
+      [this.#id, ...tokens.map((t) => t.bucket)],
+      'cannot confirm the lease',
+      { prepare: false },
+    );
+    const now = new Map(rows.map((r) => [Number(r.bucket), String(r.epoch)]));
+    return tokens.filter((t) => now.get(t.bucket) !== t.epoch).length;
+  }
+
+  /** Forgets the leases (the next read rebalances) and throws `LEASE_LOST`. */
+  #fencedOut(what: string): never {
+    this.#leases.lost();
+    throw leaseLost(
+      `${what}: this relay no longer holds the lease it read them under (it stalled past it); another relay delivers them now`,
+    );
   }
 
   async #bucketCount(): Promise<number> {

@@ -11,7 +11,8 @@ import { outboxIds, outboxXids, streamRecord, type Entry, type ParkedEntry, type
 import { deliveredSql, EVENT_FIELDS, heartbeatPrefix, parkRow, resolveSql, type ParkRow } from './logical-statements.js';
 import { recordFromRow } from '../relay/outbox-record.js';
 import { waitUntilWoken } from '../relay/wake.js';
-import type { RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
+import { leaseLost } from '../relay/lease-book.js';
+import type { LeaseFencing, RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
 
 /** Options of {@link LogicalSource}. Defaults are in {@link logicalDefaults}. */
 export interface LogicalSourceOptions extends LogicalNamesOptions {
@@ -115,6 +116,8 @@ export class LogicalSource implements RelaySource {
   #timer: NodeJS.Timeout | undefined;
   #wake: (() => void) | undefined;
   #closed = false;
+  /** The Kafka transactional id of whoever streams this slot of this outbox; see {@link fencing}. */
+  #identity: string | undefined;
 
   constructor(options: LogicalSourceOptions) {
     this.#n = outboxNames(options);
@@ -139,6 +142,33 @@ export class LogicalSource implements RelaySource {
     return { held: this.#stream !== undefined && this.#streamError === undefined && !this.#closed, slot: this.#names.slot };
   }
 
+  /**
+   * Fencing: the producer identity belongs to the slot (and this outbox), not to the process, so
+   * the next relay that streams the slot fences the previous one at the broker just by starting
+   * its producer. There are no previous owners to name. Undefined before `start()`, or when the
+   * outbox predates outbox ids (then the publisher fences nothing).
+   */
+  fencing(): LeaseFencing | undefined {
+    return this.#identity === undefined ? undefined : { identity: this.#identity, previous: [] };
+  }
+
+  /**
+   * Rejects with `LEASE_LOST` unless the slot is streamed by this source's replication connection
+   * now. Called after the publisher started a new producer session: a relay that stalled until
+   * PostgreSQL dropped its walsender (`wal_sender_timeout`) and another relay took the slot must
+   * not fence that relay back and publish what it had read.
+   */
+  async confirmLease(): Promise<void> {
+    const stream = this.#stream;
+    const { rows } = await this.#db.query(
+      `SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`,
+      [this.#names.slot],
+      'cannot read the replication slot',
+    );
+    if (stream !== undefined && rows[0]?.active_pid === stream.pid) return;
+    throw leaseLost(`cannot publish from replication slot '${this.#names.slot}': another relay streams it now (or none does)`);
+  }
+
   /** Checks the slot (missing or invalidated: a clear error) and loads the recorded position. */
   async start(): Promise<void> {
     const { rows } = await this.#db.query(
@@ -155,6 +185,7 @@ export class LogicalSource implements RelaySource {
     }
     if (rows[0]!.wal_status === 'lost') throw slotInvalidated(this.#names.slot);
     if (rows[0]!.confirmed) this.#confirmed = this.#sentConfirmed = parseLsn(rows[0]!.confirmed as string);
+    await this.#loadIdentity();
     await this.#loadState();
     this.#timer = setInterval(() => this.#tick(), 250);
     this.#timer.unref();
@@ -570,6 +601,19 @@ export class LogicalSource implements RelaySource {
     const still = new Set(rows.map((r) => r.partition_key as string));
     for (const k of keys) if (!still.has(k)) this.#held.delete(k);
     this.#parkedCheckAt = 0;
+  }
+
+  /** Reads the outbox id that `herald migrate` records (schema version 3 and later). */
+  async #loadIdentity(): Promise<void> {
+    const { rows } = await this.#db.query(
+      `SELECT value FROM ${this.#n.meta} WHERE key = 'outbox_id'`,
+      [],
+      'cannot read the outbox settings',
+    );
+    const id = rows[0]?.value as string | undefined;
+    if (id === undefined)
+      this.#log.warn("the outbox has no id yet; run 'herald migrate' so that Kafka can fence a stalled relay of this slot");
+    this.#identity = id === undefined ? undefined : `herald-slot-${this.#names.slot}-${id}`;
   }
 
   async #loadState(): Promise<void> {

@@ -8,7 +8,8 @@ import { silentLogger, type Logger } from '../observe/logger.js';
 import { fairShare } from '../relay/fair-share.js';
 import { recordFromRow } from '../relay/outbox-record.js';
 import { waitUntilWoken } from '../relay/wake.js';
-import type { RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
+import { LeaseBook, leaseLost } from '../relay/lease-book.js';
+import type { LeaseFencing, LeaseToken, RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
 
 /** Options of {@link PollingSource}. Defaults are in {@link pollingDefaults}. */
 export interface PollingSourceOptions extends PostgresOutboxSchemaOptions {
@@ -33,6 +34,13 @@ export const pollingDefaults = { leaseMs: 15_000 } as const;
  * relay reads rows in id order, and the outbox gives ids in commit order per key. No row lock is
  * held while the broker is called: the lease is a row in `relay_lease` with an expiry, renewed
  * between batches. Rows are deleted only after the broker acknowledged them.
+ *
+ * Fencing: each bucket has an epoch that the database bumps whenever the bucket changes owner.
+ * A record carries the epoch it was read under, and `delivered`, `retryLater` and `deadLetter`
+ * act, in one statement, only on records whose bucket is still owned by this relay with that
+ * epoch; otherwise they reject with `LEASE_LOST` and record nothing. So a relay that stalled past
+ * its lease (a paused VM, `SIGSTOP`) and wakes up never deletes or reschedules what another relay
+ * now delivers. Its producer identity is `herald-<schema>-<instance id>`.
  */
 export class PollingSource implements RelaySource {
   readonly name = 'polling';
@@ -43,9 +51,8 @@ export class PollingSource implements RelaySource {
   readonly #id = randomUUID();
   readonly #db: PgSession;
   #listener: PgClient | undefined;
-  #owned: number[] = [];
-  #leaseUntil = 0;
-  #renewedAt = 0;
+  readonly #leases: LeaseBook;
+  readonly #schemaName: string;
   #wake: (() => void) | undefined;
   #notified = false;
   #buckets: number | undefined;
@@ -62,6 +69,8 @@ export class PollingSource implements RelaySource {
     });
     this.#leaseMs = options.leaseMs ?? pollingDefaults.leaseMs;
     this.#log = options.logger ?? silentLogger;
+    this.#schemaName = options.schema ?? 'herald';
+    this.#leases = new LeaseBook(this.#leaseMs, (owner) => `herald-${this.#schemaName}-${owner}`);
   }
 
   /** This relay instance's id, as recorded in `relay_instance` and `relay_lease`. */
@@ -71,7 +80,7 @@ export class PollingSource implements RelaySource {
 
   /** The buckets this relay leases now (renewed between batches); no I/O. */
   ownership(): SourceOwnership {
-    const leased = Date.now() < this.#leaseUntil ? this.#owned.length : 0;
+    const leased = this.#leases.heldCount;
     return { held: leased > 0, leasedBuckets: leased };
   }
 
@@ -81,21 +90,56 @@ export class PollingSource implements RelaySource {
   }
 
   async next(max: number): Promise<RelayRecord[]> {
-    if (Date.now() - this.#renewedAt > this.#leaseMs / 3) await this.#rebalance();
+    if (this.#leases.renewDue) await this.#rebalance();
     // Never start a batch on a lease that could run out while the broker is called.
-    if (this.#owned.length === 0 || Date.now() > this.#leaseUntil - this.#leaseMs / 2) return [];
+    if (!this.#leases.roomForBatch) return [];
     const n = this.#names;
     const { rows } = await this.#db.query(
-      `SELECT id::text AS id, event_id::text AS event_id, topic, partition_key, type, source, subject,
+      `SELECT id::text AS id, bucket, event_id::text AS event_id, topic, partition_key, type, source, subject,
           to_json(time) #>> '{}' AS time, dataschema, traceparent, data::text AS data, attempts
         FROM ${n.outbox} o
         WHERE bucket = ANY($1::int[])
           AND NOT EXISTS (SELECT 1 FROM ${n.outbox} r WHERE r.retry_at > now() AND r.partition_key = o.partition_key)
         ORDER BY o.id LIMIT $2` /* o.id, not the text alias 'id', which would sort 10 before 9 */,
-      [this.#owned, max],
+      [this.#leases.buckets, max],
       'cannot read the outbox',
     );
-    return rows.map(recordFromRow);
+    return rows.map((row) => ({ ...recordFromRow(row), lease: this.#tokenOf(row) }));
+  }
+
+  /** Throws `LEASE_LOST` when, by the local clock, the records' leases may have moved on. */
+  checkLease(records: readonly RelayRecord[]): void {
+    this.#leases.check(records);
+  }
+
+  /** Rejects with `LEASE_LOST` unless the database still has these records' leases as read. */
+  async confirmLease(records: readonly RelayRecord[]): Promise<void> {
+    const [buckets, epochs] = this.#tokens(records);
+    const { rows } = await this.#db.query(
+      `SELECT count(*)::int AS moved FROM unnest($1::int[], $2::bigint[]) AS r(bucket, epoch)
+        LEFT JOIN ${this.#names.lease} l ON l.bucket = r.bucket AND l.epoch = r.epoch AND l.owner = $3
+        WHERE l.bucket IS NULL`,
+      [buckets, epochs, this.#id],
+      'cannot confirm the lease',
+    );
+    if (Number(rows[0]?.moved ?? 0) > 0) this.#fencedOut(`cannot publish ${records.length} event(s)`);
+  }
+
+  /** This relay's producer identity, and the owners of buckets it took over still to fence. */
+  fencing(): LeaseFencing {
+    return this.#leases.fencing(this.#id);
+  }
+
+  /** Clears fenced owners from the buckets this relay holds. */
+  async fenced(previous: readonly string[]): Promise<void> {
+    const owners = this.#leases.fenced(previous);
+    if (owners.length === 0) return;
+    await this.#db.query(
+      `UPDATE ${this.#names.lease} SET stale_owners = ARRAY(SELECT unnest(stale_owners) EXCEPT SELECT unnest($2::uuid[]))
+        WHERE owner = $1 AND stale_owners && $2::uuid[]`,
+      [this.#id, owners],
+      'cannot record fenced relays',
+    );
   }
 
   async waitForWork(ms: number, signal: AbortSignal): Promise<void> {
@@ -107,32 +151,61 @@ export class PollingSource implements RelaySource {
     this.#notified = false;
   }
 
+  /**
+   * Deletes the records whose lease is still held with the epoch they were read under, in one
+   * statement; rejects with `LEASE_LOST` when any was not (those rows stay for their new owner).
+   */
   async delivered(records: readonly RelayRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.#db.query(
-      `DELETE FROM ${this.#names.outbox} WHERE id = ANY($1::bigint[])`,
-      [records.map((r) => r.position)],
+    const n = this.#names;
+    const { rows } = await this.#db.query(
+      `WITH r AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS r(id, bucket, epoch)),
+        held AS (SELECT r.id FROM r JOIN ${n.lease} l ON l.bucket = r.bucket AND l.owner = $4 AND l.epoch = r.epoch),
+        gone AS (DELETE FROM ${n.outbox} o USING held WHERE o.id = held.id RETURNING 1)
+      SELECT (SELECT count(*) FROM r) - (SELECT count(*) FROM held) AS fenced, (SELECT count(*) FROM gone) AS deleted`,
+      [records.map((r) => r.position), ...this.#tokens(records), this.#id],
       'cannot mark events delivered',
     );
+    const fenced = Number(rows[0]?.fenced ?? 0);
+    if (fenced > 0) this.#fencedOut(`cannot mark ${fenced} of ${records.length} event(s) delivered`);
   }
 
   async retryLater(record: RelayRecord, error: string, delayMs: number): Promise<void> {
-    await this.#db.query(
-      `UPDATE ${this.#names.outbox} SET attempts = attempts + 1, last_error = $2, retry_at = now() + $3 * interval '1 millisecond' WHERE id = $1`,
-      [record.position, error, delayMs],
+    await this.#underLease(
+      record,
+      `act AS (UPDATE ${this.#names.outbox} SET attempts = attempts + 1, last_error = $5, retry_at = now() + $6 * interval '1 millisecond'
+        WHERE id = $1 AND EXISTS (SELECT 1 FROM held) RETURNING 1)`,
+      [error, delayMs],
       'cannot schedule a retry',
     );
   }
 
   async deadLetter(record: RelayRecord, error: string): Promise<void> {
     const n = this.#names;
-    await this.#db.query(
-      `WITH moved AS (DELETE FROM ${n.outbox} WHERE id = $1 RETURNING *)
-      INSERT INTO ${n.deadLetter} (id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts, last_error)
-      SELECT id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts + 1, $2 FROM moved`,
-      [record.position, error],
+    await this.#underLease(
+      record,
+      `moved AS (DELETE FROM ${n.outbox} WHERE id = $1 AND EXISTS (SELECT 1 FROM held) RETURNING *),
+      act AS (INSERT INTO ${n.deadLetter} (id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts, last_error)
+        SELECT id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts + 1, $5 FROM moved RETURNING 1)`,
+      [error],
       'cannot move an event to the dead-letter table',
     );
+  }
+
+  /**
+   * Runs the data-modifying CTEs `actions` (row `$1`, extra parameters from `$5`, each guarded by
+   * `EXISTS (SELECT 1 FROM held)`) in one statement, only while the record's bucket is owned by
+   * this relay with the epoch it was read under; rejects with `LEASE_LOST` otherwise.
+   */
+  async #underLease(record: RelayRecord, actions: string, params: unknown[], what: string): Promise<void> {
+    const token = this.#requireToken(record);
+    const { rows } = await this.#db.query(
+      `WITH held AS (SELECT 1 FROM ${this.#names.lease} WHERE bucket = $2 AND epoch = $3 AND owner = $4), ${actions}
+      SELECT EXISTS (SELECT 1 FROM held) AS held`,
+      [record.position, token.bucket, token.epoch, this.#id, ...params],
+      what,
+    );
+    if (rows[0]?.held !== true) this.#fencedOut(`${what} for event ${record.outgoing.event.id}`);
   }
 
   /** Releases this relay's buckets so that others take them over at once, then disconnects. */
@@ -147,6 +220,39 @@ export class PollingSource implements RelaySource {
     this.#listener = undefined;
     await listener?.end().catch(() => undefined);
     this.#wake?.();
+  }
+
+  #tokenOf(row: Record<string, unknown>): LeaseToken {
+    const token = this.#leases.token(Number(row.bucket));
+    // Only rows of held buckets are read, so a missing token is a bug, not a race.
+    if (token === undefined)
+      throw new HeraldError(ErrorCodes.LEASE_LOST, `read a row of bucket ${String(row.bucket)}, which this relay does not hold`, {
+        retryable: true,
+      });
+    return token;
+  }
+
+  #requireToken(record: RelayRecord): LeaseToken {
+    if (record.lease === undefined)
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        `event ${record.outgoing.event.id} was not read by this polling source (it has no lease)`,
+      );
+    return record.lease;
+  }
+
+  /** The buckets and epochs of `records`, as two arrays for `unnest`. */
+  #tokens(records: readonly RelayRecord[]): [number[], string[]] {
+    const tokens = records.map((r) => this.#requireToken(r));
+    return [tokens.map((t) => t.bucket), tokens.map((t) => t.epoch)];
+  }
+
+  /** Forgets the leases (the next read rebalances) and throws `LEASE_LOST`. */
+  #fencedOut(what: string): never {
+    this.#leases.lost();
+    throw leaseLost(
+      `${what}: this relay no longer holds the lease it read them under (it stalled past it); another relay delivers them now`,
+    );
   }
 
   /**
@@ -179,18 +285,36 @@ export class PollingSource implements RelaySource {
       [this.#id, mine],
       'cannot release buckets',
     );
-    const { rows } = await this.#db.query(
-      `UPDATE ${n.lease} SET owner = $1, expires_at = now() + ${ttl}
+    // The lease is counted from before the claim was sent, so the local clock never believes in
+    // more lease than the database granted. The trigger bumps `epoch` on a change of owner.
+    const askedAt = this.#leases.askedAt();
+    const { rows } = await this.#db
+      .query(
+        `UPDATE ${n.lease} SET owner = $1, expires_at = now() + ${ttl}
         WHERE bucket = ANY($2::int[]) AND (owner IS NULL OR owner = $1 OR expires_at < now())
-        RETURNING bucket`,
-      [this.#id, mine],
-      'cannot claim buckets',
+        RETURNING bucket, epoch::text AS epoch, stale_owners::text[] AS stale_owners`,
+        [this.#id, mine],
+        'cannot claim buckets',
+      )
+      .catch((err: unknown) => {
+        // SQLSTATE 42703: a lease table from before lease epochs (schema version 3).
+        if (err instanceof HeraldError && err.details.sqlstate === '42703')
+          throw new HeraldError(ErrorCodes.NOT_MIGRATED, "the outbox predates lease epochs (fencing); run 'herald migrate' to upgrade it", {
+            cause: err,
+          });
+        throw err;
+      });
+    const before = this.#leases.buckets.join();
+    this.#leases.renewed(
+      rows.map((r) => ({
+        bucket: Number(r.bucket),
+        epoch: r.epoch as string,
+        staleOwners: (r.stale_owners as string[]).filter((o) => o !== this.#id),
+      })),
+      askedAt,
     );
-    const owned = rows.map((r) => Number(r.bucket)).sort((a, b) => a - b);
-    if (owned.join() !== this.#owned.join()) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
-    this.#owned = owned;
-    this.#renewedAt = Date.now();
-    this.#leaseUntil = this.#renewedAt + this.#leaseMs;
+    const owned = this.#leases.buckets;
+    if (owned.join() !== before) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
   }
 
   async #bucketCount(): Promise<number> {

@@ -17,6 +17,8 @@ export interface ReplicationStreamOptions {
 export interface ReplicationStream {
   /** Settles when the stream ends: resolves on `close()`, rejects when the connection fails. */
   readonly ended: Promise<void>;
+  /** The server process id of the replication connection (the slot's `active_pid` while it streams). */
+  readonly pid: number;
   /** Confirms to the server that everything before `lsn` is processed (the slot may advance). */
   confirm(lsn: Lsn, replyRequested?: boolean): void;
   /** Stops reading from the socket; the server stops sending once its buffers fill (backpressure). */
@@ -64,6 +66,7 @@ export async function openReplicationStream(options: ReplicationStreamOptions): 
   ended.catch(() => undefined);
   return {
     ended,
+    pid: (client as unknown as { processID: number }).processID,
     confirm(lsn: Lsn, replyRequested = false): void {
       if (!closing) connection.sendCopyFromChunk(standbyStatusUpdate(lsn, replyRequested));
     },

@@ -63,12 +63,38 @@ export function outboxNames(options: PostgresOutboxSchemaOptions = {}): OutboxNa
   };
 }
 
+/**
+ * Fencing (schema version 3), added to existing installations in place: `epoch` counts the owner
+ * changes of a bucket, and `stale_owners` lists relays whose lease was taken over while they still
+ * held it (expired, not released), to be fenced at the broker by the new owner. A trigger keeps
+ * both, so that every relay version that claims a bucket, old or new, bumps its epoch.
+ */
+function leaseFencingSql(n: OutboxNames): string[] {
+  return [
+    `ALTER TABLE ${n.lease} ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0`,
+    `ALTER TABLE ${n.lease} ADD COLUMN IF NOT EXISTS stale_owners uuid[] NOT NULL DEFAULT '{}'`,
+    // The last 16 stale owners at most: older ones were fenced by an owner in between, or have
+    // been gone for many leases.
+    `CREATE OR REPLACE FUNCTION ${n.schema}."lease_epoch"() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF NEW.owner IS NOT NULL AND NEW.owner IS DISTINCT FROM OLD.owner THEN
+         NEW.epoch := OLD.epoch + 1;
+         IF OLD.owner IS NOT NULL AND NOT OLD.owner = ANY(OLD.stale_owners) THEN
+           NEW.stale_owners := (array_append(OLD.stale_owners, OLD.owner))[greatest(1, cardinality(OLD.stale_owners) - 14):];
+         END IF;
+       END IF;
+       RETURN NEW;
+     END $$`,
+    `CREATE OR REPLACE TRIGGER relay_lease_epoch BEFORE UPDATE OF owner ON ${n.lease} FOR EACH ROW EXECUTE FUNCTION ${n.schema}."lease_epoch"()`,
+  ];
+}
+
 /** The event's columns as the dead-letter and parked tables hold them (the outbox adds `bucket`). */
 const EVENT_COLUMNS = `event_id uuid NOT NULL, topic text NOT NULL, partition_key text NOT NULL, type text NOT NULL,
       source text NOT NULL, subject text, time timestamptz NOT NULL, dataschema text, traceparent text, data json NOT NULL`;
 
 /** Bumped when the table layout changes; recorded in the meta table. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * The idempotent DDL for the PostgreSQL outbox: every statement can run again on an existing
@@ -80,6 +106,10 @@ export function migrationSql(n: OutboxNames): string[] {
     `CREATE SCHEMA IF NOT EXISTS ${n.schema}`,
     `CREATE TABLE IF NOT EXISTS ${n.meta} (key text PRIMARY KEY, value text NOT NULL)`,
     `INSERT INTO ${n.meta} (key, value) VALUES ('buckets', '${n.buckets}') ON CONFLICT (key) DO NOTHING`,
+    // A stable id of this outbox, unique across databases: the logical relay's Kafka transactional
+    // id is built from it and the slot, so that two outboxes with the same slot name never fence
+    // each other.
+    `INSERT INTO ${n.meta} (key, value) VALUES ('outbox_id', gen_random_uuid()::text) ON CONFLICT (key) DO NOTHING`,
     `INSERT INTO ${n.meta} (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
     // One row per event. CloudEvents attributes are columns so the backlog can be queried;
     // `bucket` is derived in the database so that every writer, in any language, agrees on it.
@@ -137,6 +167,7 @@ export function migrationSql(n: OutboxNames): string[] {
     )`,
     `CREATE TABLE IF NOT EXISTS ${n.lease} (bucket smallint PRIMARY KEY, owner uuid, expires_at timestamptz)`,
     `INSERT INTO ${n.lease} (bucket) SELECT generate_series(0, ${n.buckets - 1}) ON CONFLICT DO NOTHING`,
+    ...leaseFencingSql(n),
     `CREATE TABLE IF NOT EXISTS ${n.relays} (id uuid PRIMARY KEY, host text NOT NULL, pid integer NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), seen_at timestamptz NOT NULL DEFAULT now())`,
     // A statement-level trigger sends one notification per inserting statement; PostgreSQL
     // folds identical notifications of one transaction into one, delivered at commit.

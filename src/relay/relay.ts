@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../observe/logger.js';
 import { withSendSpan } from '../observe/messaging-spans.js';
 import { loadTracing, type Tracing } from '../observe/tracing.js';
 import { backoffMs } from './backoff.js';
+import { PublishFence } from './fencing.js';
 import type { RelayRecord, RelaySource } from './source.js';
 import { waitUntilWoken } from './wake.js';
 
@@ -60,6 +61,8 @@ export interface RelayStats {
   refused: number;
   /** Pauses because the broker could not be reached. */
   brokerOutages: number;
+  /** Batches dropped unrecorded because their lease moved to another relay (`LEASE_LOST`). */
+  leaseLost: number;
 }
 
 /**
@@ -84,16 +87,18 @@ export class Relay {
   readonly #options: RelaySettings;
   readonly #log: Logger;
   readonly #stop = new AbortController();
-  readonly stats: RelayStats = { delivered: 0, batches: 0, retried: 0, deadLettered: 0, refused: 0, brokerOutages: 0 };
+  readonly stats: RelayStats = { delivered: 0, batches: 0, retried: 0, deadLettered: 0, refused: 0, brokerOutages: 0, leaseLost: 0 };
   readonly #observer: RelayObserver;
   #running: Promise<void> | undefined;
   #tracing: Tracing | undefined;
+  readonly #fence: PublishFence;
 
   constructor(options: RelayOptions) {
     this.#source = options.source;
     this.#publisher = options.publisher;
     this.#log = options.logger ?? silentLogger;
     this.#observer = options.observer ?? {};
+    this.#fence = new PublishFence(options.source, options.publisher);
     this.#options = { ...relayDefaults, ...stripUndefined(options) } as RelaySettings;
     for (const key of ['batchSize', 'pollIntervalMs', 'maxAttempts', 'retryBaseMs', 'retryMaxMs'] as const) {
       const v = this.#options[key];
@@ -135,6 +140,10 @@ export class Relay {
         await this.#deliver(batch);
         outage = 0;
       } catch (err) {
+        if (isHeraldError(err, ErrorCodes.LEASE_LOST)) {
+          this.#leaseLost(err);
+          continue;
+        }
         if (!isHeraldError(err) || !err.retryable) throw err;
         outage++;
         if (err.code === ErrorCodes.BROKER_UNAVAILABLE) this.stats.brokerOutages++;
@@ -155,6 +164,8 @@ export class Relay {
       published?.(batch.length, (performance.now() - started) / 1000, true);
     } catch (err) {
       published?.(batch.length, (performance.now() - started) / 1000, false);
+      // A fenced batch was not committed anywhere: there is nothing stored to record.
+      if (isHeraldError(err, ErrorCodes.LEASE_LOST)) throw err;
       // What the broker stored is delivered: sending it again would only make duplicates.
       const rest = await this.#recordStored(batch, err);
       if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
@@ -195,7 +206,7 @@ export class Relay {
       try {
         await this.#publish([record]);
       } catch (err) {
-        if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
+        if (isHeraldError(err) && (err.code === ErrorCodes.BROKER_UNAVAILABLE || err.code === ErrorCodes.LEASE_LOST)) throw err;
         heldKeys.add(key);
         await this.#failed(record, err);
         continue;
@@ -205,12 +216,23 @@ export class Relay {
     }
   }
 
-  /** One publish call, in its span when tracing is on. */
-  #publish(records: readonly RelayRecord[]): Promise<void> {
+  /** One publish call, in its span when tracing is on; only while the records' lease is held. */
+  async #publish(records: readonly RelayRecord[]): Promise<void> {
+    await this.#fence.beforePublish(records);
     const outgoing = records.map((r) => r.outgoing);
     if (this.#tracing === undefined) return this.#publisher.publish(outgoing);
     const messages = outgoing.map((o) => ({ id: o.event.id, topic: o.topic, traceparent: o.event.traceparent }));
     return withSendSpan(this.#tracing, { system: this.#publisher.name, messages }, () => this.#publisher.publish(outgoing));
+  }
+
+  /**
+   * Fencing: the lease of the batch in flight moved to another relay (this one stalled past it).
+   * Nothing of the batch was recorded; the new owner delivers it. The source rebalances on the
+   * next read, so there is no backoff: this relay carries on with what it holds now.
+   */
+  #leaseLost(err: HeraldError): void {
+    this.stats.leaseLost++;
+    this.#log.warn('lease lost; batch dropped unrecorded, another relay delivers it', { error: err.message });
   }
 
   async #failed(record: RelayRecord, err: unknown): Promise<void> {

@@ -7,6 +7,29 @@ export interface RelayRecord {
   /** Delivery attempts that already failed. */
   readonly attempts: number;
   readonly outgoing: OutgoingEvent;
+  /**
+   * Leasing sources: the lease the record was read under (its bucket and that bucket's epoch).
+   * The source records the delivery only while it still holds this lease with this epoch.
+   */
+  readonly lease?: LeaseToken;
+}
+
+/** The lease a record was read under: a bucket, and the epoch the bucket had then. */
+export interface LeaseToken {
+  readonly bucket: number;
+  /** Incremented by the database each time the bucket changes owner; a decimal string (bigint). */
+  readonly epoch: string;
+}
+
+/**
+ * Who publishes under a source's lease, for publishers that can fence at the broker (Kafka
+ * transactions): `identity` is this relay's producer identity (a Kafka transactional id), and
+ * `previous` the identities of relays whose leases this relay took over without a clean release,
+ * which must be fenced before anything of those leases is published again.
+ */
+export interface LeaseFencing {
+  readonly identity: string;
+  readonly previous: readonly string[];
 }
 
 /** What a source holds right now that lets it deliver: its bucket leases, or its replication slot. */
@@ -35,11 +58,30 @@ export interface RelaySource {
   next(max: number): Promise<RelayRecord[]>;
   /** Resolves when new records may be ready, after `ms` at the latest, or when `signal` aborts. */
   waitForWork(ms: number, signal: AbortSignal): Promise<void>;
-  /** The broker acknowledged these records; they will not be handed out again. */
+  /**
+   * The broker acknowledged these records; they will not be handed out again. Leasing sources
+   * record only records whose lease is still held with the epoch they were read under, and reject
+   * with `LEASE_LOST` (retryable) when any was not: another relay owns those events now.
+   */
   delivered(records: readonly RelayRecord[]): Promise<void>;
-  /** Delivery failed; hand the record (and the rest of its key) out again after `delayMs`. */
+  /** Delivery failed; hand the record (and the rest of its key) out again after `delayMs`. Fenced as `delivered`. */
   retryLater(record: RelayRecord, error: string, delayMs: number): Promise<void>;
-  /** Delivery failed for good; move the record to the dead-letter store with its error. */
+  /** Delivery failed for good; move the record to the dead-letter store with its error. Fenced as `delivered`. */
   deadLetter(record: RelayRecord, error: string): Promise<void>;
+  /**
+   * Leasing sources: throws `LEASE_LOST` when, by this process's monotonic clock, the lease of any
+   * of these records may have run out or changed epoch. Called right before each publish; no I/O.
+   */
+  checkLease?(records: readonly RelayRecord[]): void;
+  /**
+   * Leasing sources: asks the database whether the leases of these records are still held by this
+   * relay with the epochs they were read under; rejects with `LEASE_LOST` when not. Called after
+   * the publisher started a new producer session, before anything is published in it.
+   */
+  confirmLease?(records: readonly RelayRecord[]): Promise<void>;
+  /** This relay's producer identity and the identities still to fence; cheap (no I/O). */
+  fencing?(): LeaseFencing | undefined;
+  /** These previous owners are fenced (or need no fencing): stop reporting them. */
+  fenced?(previous: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -11,7 +11,8 @@ describe('kafka publisher: a batch refused in part', () => {
   it('reports exactly the events of the partitions that stored their records, and those are the ones on the topic', async () => {
     const topic = uniqueName('partial').replace('_', '.');
     await createTopic(topic, { 'max.message.bytes': '4000' });
-    const publisher = new KafkaPublisher({ brokers: KAFKA, ackTimeoutMs: 5000, timeoutMs: 2000, retries: 1 });
+    // Partial reports are the idempotent producer's (a transaction refused in part commits nothing).
+    const publisher = new KafkaPublisher({ brokers: KAFKA, ackTimeoutMs: 5000, timeoutMs: 2000, retries: 1, transactions: false });
     try {
       const batch = keys.map((key) => outgoing(topic, key, 0));
       batch[3] = { ...batch[3]!, data: JSON.stringify({ filler: 'x'.repeat(6000) }) };
@@ -52,6 +53,30 @@ describe('kafka publisher: a batch refused in part', () => {
     } finally {
       await publisher.close();
       await raw.close();
+    }
+  });
+
+  it('with transactions, commits nothing of a batch refused in part: a read_committed reader sees none of it', async () => {
+    const topic = uniqueName('partial.txn').replace('_', '.');
+    await createTopic(topic, { 'max.message.bytes': '4000' });
+    const publisher = new KafkaPublisher({ brokers: KAFKA, ackTimeoutMs: 5000, timeoutMs: 2000, retries: 1 });
+    try {
+      const identity = uniqueName('herald-test');
+      await publisher.fence({ identity, previous: [] });
+      const batch = keys.map((key) => outgoing(topic, key, 0));
+      batch[3] = { ...batch[3]!, data: JSON.stringify({ filler: 'x'.repeat(6000) }) };
+      const err = await publisher.publish(batch).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isHeraldError(err, ErrorCodes.PUBLISH_REJECTED)).toBe(true);
+      expect(deliveredOf(err, batch.length)).toEqual([]);
+      // The next session of the same id aborts what the refused one left open; then a batch commits.
+      expect(await publisher.fence({ identity, previous: [] })).toBe(true);
+      await publisher.publish([outgoing(topic, 'after', 0)]);
+      expect((await readTopic(topic)).map((m) => m.key)).toEqual(['after']);
+    } finally {
+      await publisher.close();
     }
   });
 });

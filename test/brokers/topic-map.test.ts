@@ -47,4 +47,12 @@ describe('withTopicMap', () => {
     const inner = recorder();
     expect(withTopicMap(inner, {})).toBe(inner);
   });
+
+  it('passes the fencing hook through, so that a Kafka relay with renamed topics is still fenced', async () => {
+    const seen: string[] = [];
+    const inner: Publisher = { ...recorder(), fence: async (f) => (seen.push(f.identity), true) };
+    const mapped = withTopicMap(inner, { a: 'b' });
+    expect(await mapped.fence?.({ identity: 'herald-x', previous: [] })).toBe(true);
+    expect(seen).toEqual(['herald-x']);
+  });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { HeraldError, ErrorCodes, messageOf } from '../../errors.js';
 import { importPeer } from '../peer.js';
 import { bounded } from '../bounded.js';
@@ -23,6 +24,13 @@ export interface KafkaPublisherOptions {
    * and the batch reported as `BROKER_UNAVAILABLE`. Keep it below half the relay lease. Default 10000.
    */
   readonly ackTimeoutMs?: number;
+  /**
+   * Publish each batch as one Kafka transaction under a transactional id that belongs to the
+   * relay's lease, so that the broker fences a relay that stalled past its lease (see
+   * {@link KafkaPublisher.fence}). Consumers must read with `isolation.level=read_committed` (the
+   * default of Herald's subscriber, of librdkafka and of `kcat`) to skip aborted batches. Default true.
+   */
+  readonly transactions?: boolean;
 }
 
 /** The defaults of {@link KafkaPublisherOptions}, in one table. */
@@ -33,6 +41,7 @@ export const kafkaDefaults = {
   timeoutMs: 5_000,
   retries: 3,
   ackTimeoutMs: 10_000,
+  transactions: true,
 } as const;
 
 type KafkaModule = typeof import('@platformatic/kafka');
@@ -47,9 +56,17 @@ type Producer = import('@platformatic/kafka').Producer<string, string, string, s
  *   the idempotent producer keeps the order of a batch within a partition.
  * - CloudEvents Kafka binding, binary content mode: `data` is the value, attributes are `ce_*`
  *   headers and `content-type` is `application/json`. The event id (`ce_id`) is the dedup key.
- * - Partial refusals: Kafka answers per partition, so when some partitions of a batch refuse
- *   their records (a record batch over the topic's `max.message.bytes`, say) the rejection reports
- *   the events of the partitions that stored theirs (`reportDelivered`); a timeout reports none.
+ * - Partial refusals (without `transactions`): Kafka answers per partition, so when some
+ *   partitions of a batch refuse their records (a record batch over the topic's
+ *   `max.message.bytes`, say) the rejection reports the events of the partitions that stored
+ *   theirs (`reportDelivered`); a timeout reports none. With `transactions` a refused batch is
+ *   never committed, so a `read_committed` consumer sees none of it and nothing is reported.
+ * - Fencing (`transactions`, on by default): each batch is one transaction (begin, send, commit)
+ *   of a producer whose transactional id is the relay's lease identity. A relay that takes over a
+ *   lease from a stalled relay first initialises a producer with the stalled relay's id: the broker
+ *   aborts that relay's open transaction and refuses its later commits (`PRODUCER_FENCED`), which
+ *   `publish` reports as `LEASE_LOST`. With the logical source the id belongs to the slot, so the
+ *   next holder of the slot fences the previous one just by starting.
  */
 export class KafkaPublisher implements Publisher {
   readonly name = 'kafka';
@@ -57,6 +74,8 @@ export class KafkaPublisher implements Publisher {
   #kafka: KafkaModule | undefined;
   #producer: Producer | undefined;
   #closed = false;
+  /** The transactional id batches are published under; set by the relay through {@link fence}. */
+  #transactionalId: string | undefined;
 
   constructor(options: KafkaPublisherOptions) {
     this.#options = { ...kafkaDefaults, ...options, brokers: parseKafkaBrokers(options.brokers) };
@@ -103,6 +122,7 @@ export class KafkaPublisher implements Publisher {
     // Built only when an error needs it: this is the relay's hot path.
     const what = (): string =>
       `cannot publish ${batch.length} event(s) to kafka (${[...new Set(batch.map((e) => `'${e.topic}'`))].join(', ')})`;
+    if (this.#options.transactions) return this.#publishInTransaction(batch, what);
     const producer = await this.#connect(what);
     const messages = batch.map(toMessage);
     try {
@@ -141,6 +161,123 @@ export class KafkaPublisher implements Publisher {
       const count = metadata.topics.get(m.topic)?.partitionsCount;
       if (count !== undefined && count > 0) m.partition = kafka.defaultPartitioner(m, Buffer.from(m.key, 'utf-8')) % count;
     }
+  }
+
+  /**
+   * Publishes as `identity` from now on, after fencing every producer of `previous`: for each, a
+   * producer initialised with that transactional id makes the broker abort its open transaction
+   * and bump its epoch, so that its later sends and commits are refused. Then makes sure a producer
+   * of `identity` is initialised, and resolves `true` when it had to start one (see
+   * {@link Publisher.fence}). Cheap when nothing changed. Without `transactions` there is nothing
+   * the broker can fence, and this resolves `false` at once.
+   */
+  async fence(fencing: { readonly identity: string; readonly previous: readonly string[] }): Promise<boolean> {
+    if (!this.#options.transactions) return false;
+    if (this.#closed) throw new HeraldError(ErrorCodes.CLOSED, 'kafka publisher is closed');
+    if (fencing.identity !== this.#transactionalId) {
+      await this.#discard(this.#producer);
+      this.#transactionalId = fencing.identity;
+    }
+    for (const id of fencing.previous) await this.#fenceOne(id);
+    if (this.#producer) return false;
+    const producer = await this.#newProducer(fencing.identity);
+    this.#producer = producer;
+    await this.#initialise(producer, () => `cannot start a kafka producer as '${fencing.identity}'`);
+    return true;
+  }
+
+  /** Runs InitProducerId for the producer's transactional id (this fences its older sessions). */
+  async #initialise(producer: Producer, what: () => string): Promise<void> {
+    try {
+      // Beginning a transaction initialises the producer id; the transaction is then dropped
+      // locally, without anything sent in it.
+      const transaction = await this.#bounded(producer.beginTransaction(), what);
+      await transaction.cancel();
+    } catch (cause) {
+      await this.#discard(producer);
+      throw cause instanceof HeraldError ? cause : classify(cause, what());
+    }
+  }
+
+  /** Forgets `producer` (when it is the current one) and closes it, aborting its requests. */
+  async #discard(producer: Producer | undefined): Promise<void> {
+    if (producer === undefined) return;
+    if (this.#producer === producer) this.#producer = undefined;
+    await forceClose(producer);
+  }
+
+  async #fenceOne(transactionalId: string): Promise<void> {
+    const fencer = await this.#newProducer(transactionalId);
+    await this.#initialise(fencer, () => `cannot fence the stale kafka producer '${transactionalId}'`);
+    await forceClose(fencer);
+  }
+
+  /**
+   * One batch, one transaction. Any failure discards the producer: the next session initialises
+   * the same transactional id again, which aborts whatever this one left open.
+   */
+  async #publishInTransaction(batch: readonly OutgoingEvent[], what: () => string): Promise<void> {
+    const producer = await this.#transactionalProducer(what);
+    const id = this.#transactionalId ?? '';
+    try {
+      const transaction = await this.#bounded(producer.beginTransaction(), what);
+      await this.#bounded(transaction.send({ messages: batch.map(toMessage) }), what);
+      await this.#bounded(transaction.commit(), what);
+    } catch (cause) {
+      await this.#discard(producer);
+      if (cause instanceof HeraldError) throw cause;
+      if (isFenced(cause))
+        throw new HeraldError(
+          ErrorCodes.LEASE_LOST,
+          `${what()}: kafka fenced this relay's producer '${id}': another relay took over its lease; nothing of the batch was committed`,
+          { cause, retryable: true },
+        );
+      throw classify(cause, what());
+    }
+  }
+
+  /**
+   * The producer of the current session. With a lease identity, only {@link fence} starts one
+   * (the relay confirms the lease after it); without one (a source that does not lease), a
+   * producer under an id of its own, which nobody will ever fence.
+   */
+  async #transactionalProducer(what: () => string): Promise<Producer> {
+    if (this.#producer) return this.#producer;
+    if (this.#transactionalId !== undefined)
+      throw new HeraldError(
+        ErrorCodes.LEASE_LOST,
+        `${what()}: no producer session as '${this.#transactionalId}'; the relay starts one first`,
+        {
+          retryable: true,
+        },
+      );
+    const id = `${this.#options.clientId}-${randomUUID()}`;
+    const producer = await this.#newProducer(id);
+    this.#producer = producer;
+    await this.#initialise(producer, what);
+    return producer;
+  }
+
+  /** A transactional producer for `transactionalId`; initialised by its first `beginTransaction`. */
+  async #newProducer(transactionalId: string): Promise<Producer> {
+    const kafka = await this.#module();
+    return new kafka.Producer({
+      clientId: this.#options.clientId,
+      bootstrapBrokers: this.#options.brokers,
+      idempotent: true,
+      transactionalId,
+      // InitProducerId with -1/-1 asks for the id's current producer whatever its epoch (KIP-360);
+      // the client's default 0/0 would be refused as fenced by any id that was used before.
+      producerId: -1n,
+      producerEpoch: -1,
+      acks: kafka.ProduceAcks.ALL,
+      // Also the transaction timeout the client sends with InitProducerId: a transaction left open
+      // by a relay that died is aborted by the broker after this long at most.
+      timeout: Math.max(this.#options.timeoutMs, this.#options.ackTimeoutMs),
+      retries: this.#options.retries,
+      autocreateTopics: false,
+      serializers: kafka.stringSerializers,
+    });
   }
 
   /**
@@ -208,6 +345,14 @@ export class KafkaPublisher implements Publisher {
       { cause, retryable: true },
     );
   }
+}
+
+/** True when the broker refused a producer because a newer one with its transactional id exists. */
+function isFenced(cause: unknown): boolean {
+  return kafkaErrorChain(cause).some(
+    (e) =>
+      e.apiId === 'PRODUCER_FENCED' || e.apiId === 'INVALID_PRODUCER_EPOCH' || (e as { producerFenced?: boolean }).producerFenced === true,
+  );
 }
 
 /** Closes a producer and aborts its requests; never rejects (the producer is discarded anyway). */

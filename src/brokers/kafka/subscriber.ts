@@ -266,6 +266,9 @@ export class KafkaSubscriber implements Subscriber {
       rebalanceTimeout: o.rebalanceTimeoutMs,
       heartbeatInterval: o.heartbeatIntervalMs,
       autocommit: false,
+      // The client's default too, said here because it matters: batches a fenced relay left
+      // uncommitted (aborted Kafka transactions) are never handed to the loader.
+      isolationLevel: kafka.FetchIsolationLevels.READ_COMMITTED,
       deserializers: kafka.stringDeserializers,
     });
     // The consumer emits 'error' when it cannot rejoin its group after a failed heartbeat; unheard,

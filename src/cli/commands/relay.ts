@@ -25,6 +25,8 @@ export interface RelayFlags extends Partial<HeraldConfig> {
   metricsStatusInterval?: number;
   /** Exit 1 at start-up when the broker or the database is unreachable, instead of waiting. */
   failFast?: boolean;
+  /** Kafka: publish each batch in a transaction so the broker fences a stalled relay (default true). */
+  kafkaTransactions?: boolean;
   json?: boolean;
   debug?: boolean;
 }
@@ -44,10 +46,19 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
   const metricsAt = flags.metrics === undefined ? undefined : parseMetricsAddress(flags.metrics);
   const database = required(config, 'database', '--database', 'HERALD_DATABASE_URL');
   const createTopics = config.createTopics === true;
+  const transactions = flags.kafkaTransactions !== false;
   const broker =
     config.broker !== undefined
-      ? await publisherFor(config.broker, { createTopics, ...(config.webhookSecret ? { hmacSecret: config.webhookSecret } : {}) })
-      : new KafkaPublisher({ brokers: config.kafka ?? required(config, 'broker', '--broker (or --kafka)', 'HERALD_BROKER'), createTopics });
+      ? await publisherFor(config.broker, {
+          createTopics,
+          kafkaTransactions: transactions,
+          ...(config.webhookSecret ? { hmacSecret: config.webhookSecret } : {}),
+        })
+      : new KafkaPublisher({
+          brokers: config.kafka ?? required(config, 'broker', '--broker (or --kafka)', 'HERALD_BROKER'),
+          createTopics,
+          transactions,
+        });
   const publisher = withTopicMap(broker, config.topics ?? {});
   const topics = config.contracts ? (await ContractRegistry.fromDir(config.contracts)).list().map((c) => c.topic) : [];
   const schema = config.schema === undefined ? {} : { schema: config.schema };

@@ -1,0 +1,123 @@
+// What fencing with Kafka transactions costs the relay: the same polling relay drains the same
+// prefilled outbox into Kafka with the transactional producer (one transaction per batch, the
+// default) and with the plain idempotent producer (`transactions: false`), rounds alternating, in
+// one run, same batch size. Prints JSON; the figure is transactional / idempotent.
+//
+//   node --import tsx bench/kafka-transactions-bench.ts [--events 20000] [--rounds 3] [--batch 500]
+import { performance } from 'node:perf_hooks';
+import { migratePostgres, PollingSource, PostgresOutbox, Relay, type AppendInput } from '../src/index.js';
+import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
+import {
+  BenchError,
+  checkKafka,
+  cleanups,
+  CONTRACT,
+  kafkaAdmin,
+  log,
+  machineFacts,
+  median,
+  orderContracts,
+  payloadOf,
+  pgConnect,
+  readSettings,
+  relayOrder,
+  round1,
+  round3,
+  runBench,
+  SERVICE_SETTINGS,
+  SOURCE,
+  stderrLogger,
+  suffix,
+  type Setting,
+} from './common.js';
+
+const SETTINGS = {
+  ...SERVICE_SETTINGS,
+  events: { env: 'BENCH_EVENTS', fallback: '20000', help: 'events drained per run' },
+  batch: { env: 'BENCH_BATCH', fallback: '500', help: 'relay batchSize (the relay default)' },
+  rounds: { env: 'BENCH_ROUNDS', fallback: '3', help: 'rounds of idempotent/transactional (median is reported)' },
+} satisfies Record<string, Setting>;
+
+async function main(): Promise<void> {
+  const { get, int } = readSettings(SETTINGS, 'bench/kafka-transactions-bench.ts');
+  const cfg = {
+    pg: get('pg'),
+    kafka: get('kafka').replace(/^kafka:\/\//, ''),
+    events: int('events'),
+    batch: int('batch'),
+    rounds: int('rounds'),
+  };
+  await checkKafka(cfg);
+  const admin = await pgConnect(cfg.pg);
+  cleanups.push({ what: 'close the admin connection', run: () => admin.end() });
+  const machine = await machineFacts(cfg, admin);
+  const schema = `herald_bench_txn_${suffix}`;
+  const topic = `herald-bench-txn-${suffix}`;
+  const kadmin = await kafkaAdmin(cfg);
+  cleanups.push({ what: 'close the kafka admin client', run: () => kadmin.close() });
+  cleanups.push({ what: `delete topic ${topic}`, run: () => kadmin.deleteTopics({ topics: [topic] }) });
+  await kadmin.createTopics({ topics: [topic], partitions: 4, replicas: 1 });
+  cleanups.push({ what: `drop schema ${schema}`, run: () => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) });
+  await migratePostgres(cfg.pg, { schema });
+  const outbox = new PostgresOutbox({ contracts: orderContracts(topic), source: SOURCE, schema });
+  async function prefill(n: number): Promise<void> {
+    for (let i = 0; i < n; i += 1000) {
+      const inputs: AppendInput[] = Array.from({ length: Math.min(1000, n - i) }, () => ({
+        contract: CONTRACT,
+        data: payloadOf(relayOrder()),
+      }));
+      await admin.query('BEGIN');
+      await outbox.appendMany(admin, inputs);
+      await admin.query('COMMIT');
+    }
+    await admin.query('CHECKPOINT');
+  }
+
+  /** Drains `n` events with a fresh relay and publisher, transactional or not. */
+  async function drain(n: number, transactions: boolean): Promise<number> {
+    const publisher = new KafkaPublisher({ brokers: [cfg.kafka], clientId: 'herald-bench-txn', transactions });
+    const source = new PollingSource({ database: cfg.pg, schema, logger: stderrLogger });
+    await source.start();
+    const relay = new Relay({ source, publisher, batchSize: cfg.batch, logger: stderrLogger });
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = performance.now();
+    const running = relay.run();
+    while (relay.stats.delivered < n) {
+      await new Promise((r) => setTimeout(r, 2));
+      if (performance.now() - t0 > 300_000)
+        throw new BenchError(`the relay delivered ${relay.stats.delivered}/${n} in 300 s; is Kafka up?`);
+    }
+    const secs = (performance.now() - t0) / 1000;
+    await relay.stop();
+    await running;
+    await source.close();
+    await publisher.close();
+    await admin.query(`VACUUM ${schema}.outbox`);
+    return n / secs;
+  }
+
+  await prefill(Math.min(cfg.events, 5_000));
+  await drain(Math.min(cfg.events, 5_000), true); // warm-up of both paths' code
+  const idempotent: number[] = [];
+  const transactional: number[] = [];
+  for (let round = 1; round <= cfg.rounds; round++) {
+    // Alternate which goes first, so a drift of the machine does not favour one side.
+    for (const transactions of round % 2 === 1 ? [false, true] : [true, false]) {
+      await prefill(cfg.events);
+      const rate = await drain(cfg.events, transactions);
+      (transactions ? transactional : idempotent).push(rate);
+      log(`round ${round}: ${transactions ? 'transactional' : 'idempotent  '} ${Math.round(rate)} events/s`);
+    }
+  }
+  const result = {
+    bench: 'kafka-transactions',
+    machine,
+    settings: cfg,
+    eventsPerSec: { idempotent: round1(median(idempotent)), transactional: round1(median(transactional)) },
+    rounds: { idempotent: idempotent.map(Math.round), transactional: transactional.map(Math.round) },
+    ratio: round3(median(transactional) / median(idempotent)),
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+await runBench(main);
