@@ -17,7 +17,7 @@ function attributesOf(headers: Record<string, string>): Record<string, string> {
  */
 export const kafkaTarget: ConformanceTarget = {
   name: 'kafka',
-  publisher: () => new KafkaPublisher({ brokers: KAFKA, ackTimeoutMs: 5000, timeoutMs: 1000, retries: 1 }),
+  publisher: () => new KafkaPublisher({ brokers: KAFKA, ackTimeoutMs: 10_000, timeoutMs: 5000, retries: 3 }),
   unreachablePublisher: () => new KafkaPublisher({ brokers: '127.0.0.1:1', ackTimeoutMs: 1500, timeoutMs: 500, retries: 0 }),
   topic: async () => {
     const topic = uniqueName('conformance').replace('_', '.');
