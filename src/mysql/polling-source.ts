@@ -4,8 +4,8 @@ import { HeraldError, ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { fairShare } from '../relay/fair-share.js';
 import { recordFromRow } from '../relay/outbox-record.js';
-import { LeaseBook, leaseLost } from '../relay/lease-book.js';
-import type { LeaseFencing, LeaseToken, RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
+import { LeaseBook, leaseLost, leaseOfRecord } from '../relay/lease-book.js';
+import type { LeaseFencing, RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
 import { waitUntilWoken } from '../relay/wake.js';
 import { checkMysqlUrl } from './connect.js';
 import { mysqlNames, NOW, type MysqlNames, type MysqlOutboxSchemaOptions } from './schema.js';
@@ -105,7 +105,7 @@ export class MysqlPollingSource implements RelaySource {
       owned,
       'cannot read the outbox',
     );
-    return rows.map((row) => ({ ...recordFromRow(row), lease: this.#tokenOf(row) }));
+    return rows.map((row) => ({ ...recordFromRow(row), lease: this.#leases.heldToken(Number(row.bucket)) }));
   }
 
   /** Throws `LEASE_LOST` when, by the local clock, the records' leases may have moved on. */
@@ -171,7 +171,7 @@ export class MysqlPollingSource implements RelaySource {
   /** Moves the row to `dead_letter` and deletes it from the outbox, in one transaction. */
   async deadLetter(record: RelayRecord, error: string): Promise<void> {
     const n = this.#names;
-    const token = this.#requireToken(record);
+    const token = leaseOfRecord(record);
     await this.#db.transaction('cannot move an event to the dead-letter table', async (run) => {
       // The lease row is locked for the transaction, so that no claim changes it in between.
       const held = await run(`SELECT 1 FROM ${n.lease} WHERE bucket = ? AND owner = ? AND epoch = ? FOR UPDATE`, [
@@ -287,25 +287,9 @@ export class MysqlPollingSource implements RelaySource {
     if (owned.join() !== before) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
   }
 
-  #tokenOf(row: Record<string, unknown>): LeaseToken {
-    const token = this.#leases.token(Number(row.bucket));
-    // Only rows of held buckets are read, so a missing token is a bug, not a race.
-    if (token === undefined) throw leaseLost(`read a row of bucket ${String(row.bucket)}, which this relay does not hold`);
-    return token;
-  }
-
-  #requireToken(record: RelayRecord): LeaseToken {
-    if (record.lease === undefined)
-      throw new HeraldError(
-        ErrorCodes.CONFIG_INVALID,
-        `event ${record.outgoing.event.id} was not read by this polling source (it has no lease)`,
-      );
-    return record.lease;
-  }
-
   /** `(l.bucket, l.epoch) IN (...)` for the records' tokens, with its parameters. */
   #heldClause(records: readonly RelayRecord[]): { held: string; params: unknown[] } {
-    const tokens = [...new Map(records.map((r) => this.#requireToken(r)).map((t) => [t.bucket, t])).values()];
+    const tokens = [...new Map(records.map((r) => leaseOfRecord(r)).map((t) => [t.bucket, t])).values()];
     return {
       held: `(l.bucket, l.epoch) IN (${tokens.map(() => '(?, ?)').join(', ')})`,
       params: tokens.flatMap((t) => [t.bucket, t.epoch]),
@@ -314,7 +298,7 @@ export class MysqlPollingSource implements RelaySource {
 
   /** How many of the records' leases are no longer held by this relay with their epoch. */
   async #moved(records: readonly RelayRecord[]): Promise<number> {
-    const tokens = [...new Map(records.map((r) => this.#requireToken(r)).map((t) => [t.bucket, t])).values()];
+    const tokens = [...new Map(records.map((r) => leaseOfRecord(r)).map((t) => [t.bucket, t])).values()];
     const { rows } = await this.#db.query(
       `SELECT bucket, CAST(epoch AS CHAR) AS epoch FROM ${this.#names.lease} WHERE owner = ? AND bucket IN (${marks(tokens)})`,
       [this.#id, ...tokens.map((t) => t.bucket)],

@@ -8,8 +8,8 @@ import { silentLogger, type Logger } from '../observe/logger.js';
 import { fairShare } from '../relay/fair-share.js';
 import { recordFromRow } from '../relay/outbox-record.js';
 import { waitUntilWoken } from '../relay/wake.js';
-import { LeaseBook, leaseLost } from '../relay/lease-book.js';
-import type { LeaseFencing, LeaseToken, RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
+import { LeaseBook, leaseLost, leaseOfRecord } from '../relay/lease-book.js';
+import type { LeaseFencing, RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
 
 /** Options of {@link PollingSource}. Defaults are in {@link pollingDefaults}. */
 export interface PollingSourceOptions extends PostgresOutboxSchemaOptions {
@@ -104,7 +104,7 @@ export class PollingSource implements RelaySource {
       [this.#leases.buckets, max],
       'cannot read the outbox',
     );
-    return rows.map((row) => ({ ...recordFromRow(row), lease: this.#tokenOf(row) }));
+    return rows.map((row) => ({ ...recordFromRow(row), lease: this.#leases.heldToken(Number(row.bucket)) }));
   }
 
   /** Throws `LEASE_LOST` when, by the local clock, the records' leases may have moved on. */
@@ -198,7 +198,7 @@ export class PollingSource implements RelaySource {
    * this relay with the epoch it was read under; rejects with `LEASE_LOST` otherwise.
    */
   async #underLease(record: RelayRecord, actions: string, params: unknown[], what: string): Promise<void> {
-    const token = this.#requireToken(record);
+    const token = leaseOfRecord(record);
     const { rows } = await this.#db.query(
       `WITH held AS (SELECT 1 FROM ${this.#names.lease} WHERE bucket = $2 AND epoch = $3 AND owner = $4), ${actions}
       SELECT EXISTS (SELECT 1 FROM held) AS held`,
@@ -222,28 +222,9 @@ export class PollingSource implements RelaySource {
     this.#wake?.();
   }
 
-  #tokenOf(row: Record<string, unknown>): LeaseToken {
-    const token = this.#leases.token(Number(row.bucket));
-    // Only rows of held buckets are read, so a missing token is a bug, not a race.
-    if (token === undefined)
-      throw new HeraldError(ErrorCodes.LEASE_LOST, `read a row of bucket ${String(row.bucket)}, which this relay does not hold`, {
-        retryable: true,
-      });
-    return token;
-  }
-
-  #requireToken(record: RelayRecord): LeaseToken {
-    if (record.lease === undefined)
-      throw new HeraldError(
-        ErrorCodes.CONFIG_INVALID,
-        `event ${record.outgoing.event.id} was not read by this polling source (it has no lease)`,
-      );
-    return record.lease;
-  }
-
   /** The buckets and epochs of `records`, as two arrays for `unnest`. */
   #tokens(records: readonly RelayRecord[]): [number[], string[]] {
-    const tokens = records.map((r) => this.#requireToken(r));
+    const tokens = records.map((r) => leaseOfRecord(r));
     return [tokens.map((t) => t.bucket), tokens.map((t) => t.epoch)];
   }
 

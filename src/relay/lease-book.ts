@@ -86,6 +86,13 @@ export class LeaseBook {
     return epoch === undefined ? undefined : { bucket, epoch };
   }
 
+  /** The token of a bucket a row was just read from; `LEASE_LOST` if it is not held (a bug, not a race: only held buckets are read). */
+  heldToken(bucket: number): LeaseToken {
+    const token = this.token(bucket);
+    if (token === undefined) throw leaseLost(`read a row of bucket ${String(bucket)}, which this relay does not hold`);
+    return token;
+  }
+
   /**
    * Throws `LEASE_LOST` unless every record's lease is held now, with the epoch it was read under,
    * and by the local clock has not run out. A relay woken from a stall past its lease stops here.
@@ -117,4 +124,14 @@ export class LeaseBook {
 /** The `LEASE_LOST` error of a relay that no longer owns what it read; retryable. */
 export function leaseLost(message: string, cause?: unknown): HeraldError {
   return new HeraldError(ErrorCodes.LEASE_LOST, message, { retryable: true, ...(cause === undefined ? {} : { cause }) });
+}
+
+/** The lease a polling source read `record` under; `CONFIG_INVALID` for a record of another source. */
+export function leaseOfRecord(record: RelayRecord): LeaseToken {
+  if (record.lease === undefined)
+    throw new HeraldError(
+      ErrorCodes.CONFIG_INVALID,
+      `event ${record.outgoing.event.id} was not read by this polling source (it has no lease)`,
+    );
+  return record.lease;
 }
