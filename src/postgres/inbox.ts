@@ -5,7 +5,7 @@
  * and is skipped. Used by the listen-to-yourself runtime (`SelfConsumer` in `listen.ts`) and by any
  * consumer that writes to PostgreSQL.
  */
-import { createHash } from 'node:crypto';
+import { preparedStatementName } from './statement-name.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { quoteIdent } from './identifiers.js';
 import { connectPg, isConnectionError } from './connect.js';
@@ -123,7 +123,7 @@ export class PostgresInbox {
     const prepare = options.prepareStatements ?? inboxDefaults.prepareStatements;
     // Statement names are per connection; hashing the text keeps two inboxes (other tables) on
     // one connection from sharing a name.
-    this.#statements = prepare ? { insert: statementName(this.#insertSql), deadLetter: statementName(this.#deadLetterSql) } : undefined;
+    this.#statements = prepare ? { insert: preparedStatementName('herald_inbox_', this.#insertSql), deadLetter: preparedStatementName('herald_inbox_', this.#deadLetterSql) } : undefined;
   }
 
   /**
@@ -326,10 +326,6 @@ function checkEventId(eventId: string): void {
       details: { attribute: 'id' },
     });
   }
-}
-
-function statementName(sql: string): string {
-  return `herald_inbox_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
 }
 
 /**

@@ -7,6 +7,7 @@ import { formatLsn, parseLsn, type Lsn } from './lsn.js';
 import { decodePgOutput, type RelationColumn, type StreamMessage } from './pgoutput.js';
 import { openReplicationStream, type ReplicationStream } from './replication-stream.js';
 import { PgSession } from './session.js';
+import { preparedStatementName } from './statement-name.js';
 import { outboxIds, outboxXids, streamRecord, type Entry, type ParkedEntry, type SeenCommit, type StreamEntry } from './logical-entries.js';
 import { deliveredSql, EVENT_FIELDS, heartbeatPrefix, parkRow, resolveSql, type ParkRow } from './logical-statements.js';
 import { recordFromRow } from '../relay/outbox-record.js';
@@ -87,6 +88,7 @@ export class LogicalSource implements RelaySource {
   readonly #heartbeatMs: number;
   /** The two recording statements, built once. */
   readonly #deliveredSql: string;
+  readonly #deliveredName: string;
   readonly #resolveSql: string;
   readonly #maxBuffered: number;
   readonly #db: PgSession;
@@ -129,6 +131,7 @@ export class LogicalSource implements RelaySource {
     this.#heartbeatMs = positive(options.heartbeatMs ?? logicalDefaults.heartbeatMs, 'heartbeatMs');
     this.#maxBuffered = positive(options.maxBufferedEvents ?? logicalDefaults.maxBufferedEvents, 'maxBufferedEvents');
     this.#deliveredSql = deliveredSql(this.#n);
+    this.#deliveredName = preparedStatementName('herald_delivered_', this.#deliveredSql);
     this.#resolveSql = resolveSql(this.#n);
   }
 
@@ -494,7 +497,7 @@ export class LogicalSource implements RelaySource {
       plain
         ? [outboxIds(entries), ...this.#progressParams(progress), xids]
         : [JSON.stringify(rows.park ?? []), JSON.stringify(rows.dead ?? []), outboxIds(entries), ...this.#progressParams(progress), xids],
-      plain ? `herald_delivered_${this.#names.slot}` : undefined,
+      plain ? this.#deliveredName : undefined,
     ).then(
       () => {
         if (this.#recordingError !== undefined) return;

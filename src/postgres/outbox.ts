@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { preparedStatementName } from './statement-name.js';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import type { HeraldEvent } from '../event.js';
 import { OutboxRowBuilder, type WriterOptions, type AppendInput, type BuiltRow, type OutboxRow } from '../store/outbox-rows.js';
@@ -117,7 +117,7 @@ export class PostgresOutbox implements OutboxWriter {
     // Statement names are per connection; they include a hash of the text so that two outboxes
     // (different schemas or settings) on one connection never share a name.
     this.#names =
-      options.prepareStatements === false ? undefined : { one: statementName(this.#oneSql), many: statementName(this.#manySql) };
+      options.prepareStatements === false ? undefined : { one: preparedStatementName('herald_', this.#oneSql), many: preparedStatementName('herald_', this.#manySql) };
     this.#holdMs = checkHoldMs(options.holdMs ?? 0, mode);
     if (mode === 'table') {
       const oneSql = insertOneSql(names, serializeKeys, true);
@@ -125,7 +125,7 @@ export class PostgresOutbox implements OutboxWriter {
       this.#held = {
         oneSql,
         manySql,
-        names: options.prepareStatements === false ? undefined : { one: statementName(oneSql), many: statementName(manySql) },
+        names: options.prepareStatements === false ? undefined : { one: preparedStatementName('herald_', oneSql), many: preparedStatementName('herald_', manySql) },
       };
     }
   }
@@ -233,10 +233,6 @@ function holdUntil(param: string): string {
 /** WAL-message mode: transactional logical messages, one per event, in input order. */
 const EMIT_ONE_SQL = 'SELECT pg_logical_emit_message(true, $1::text, $2::text)';
 const EMIT_MANY_SQL = 'SELECT count(pg_logical_emit_message(true, $1::text, m)) FROM unnest($2::text[]) WITH ORDINALITY AS u(m, ord)';
-
-function statementName(sql: string): string {
-  return `herald_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
-}
 
 /** Wraps a driver error; says to run migrate when the outbox table is missing (SQLSTATE 42P01). */
 export function databaseError(cause: unknown, what: string): HeraldError {
