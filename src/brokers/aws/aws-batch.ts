@@ -1,5 +1,5 @@
 import { HeraldError, ErrorCodes } from '../../errors.js';
-import { ceAttributes, type OutgoingEvent } from '../publisher.js';
+import { ceAttributes, reportDelivered, storedPrefixes, type OutgoingEvent } from '../publisher.js';
 
 /** The limits of SNS `PublishBatch` and SQS `SendMessageBatch`, which requests are planned around. */
 export const awsBatchLimits = {
@@ -131,18 +131,38 @@ export function checkBatchAnswer(service: 'sns' | 'sqs', out: AwsBatchAnswer, en
   });
 }
 
-/** Publishes each destination's events with `send`, destinations concurrently; rejects with the first failure. */
+/**
+ * Publishes each destination's events with `send`, destinations concurrently, and rejects with the
+ * first failure. `send` gets the events' indices in `batch`, to use as batch-entry ids
+ * (`e<index>`, see {@link entryId}), and records each request's answer with `stored`. A rejection
+ * then reports (`reportDelivered`, per key a prefix) the events the service answered as stored,
+ * so that the relay does not send those again.
+ */
 export async function byDestination(
   batch: readonly OutgoingEvent[],
-  send: (topic: string, events: OutgoingEvent[]) => Promise<void>,
+  send: (topic: string, events: OutgoingEvent[], indices: number[], stored: (answer: AwsBatchAnswer) => void) => Promise<void>,
 ): Promise<void> {
-  const byTopic = new Map<string, OutgoingEvent[]>();
-  for (const e of batch) {
-    const list = byTopic.get(e.topic);
-    if (list) list.push(e);
-    else byTopic.set(e.topic, [e]);
+  const byTopic = new Map<string, { events: OutgoingEvent[]; indices: number[] }>();
+  batch.forEach((e, i) => {
+    const group = byTopic.get(e.topic) ?? { events: [], indices: [] };
+    group.events.push(e);
+    group.indices.push(i);
+    byTopic.set(e.topic, group);
+  });
+  const stored = new Set<number>();
+  const record = (answer: AwsBatchAnswer): void => {
+    for (const s of answer.Successful ?? []) if (s.Id !== undefined) stored.add(Number(s.Id.slice(1)));
+  };
+  try {
+    await settleAll([...byTopic].map(([topic, { events, indices }]) => send(topic, events, indices, record)));
+  } catch (err) {
+    throw err instanceof HeraldError ? reportDelivered(err, storedPrefixes(batch, (i) => stored.has(i))) : err;
   }
-  await settleAll([...byTopic].map(([topic, events]) => send(topic, events)));
+}
+
+/** The batch-entry id of the event at `index` of the batch; {@link byDestination} reads it back. */
+export function entryId(index: number): string {
+  return `e${index}`;
 }
 
 /** Waits for every promise, then rejects with the first failure, so no request is left running. */

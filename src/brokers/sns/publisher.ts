@@ -7,7 +7,9 @@ import {
   byDestination,
   ceMessageAttributes,
   checkBatchAnswer,
+  entryId,
   settleAll,
+  type AwsBatchAnswer,
 } from '../aws/aws-batch.js';
 import { classifyAwsError, type AwsService } from '../aws/aws-errors.js';
 import { awsWhere, parseAwsUrl, partitionOf, type AwsUrl } from '../aws/aws-url.js';
@@ -146,28 +148,41 @@ export class SnsPublisher implements Publisher {
     if (batch.length === 0) return;
     const client = await this.#connect();
     // Topics are independent destinations; within one, the order of requests matters for FIFO.
-    await byDestination(batch, (topic, events) => this.#publishTopic(client, topic, events));
+    await byDestination(batch, (topic, events, indices, stored) => this.#publishTopic(client, topic, events, indices, stored));
   }
 
-  async #publishTopic(client: SNSClient, topic: string, events: readonly OutgoingEvent[]): Promise<void> {
+  async #publishTopic(
+    client: SNSClient,
+    topic: string,
+    events: readonly OutgoingEvent[],
+    indices: readonly number[],
+    stored: (answer: AwsBatchAnswer) => void,
+  ): Promise<void> {
     const what = (): string => `cannot publish ${events.length} event(s) to sns topic '${topic}' in ${this.#where()}`;
     const arn = await this.#arn(client, topic, what);
     const fifo = arn.endsWith('.fifo');
-    const chunks = batchRequests(events.map((e, i) => toEntry(e, i, fifo)));
+    const chunks = batchRequests(events.map((e, i) => toEntry(e, indices[i]!, fifo)));
     if (fifo) {
-      for (const entries of chunks) await this.#publishBatch(client, arn, entries, what);
+      for (const entries of chunks) await this.#publishBatch(client, arn, entries, what, stored);
     } else {
-      await settleAll(chunks.map((entries) => this.#publishBatch(client, arn, entries, what)));
+      await settleAll(chunks.map((entries) => this.#publishBatch(client, arn, entries, what, stored)));
     }
   }
 
-  async #publishBatch(client: SNSClient, arn: string, entries: BatchEntry[], what: () => string): Promise<void> {
+  async #publishBatch(
+    client: SNSClient,
+    arn: string,
+    entries: BatchEntry[],
+    what: () => string,
+    stored: (answer: AwsBatchAnswer) => void,
+  ): Promise<void> {
     const sns = this.#sns!;
     const out = await client
       .send(new sns.PublishBatchCommand({ TopicArn: arn, PublishBatchRequestEntries: entries }))
       .catch((cause: unknown) => {
         throw classify(cause, what());
       });
+    stored(out);
     checkBatchAnswer('sns', out, entries, what());
   }
 
@@ -246,10 +261,10 @@ export class SnsPublisher implements Publisher {
   }
 }
 
-/** One `PublishBatch` entry: body = `data`, CloudEvents attributes as `ce-*` String attributes. */
+/** One `PublishBatch` entry for the batch's event at `index`: body = `data`, CloudEvents attributes as `ce-*` String attributes. */
 function toEntry(e: OutgoingEvent, index: number, fifo: boolean): BatchEntry {
   return {
-    Id: `e${index}`,
+    Id: entryId(index),
     Message: e.data,
     MessageAttributes: ceMessageAttributes(e),
     ...(fifo ? { MessageGroupId: e.event.partitionkey, MessageDeduplicationId: e.event.id } : {}),

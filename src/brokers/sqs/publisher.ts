@@ -1,7 +1,16 @@
 import { HeraldError, ErrorCodes } from '../../errors.js';
 import { importPeer } from '../peer.js';
 import type { OutgoingEvent, Publisher } from '../publisher.js';
-import { awsBatchLimits, batchRequests, byDestination, ceMessageAttributes, checkBatchAnswer, settleAll } from '../aws/aws-batch.js';
+import {
+  awsBatchLimits,
+  batchRequests,
+  byDestination,
+  ceMessageAttributes,
+  checkBatchAnswer,
+  entryId,
+  settleAll,
+  type AwsBatchAnswer,
+} from '../aws/aws-batch.js';
 import { classifyAwsError, type AwsService } from '../aws/aws-errors.js';
 import { awsWhere, parseAwsUrl, type AwsUrl } from '../aws/aws-url.js';
 import { snsDefaults, type SnsStaticCredentials } from '../sns/publisher.js';
@@ -51,8 +60,9 @@ const SQS: AwsService = {
  *   attributes (exactly SQS's limit of 10).
  * - Rejects as the SNS publisher does: `BROKER_UNAVAILABLE` (unreachable, credentials),
  *   `TOPIC_NOT_FOUND` (no such queue), `PUBLISH_REJECTED` (an entry failed with `SenderFault`, or a
- *   client error), `PUBLISH_FAILED` (throttling, server faults). When it rejects, any subset of
- *   the batch may have been sent.
+ *   client error), `PUBLISH_FAILED` (throttling, server faults). When it rejects, it reports the
+ *   events SQS answered as stored (`reportDelivered`, per key a prefix), so that the relay does
+ *   not send them again; a timed-out request reports none, and those may have been sent.
  */
 export class SqsPublisher implements Publisher {
   readonly name = 'sqs';
@@ -106,16 +116,22 @@ export class SqsPublisher implements Publisher {
     this.#checkOpen();
     if (batch.length === 0) return;
     const client = await this.#connect();
-    await byDestination(batch, (queue, events) => this.#publishQueue(client, queue, events));
+    await byDestination(batch, (queue, events, indices, stored) => this.#publishQueue(client, queue, events, indices, stored));
   }
 
-  async #publishQueue(client: SQSClient, queue: string, events: readonly OutgoingEvent[]): Promise<void> {
+  async #publishQueue(
+    client: SQSClient,
+    queue: string,
+    events: readonly OutgoingEvent[],
+    indices: readonly number[],
+    stored: (answer: AwsBatchAnswer) => void,
+  ): Promise<void> {
     const what = `cannot send ${events.length} event(s) to sqs queue '${queue}' in ${awsWhere(this.#url)}`;
     const queueUrl = await this.#queueUrl(client, queue, what);
     const fifo = queue.endsWith('.fifo');
     const chunks = batchRequests(
       events.map((e, i): BatchEntry => ({
-        Id: `e${i}`,
+        Id: entryId(indices[i]!),
         MessageBody: e.data,
         MessageAttributes: ceMessageAttributes(e),
         ...(fifo ? { MessageGroupId: e.event.partitionkey, MessageDeduplicationId: e.event.id } : {}),
@@ -129,6 +145,7 @@ export class SqsPublisher implements Publisher {
         .catch((cause: unknown) => {
           throw classifyAwsError(cause, what, SQS);
         });
+      stored(out);
       checkBatchAnswer('sqs', out, entries, what);
     };
     if (fifo) for (const entries of chunks) await send(entries);
