@@ -125,6 +125,15 @@ export function sqliteDatabaseError(cause: unknown, what: string, file: string |
       cause,
     });
   }
+  if (/no such column/i.test(message)) {
+    return new HeraldError(
+      ErrorCodes.NOT_MIGRATED,
+      `${what}: the outbox tables${where} predate this Herald version (${message}); run 'herald migrate' to upgrade them`,
+      {
+        cause,
+      },
+    );
+  }
   if (isSqliteBusy(cause)) {
     return new HeraldError(ErrorCodes.DATABASE_ERROR, `${what}: ${busyAdvice(file ?? 'database', waitedMs ?? SQLITE_BUSY_TIMEOUT_MS)}`, {
       cause,

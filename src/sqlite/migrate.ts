@@ -51,6 +51,9 @@ export async function migrateSqlite(location: SqliteLocation, options: SqliteOut
       }
       const n = sqliteNames({ ...options, ...(buckets === undefined ? {} : { buckets }) });
       for (const statement of sqliteMigrationSql(n)) db.exec(statement);
+      // Lease epochs (fencing), added to files migrated before them; SQLite has no ADD COLUMN IF NOT EXISTS.
+      const leaseColumns = db.prepare(`SELECT name FROM pragma_table_info(?)`).all(`${n.prefix}_relay_lease`) as { name: string }[];
+      if (!leaseColumns.some((c) => c.name === 'epoch')) db.exec(`ALTER TABLE ${n.lease} ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0`);
       return { schema: location.file, buckets: n.buckets, created, sqliteVersion: version };
     });
   } finally {

@@ -4,9 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HeraldError, ErrorCodes } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { fairShare } from '../relay/fair-share.js';
+import { LeaseBook, leaseLost, leaseOfRecord } from '../relay/lease-book.js';
 import { recordFromRow } from '../relay/outbox-record.js';
-import type { RelayRecord, RelaySource } from '../relay/source.js';
-import { sqliteLocation } from './connect.js';
+import type { LeaseFencing, RelayRecord, RelaySource, SourceOwnership } from '../relay/source.js';
+import { sqliteLocation, type SqliteDatabase } from './connect.js';
 import { NOW_MS, sqliteNames, type SqliteNames, type SqliteOutboxSchemaOptions } from './schema.js';
 import { SqliteSession } from './session.js';
 
@@ -50,9 +51,8 @@ export class SqlitePollingSource implements RelaySource {
   readonly #log: Logger;
   readonly #id = randomUUID();
   readonly #db: SqliteSession;
-  #owned: number[] = [];
-  #leaseUntil = 0;
-  #renewedAt = 0;
+  readonly #leases: LeaseBook;
+  #registered = false;
   #buckets: number | undefined;
   #closed = false;
 
@@ -60,6 +60,7 @@ export class SqlitePollingSource implements RelaySource {
     const location = sqliteLocation(options.database);
     this.#names = sqliteNames(options);
     this.#leaseMs = options.leaseMs ?? sqlitePollingDefaults.leaseMs;
+    this.#leases = new LeaseBook(this.#leaseMs, (owner) => `herald-sqlite-${this.#names.prefix}-${owner}`);
     if (!Number.isInteger(this.#leaseMs) || this.#leaseMs < 300) {
       throw new HeraldError(
         ErrorCodes.CONFIG_INVALID,
@@ -83,18 +84,24 @@ export class SqlitePollingSource implements RelaySource {
     await this.#bucketCount();
   }
 
+  /** The buckets this relay leases now (renewed between batches); no I/O. */
+  ownership(): SourceOwnership {
+    const leased = this.#leases.heldCount;
+    return { held: leased > 0, leasedBuckets: leased };
+  }
+
   async next(max: number): Promise<RelayRecord[]> {
-    if (Date.now() - this.#renewedAt > this.#leaseMs / 3) await this.#rebalance();
+    if (this.#leases.renewDue) await this.#rebalance();
     // Never start a batch on a lease that could run out while the broker is called.
-    if (this.#owned.length === 0 || Date.now() > this.#leaseUntil - this.#leaseMs / 2) return [];
+    if (!this.#leases.roomForBatch) return [];
     const n = this.#names;
-    const owned = this.#owned;
+    const owned = this.#leases.buckets;
     const rows = await this.#db.read(
       'cannot read the outbox',
       (db) =>
         db
           .prepare(
-            `SELECT CAST(o.id AS TEXT) AS id, o.event_id, o.topic, o.partition_key, o.type, o.source, o.subject, o.time,
+            `SELECT CAST(o.id AS TEXT) AS id, o.bucket, o.event_id, o.topic, o.partition_key, o.type, o.source, o.subject, o.time,
                 o.dataschema, o.traceparent, o.data, o.attempts
              FROM ${n.outbox} o
              WHERE o.bucket IN (${marks(owned)})
@@ -103,7 +110,29 @@ export class SqlitePollingSource implements RelaySource {
           )
           .all(...owned, Math.max(1, Math.floor(max))) as Record<string, unknown>[],
     );
-    return rows.map(recordFromRow);
+    return rows.map((row) => ({ ...recordFromRow(row), lease: this.#leases.heldToken(Number(row.bucket)) }));
+  }
+
+  /** Throws `LEASE_LOST` when, by the local clock, the records' leases may have moved on. */
+  checkLease(records: readonly RelayRecord[]): void {
+    this.#leases.check(records);
+  }
+
+  /** Rejects with `LEASE_LOST` unless the file still has these records' leases as read. */
+  async confirmLease(records: readonly RelayRecord[]): Promise<void> {
+    await this.#db.read('cannot confirm the lease', (db) => this.#checkHeld(db, records, `cannot publish ${records.length} event(s)`));
+  }
+
+  /**
+   * This relay's producer identity (`herald-sqlite-<prefix>-<instance id>`) and the owners whose
+   * expired leases its claims took over; like MySQL's, the list is kept in memory only.
+   */
+  fencing(): LeaseFencing {
+    return this.#leases.fencing(this.#id);
+  }
+
+  async fenced(previous: readonly string[]): Promise<void> {
+    this.#leases.fenced(previous);
   }
 
   async waitForWork(ms: number, signal: AbortSignal): Promise<void> {
@@ -117,25 +146,35 @@ export class SqlitePollingSource implements RelaySource {
     }
   }
 
+  /**
+   * Deletes the records, in a write transaction that first checks that this relay still holds
+   * their buckets with the epochs they were read under; rejects with `LEASE_LOST` (and deletes
+   * nothing) when any moved on. The write lock keeps any claim out between check and delete.
+   */
   async delivered(records: readonly RelayRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.#db.write('cannot mark events delivered', (db) =>
-      db.prepare(`DELETE FROM ${this.#names.outbox} WHERE id IN (${marks(records)})`).run(...records.map((r) => Number(r.position))),
-    );
+    await this.#db.write('cannot mark events delivered', (db) => {
+      this.#checkHeld(db, records, `cannot mark ${records.length} event(s) delivered`);
+      db.prepare(`DELETE FROM ${this.#names.outbox} WHERE id IN (${marks(records)})`).run(...records.map((r) => Number(r.position)));
+    });
   }
 
   async retryLater(record: RelayRecord, error: string, delayMs: number): Promise<void> {
-    await this.#db.write('cannot schedule a retry', (db) =>
-      db
-        .prepare(`UPDATE ${this.#names.outbox} SET attempts = attempts + 1, last_error = ?, retry_at = ${NOW_MS} + ? WHERE id = ?`)
-        .run(error, Math.round(delayMs), Number(record.position)),
-    );
+    await this.#db.write('cannot schedule a retry', (db) => {
+      this.#checkHeld(db, [record], `cannot schedule a retry of event ${record.outgoing.event.id}`);
+      db.prepare(`UPDATE ${this.#names.outbox} SET attempts = attempts + 1, last_error = ?, retry_at = ${NOW_MS} + ? WHERE id = ?`).run(
+        error,
+        Math.round(delayMs),
+        Number(record.position),
+      );
+    });
   }
 
   /** Moves the row to the dead-letter table and deletes it from the outbox, in one transaction. */
   async deadLetter(record: RelayRecord, error: string): Promise<void> {
     const n = this.#names;
     await this.#db.write('cannot move an event to the dead-letter table', (db) => {
+      this.#checkHeld(db, [record], `cannot move event ${record.outgoing.event.id} to the dead-letter table`);
       db.prepare(
         `INSERT INTO ${n.deadLetter} (id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts, last_error)
          SELECT id, event_id, topic, partition_key, type, source, subject, time, dataschema, traceparent, data, created_at, attempts + 1, ?
@@ -148,7 +187,7 @@ export class SqlitePollingSource implements RelaySource {
   /** Releases this relay's buckets so that others take them over at once, then closes the file. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#renewedAt > 0) {
+    if (this.#registered) {
       await this.#db
         .write('cannot release the buckets', (db) => {
           db.prepare(`UPDATE ${this.#names.lease} SET owner = NULL, expires_at = NULL WHERE owner = ?`).run(this.#id);
@@ -171,8 +210,8 @@ export class SqlitePollingSource implements RelaySource {
     const ttl = this.#leaseMs;
     const buckets = await this.#bucketCount();
     // Taken before the claim, so this relay's idea of its lease never outlasts the lease itself.
-    const started = Date.now();
-    const { relays, owned } = await this.#db.write('cannot claim buckets', (db) => {
+    const askedAt = this.#leases.askedAt();
+    const { relays, claimed } = await this.#db.write('cannot claim buckets', (db) => {
       db.prepare(
         `INSERT INTO ${n.relays} (id, host, pid, started_at, seen_at) VALUES (?, ?, ?, ${NOW_MS}, ${NOW_MS})
          ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`,
@@ -187,19 +226,53 @@ export class SqlitePollingSource implements RelaySource {
       db.prepare(
         `UPDATE ${n.lease} SET owner = NULL, expires_at = NULL WHERE owner = ?${mine.length ? ` AND bucket NOT IN (${marks(mine)})` : ''}`,
       ).run(this.#id, ...mine);
-      if (mine.length === 0) return { relays, owned: [] as number[] };
-      const claimed = db
+      if (mine.length === 0) return { relays, claimed: [] };
+      // The owners whose expired leases this claim takes over, to be fenced at the broker; read in
+      // the same write transaction, so nobody else claims in between.
+      const expired = db
         .prepare(
-          `UPDATE ${n.lease} SET owner = ?, expires_at = ${NOW_MS} + ?
-           WHERE bucket IN (${marks(mine)}) AND (owner IS NULL OR owner = ? OR expires_at < ${NOW_MS}) RETURNING bucket`,
+          `SELECT bucket, owner FROM ${n.lease} WHERE bucket IN (${marks(mine)}) AND owner IS NOT NULL AND owner <> ? AND expires_at < ${NOW_MS}`,
         )
-        .all(this.#id, ttl, ...mine, this.#id) as { bucket: number }[];
-      return { relays, owned: claimed.map((r) => r.bucket).sort((a, b) => a - b) };
+        .all(...mine, this.#id) as { bucket: number; owner: string }[];
+      const staleOf = new Map(expired.map((r) => [r.bucket, r.owner]));
+      // The epoch moves on whenever the owner changes; SET expressions see the row as it was.
+      const rows = db
+        .prepare(
+          `UPDATE ${n.lease} SET epoch = CASE WHEN owner IS ? THEN epoch ELSE epoch + 1 END, owner = ?, expires_at = ${NOW_MS} + ?
+           WHERE bucket IN (${marks(mine)}) AND (owner IS NULL OR owner = ? OR expires_at < ${NOW_MS}) RETURNING bucket, CAST(epoch AS TEXT) AS epoch`,
+        )
+        .all(this.#id, this.#id, ttl, ...mine, this.#id) as { bucket: number; epoch: string }[];
+      return {
+        relays,
+        claimed: rows.map((r) => ({
+          bucket: r.bucket,
+          epoch: r.epoch,
+          staleOwners: staleOf.has(r.bucket) ? [staleOf.get(r.bucket)!] : [],
+        })),
+      };
     });
-    if (owned.join() !== this.#owned.join()) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
-    this.#owned = owned;
-    this.#renewedAt = started;
-    this.#leaseUntil = started + this.#leaseMs;
+    this.#registered = true;
+    const before = this.#leases.buckets.join();
+    this.#leases.renewed(claimed, askedAt);
+    const owned = this.#leases.buckets;
+    if (owned.join() !== before) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
+  }
+
+  /**
+   * Throws `LEASE_LOST` (and forgets the leases, so the next read claims afresh) unless this
+   * relay still holds the records' buckets with the epochs they were read under.
+   */
+  #checkHeld(db: SqliteDatabase, records: readonly RelayRecord[], what: string): void {
+    const tokens = [...new Map(records.map((r) => leaseOfRecord(r)).map((t) => [t.bucket, t])).values()];
+    const rows = db
+      .prepare(`SELECT bucket, CAST(epoch AS TEXT) AS epoch FROM ${this.#names.lease} WHERE owner = ? AND bucket IN (${marks(tokens)})`)
+      .all(this.#id, ...tokens.map((t) => t.bucket)) as { bucket: number; epoch: string }[];
+    const now = new Map(rows.map((r) => [r.bucket, r.epoch]));
+    if (tokens.every((t) => now.get(t.bucket) === t.epoch)) return;
+    this.#leases.lost();
+    throw leaseLost(
+      `${what}: this relay no longer holds the lease it read them under (it stalled past it); another relay delivers them now`,
+    );
   }
 
   async #bucketCount(): Promise<number> {

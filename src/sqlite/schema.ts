@@ -113,7 +113,9 @@ export function sqliteMigrationSql(n: SqliteNames): string[] {
       failed_at INTEGER NOT NULL DEFAULT (${NOW_MS})
     )`,
     `CREATE INDEX IF NOT EXISTS "${n.prefix}_dead_letter_event" ON ${n.deadLetter} (event_id)`,
-    `CREATE TABLE IF NOT EXISTS ${n.lease} (bucket INTEGER NOT NULL PRIMARY KEY, owner TEXT NULL, expires_at INTEGER NULL)`,
+    // `epoch` counts the bucket's changes of owner: deliveries are recorded only under the epoch
+    // they were read with (fencing). Files from before it get the column in `migrateSqlite`.
+    `CREATE TABLE IF NOT EXISTS ${n.lease} (bucket INTEGER NOT NULL PRIMARY KEY, owner TEXT NULL, expires_at INTEGER NULL, epoch INTEGER NOT NULL DEFAULT 0)`,
     `INSERT OR IGNORE INTO ${n.lease} (bucket) VALUES ${Array.from({ length: n.buckets }, (_, b) => `(${b})`).join(', ')}`,
     `CREATE TABLE IF NOT EXISTS ${n.relays} (
       id TEXT NOT NULL PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,
