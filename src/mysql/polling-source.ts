@@ -151,7 +151,7 @@ export class MysqlPollingSource implements RelaySource {
       { prepare: false },
     );
     if (affectedRows < records.length && (await this.#moved(records)) > 0)
-      this.#fencedOut(`cannot mark ${records.length - affectedRows} of ${records.length} event(s) delivered`);
+      this.#fencedOut(`cannot mark ${records.length - affectedRows} of ${records.length} event(s) delivered`, affectedRows);
   }
 
   async retryLater(record: RelayRecord, error: string, delayMs: number): Promise<void> {
@@ -310,10 +310,11 @@ export class MysqlPollingSource implements RelaySource {
   }
 
   /** Forgets the leases (the next read rebalances) and throws `LEASE_LOST`. */
-  #fencedOut(what: string): never {
+  #fencedOut(what: string, recorded = 0): never {
     this.#leases.lost();
     throw leaseLost(
       `${what}: this relay no longer holds the lease it read them under (it stalled past it); another relay delivers them now`,
+      recorded,
     );
   }
 

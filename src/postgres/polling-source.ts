@@ -167,7 +167,9 @@ export class PollingSource implements RelaySource {
       'cannot mark events delivered',
     );
     const fenced = Number(rows[0]?.fenced ?? 0);
-    if (fenced > 0) this.#fencedOut(`cannot mark ${fenced} of ${records.length} event(s) delivered`);
+    // The events of buckets still held are deleted all the same: they were published, and
+    // recording them spares the new owner duplicates.
+    if (fenced > 0) this.#fencedOut(`cannot mark ${fenced} of ${records.length} event(s) delivered`, Number(rows[0]?.deleted ?? 0));
   }
 
   async retryLater(record: RelayRecord, error: string, delayMs: number): Promise<void> {
@@ -229,10 +231,11 @@ export class PollingSource implements RelaySource {
   }
 
   /** Forgets the leases (the next read rebalances) and throws `LEASE_LOST`. */
-  #fencedOut(what: string): never {
+  #fencedOut(what: string, recorded = 0): never {
     this.#leases.lost();
     throw leaseLost(
       `${what}: this relay no longer holds the lease it read them under (it stalled past it); another relay delivers them now`,
+      recorded,
     );
   }
 

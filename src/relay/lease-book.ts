@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { HeraldError, ErrorCodes } from '../errors.js';
+import { HeraldError, ErrorCodes, isHeraldError } from '../errors.js';
 import type { LeaseFencing, LeaseToken, RelayRecord } from './source.js';
 
 /** One bucket this relay claimed or renewed: its epoch now and the owners it took it over from. */
@@ -121,9 +121,20 @@ export class LeaseBook {
   }
 }
 
-/** The `LEASE_LOST` error of a relay that no longer owns what it read; retryable. */
-export function leaseLost(message: string, cause?: unknown): HeraldError {
-  return new HeraldError(ErrorCodes.LEASE_LOST, message, { retryable: true, ...(cause === undefined ? {} : { cause }) });
+/**
+ * The `LEASE_LOST` error of a relay that no longer owns what it read; retryable. `recorded`: how
+ * many of the events were recorded delivered all the same (those of buckets still held), read
+ * back with {@link recordedDespiteLeaseLost}.
+ */
+export function leaseLost(message: string, recorded = 0): HeraldError {
+  return new HeraldError(ErrorCodes.LEASE_LOST, message, { retryable: true, ...(recorded > 0 ? { details: { recorded } } : {}) });
+}
+
+/** How many events a `LEASE_LOST` rejection of `delivered` recorded anyway; 0 for any other error. */
+export function recordedDespiteLeaseLost(err: unknown): number {
+  if (!isHeraldError(err, ErrorCodes.LEASE_LOST)) return 0;
+  const recorded = err.details.recorded;
+  return typeof recorded === 'number' && Number.isInteger(recorded) && recorded > 0 ? recorded : 0;
 }
 
 /** The lease a polling source read `record` under; `CONFIG_INVALID` for a record of another source. */

@@ -6,6 +6,7 @@ import { withSendSpan } from '../observe/messaging-spans.js';
 import { loadTracing, type Tracing } from '../observe/tracing.js';
 import { backoffMs } from './backoff.js';
 import { PublishFence } from './fencing.js';
+import { recordedDespiteLeaseLost } from './lease-book.js';
 import type { RelayRecord, RelaySource } from './source.js';
 import { waitUntilWoken } from './wake.js';
 
@@ -227,12 +228,15 @@ export class Relay {
 
   /**
    * Fencing: the lease of the batch in flight moved to another relay (this one stalled past it).
-   * Nothing of the batch was recorded; the new owner delivers it. The source rebalances on the
-   * next read, so there is no backoff: this relay carries on with what it holds now.
+   * The source recorded at most the events of buckets it still holds (counted as delivered); the
+   * new owner delivers the rest. The source rebalances on the next read, so there is no backoff:
+   * this relay carries on with what it holds now.
    */
   #leaseLost(err: HeraldError): void {
     this.stats.leaseLost++;
-    this.#log.warn('lease lost; batch dropped unrecorded, another relay delivers it', { error: err.message });
+    const recorded = recordedDespiteLeaseLost(err);
+    this.stats.delivered += recorded;
+    this.#log.warn('lease lost; the rest of the batch dropped unrecorded, another relay delivers it', { error: err.message, recorded });
   }
 
   async #failed(record: RelayRecord, err: unknown): Promise<void> {

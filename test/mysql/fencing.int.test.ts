@@ -4,6 +4,7 @@ import { ErrorCodes, isHeraldError } from '../../src/errors.js';
 import { migrateMysql } from '../../src/mysql/migrate.js';
 import { MysqlOutbox } from '../../src/mysql/outbox.js';
 import { MysqlPollingSource } from '../../src/mysql/polling-source.js';
+import { recordedDespiteLeaseLost } from '../../src/relay/lease-book.js';
 import { orderContracts, orderPlaced } from '../support/contracts.js';
 import { uniqueName } from '../support/services.js';
 import { MYSQL_URL, mysqlConnection, rows } from './mysql-support.js';
@@ -64,5 +65,36 @@ describe('MysqlPollingSource lease epochs', () => {
     await second.deadLetter(again[1]!, 'refused');
     await second.delivered(again.slice(2));
     expect(await rows(db, `SELECT COUNT(*) AS n FROM \`${schema}\`.outbox`)).toEqual([{ n: '1' }]);
+  });
+
+  it('deletes the events of buckets still held and reports how many, when another bucket of the batch moved on', async () => {
+    await db.query(`DELETE FROM \`${schema}\`.outbox`);
+    await db.query(`UPDATE \`${schema}\`.relay_lease SET owner = NULL, expires_at = NULL`);
+    await db.beginTransaction();
+    await outbox.appendMany(
+      db,
+      ['k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8'].map((k) => ({ contract: 'orders.order-placed', data: orderPlaced(k, 0) })),
+    );
+    await db.commit();
+    const only = new MysqlPollingSource({ database: MYSQL_URL, schema, leaseMs: 3000 });
+    sources.push(only);
+    await only.start();
+    const read = await only.next(100);
+    const buckets = [...new Set(read.map((r) => r.lease!.bucket))];
+    expect(buckets.length).toBeGreaterThan(1);
+    // One bucket changes owner behind this relay's back; the others stay its own.
+    const moved = buckets[0]!;
+    await db.query(`UPDATE \`${schema}\`.relay_lease SET owner = 'another', epoch = epoch + 1 WHERE bucket = ?`, [moved]);
+    const kept = read.filter((r) => r.lease!.bucket !== moved).length;
+    const err = await only.delivered(read).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(leaseLost(err)).toBe(true);
+    expect(recordedDespiteLeaseLost(err)).toBe(kept);
+    const left = (await rows(db, `SELECT CAST(id AS CHAR) AS id FROM \`${schema}\`.outbox`)).map((r) => r.id);
+    expect(read.filter((r) => left.includes(r.position)).map((r) => r.lease!.bucket)).toEqual(
+      read.filter((r) => r.lease!.bucket === moved).map(() => moved),
+    );
   });
 });

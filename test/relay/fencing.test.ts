@@ -57,3 +57,42 @@ describe('PublishFence', () => {
     expect(calls).toEqual(['fenced old', 'checkLease']);
   });
 });
+
+describe('Relay, when recording a batch meets a lost lease', () => {
+  it('counts as delivered the events the source recorded anyway, and only those', async () => {
+    const { Relay } = await import('../../src/relay/relay.js');
+    const { leaseLost } = await import('../../src/relay/lease-book.js');
+    const batch = Array.from({ length: 4 }, (_, i) => ({
+      position: String(i),
+      attempts: 0,
+      lease: { bucket: i, epoch: '1' },
+      outgoing: { topic: 't', data: '{}', event: { id: `e${i}`, partitionkey: `k${i}` } },
+    })) as unknown as RelayRecord[];
+    let handedOut = false;
+    const source = {
+      name: 'fake',
+      start: async () => undefined,
+      next: async () => (handedOut ? [] : ((handedOut = true), batch)),
+      waitForWork: async (ms: number) => new Promise((r) => setTimeout(r, Math.min(ms, 10))),
+      // Buckets 0-2 are still held, bucket 3 moved on: three deleted, then LEASE_LOST.
+      delivered: async () => {
+        throw leaseLost('cannot mark 1 of 4 event(s) delivered', 3);
+      },
+      retryLater: async () => undefined,
+      deadLetter: async () => undefined,
+      close: async () => undefined,
+    } as unknown as RelaySource;
+    const publisher = {
+      name: 'fake',
+      prepare: async () => undefined,
+      publish: async () => undefined,
+      close: async () => undefined,
+    } as unknown as Publisher;
+    const relay = new Relay({ source, publisher, pollIntervalMs: 10 });
+    const running = relay.run();
+    while (relay.stats.leaseLost === 0) await new Promise((r) => setTimeout(r, 5));
+    await relay.stop();
+    await running;
+    expect(relay.stats).toMatchObject({ delivered: 3, leaseLost: 1 });
+  });
+});
