@@ -10,7 +10,8 @@ const WAL_STATES = ['reserved', 'extended', 'unreserved', 'lost'] as const;
  * `herald_outbox_retrying_events{topic}`, `herald_outbox_dead_letters{topic}`,
  * `herald_outbox_status_age_seconds`, and, when the store reports a replication slot,
  * `herald_slot_lag_bytes`, `herald_slot_lag_seconds`, `herald_slot_safe_wal_bytes`,
- * `herald_slot_active`, `herald_slot_parked_events` and `herald_slot_wal_status{status}`.
+ * `herald_slot_active`, `herald_slot_parked_events`, `herald_slot_delivered_not_deleted_events` and
+ * `herald_slot_wal_status{status}`.
  * Labels are topics and the slot's name only. A topic once seen stays at 0 when drained, so
  * alerts and graphs see the drop rather than a vanished series.
  */
@@ -94,6 +95,11 @@ function registerSlotMetrics(registry: Registry, monitor: OutboxStatusMonitor): 
   );
   slotGauge('herald_slot_active', '1 while a relay streams the slot.', (s) => (s.active ? 1 : 0));
   slotGauge('herald_slot_parked_events', 'Events held back in relay_parked behind a failed event of their key.', (s) => s.parked);
+  slotGauge(
+    'herald_slot_delivered_not_deleted_events',
+    "Outbox rows older than the slot's catalog_xmin: delivered but left behind; no relay sends or deletes them (see herald status).",
+    (s) => s.deliveredNotDeleted ?? null,
+  );
   new Gauge({
     name: 'herald_slot_wal_status',
     help: "The slot's wal_status: 1 for the current one of reserved, extended, unreserved, lost.",

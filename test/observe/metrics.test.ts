@@ -110,6 +110,7 @@ describe('relay metrics', () => {
         lastDeliverySeconds: 1,
         safeWalBytes: null,
         parked: 0,
+        deliveredNotDeleted: 2,
       },
     };
     const monitor = new OutboxStatusMonitor({ read: async () => status, intervalMs: 60_000 });
@@ -122,6 +123,7 @@ describe('relay metrics', () => {
     expect(sample(text, 'herald_outbox_dead_letters', { topic: 'b.v1' })).toBe(1);
     expect(sample(text, 'herald_slot_lag_bytes', { slot: 'herald_relay' })).toBe(4096);
     expect(sample(text, 'herald_slot_lag_seconds', { slot: 'herald_relay' })).toBe(0.25);
+    expect(sample(text, 'herald_slot_delivered_not_deleted_events', { slot: 'herald_relay' })).toBe(2);
     expect(sample(text, 'herald_slot_wal_status', { slot: 'herald_relay', status: 'reserved' })).toBe(1);
     expect(sample(text, 'herald_slot_wal_status', { slot: 'herald_relay', status: 'lost' })).toBe(0);
     expect(text).not.toContain('herald_slot_safe_wal_bytes{');
