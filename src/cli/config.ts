@@ -53,6 +53,8 @@ export interface HeraldConfig {
     retryBaseMs?: number;
     retryMaxMs?: number;
     leaseMs?: number;
+    /** Polling on a PostgreSQL outbox without NOTIFY trigger: ms between polls while idle. */
+    idlePollMs?: number;
   };
 }
 

@@ -35,13 +35,18 @@ const common = (cmd: Command): Command =>
     .option('--json', 'machine-readable output: JSON on stdout, JSON log lines on stderr');
 
 common(program.command('migrate'))
-  .description('create or check the outbox, dead-letter and relay tables and the NOTIFY trigger (idempotent)')
+  .description('create or check the outbox, dead-letter and relay tables and the NOTIFY trigger (idempotent; --no-notify drops it)')
   .addOption(new Option('--buckets <n>', 'ordering buckets, fixed at the first migrate (default 32)').argParser(Number))
   .addOption(sourceOption())
   .option('--slot <name>', 'replication slot of the logical relay (default <schema>_relay)')
   .option('--publication <name>', 'publication of the logical relay (default <schema>_outbox)')
   .option('--recreate-slot', 'drop an invalidated slot and create it again (the outbox table backlog is kept)')
   .option('--relay-role <name>', 'role named in the printed grants of the logical relay', 'herald_relay')
+  .option('--notify', 'PostgreSQL: create the NOTIFY trigger that wakes polling relays at commit (the default of a new outbox)')
+  .option(
+    '--no-notify',
+    'PostgreSQL: drop the NOTIFY trigger: faster commits, relays find events by their idle poll (kept by later migrates)',
+  )
   .action((flags) => migrateCommand(flags));
 
 common(program.command('relay'))
@@ -56,6 +61,11 @@ common(program.command('relay'))
   .addOption(new Option('--batch-size <n>', 'events per broker batch (default 500)').argParser(Number))
   .addOption(new Option('--max-attempts <n>', 'refusals before an event is dead-lettered (default 10)').argParser(Number))
   .addOption(new Option('--poll-interval <ms>', 'safety-net poll interval (default 2000)').argParser(Number))
+  .addOption(
+    new Option('--idle-poll <ms>', 'polling, PostgreSQL outbox without NOTIFY trigger: poll interval while idle (default 25)').argParser(
+      Number,
+    ),
+  )
   .addOption(
     new Option('--lease <ms>', 'polling: bucket lease time; a crashed relay holds its keys this long (default 15000)').argParser(Number),
   )
@@ -77,6 +87,7 @@ common(program.command('relay'))
       maxAttempts: flags.maxAttempts,
       pollIntervalMs: flags.pollInterval,
       leaseMs: flags.lease,
+      idlePollMs: flags.idlePoll,
       heartbeatMs: flags.heartbeat,
       maxBufferedEvents: flags.maxBuffered,
     };

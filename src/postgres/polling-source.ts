@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from './schema.js';
+import { notifyInEffectSql, outboxNames, type OutboxNames, type PostgresOutboxSchemaOptions } from './schema.js';
 import { connectPg, type PgClient } from './connect.js';
 import { PgSession } from './session.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
@@ -20,14 +20,22 @@ export interface PollingSourceOptions extends PostgresOutboxSchemaOptions {
    * buckets this long at most; a live relay renews every third of it. Default 15000.
    */
   readonly leaseMs?: number;
+  /**
+   * On an outbox without NOTIFY trigger (`herald migrate --no-notify`): how long to wait between
+   * two reads while there is nothing to deliver, in ms, instead of the relay's poll interval.
+   * This is the added latency of an event that arrives while the relay is idle. Default 25.
+   */
+  readonly idlePollMs?: number;
   readonly logger?: Logger;
 }
 
 /** The defaults of {@link PollingSourceOptions}, in one table. */
-export const pollingDefaults = { leaseMs: 15_000 } as const;
+export const pollingDefaults = { leaseMs: 15_000, idlePollMs: 25 } as const;
 
 /**
- * Reads the PostgreSQL outbox table by polling, woken by LISTEN/NOTIFY.
+ * Reads the PostgreSQL outbox table by polling, woken by LISTEN/NOTIFY; on an outbox without
+ * NOTIFY trigger, by a fast idle poll (`idlePollMs`). The mode is read from the table's trigger at
+ * start and again at each lease renewal, and logged when it changes.
  *
  * Order with several relays: rows hash into buckets by partition key, and each bucket is leased
  * to one relay at a time (fair shares, rebalanced as relays come and go). Within its buckets a
@@ -56,18 +64,31 @@ export class PollingSource implements RelaySource {
   #wake: (() => void) | undefined;
   #notified = false;
   #buckets: number | undefined;
+  readonly #idlePollMs: number;
+  /** Whether the outbox's NOTIFY trigger is in effect; undefined until first read. */
+  #notify: boolean | undefined;
 
   constructor(options: PollingSourceOptions) {
     this.#names = outboxNames(options);
     this.#url = options.database;
     // Each new connection also (re)starts listening, unless the listener is still up.
     this.#db = new PgSession(options.database, 'herald-relay', async () => {
-      if (!this.#listener)
+      if (!this.#listener && this.#notify !== false)
         await this.#listen().catch((err: unknown) =>
           this.#log.warn('cannot listen for outbox notifications; polling only', { error: (err as Error).message }),
         );
     });
     this.#leaseMs = options.leaseMs ?? pollingDefaults.leaseMs;
+    this.#idlePollMs = options.idlePollMs ?? pollingDefaults.idlePollMs;
+    if (!Number.isInteger(this.#idlePollMs) || this.#idlePollMs < 1) {
+      throw new HeraldError(
+        ErrorCodes.CONFIG_INVALID,
+        `option 'idlePollMs' must be a positive integer, got ${String(options.idlePollMs)}`,
+        {
+          details: { option: 'idlePollMs' },
+        },
+      );
+    }
     this.#log = options.logger ?? silentLogger;
     this.#schemaName = options.schema ?? 'herald';
     this.#leases = new LeaseBook(this.#leaseMs, (owner) => `herald-${this.#schemaName}-${owner}`);
@@ -87,6 +108,12 @@ export class PollingSource implements RelaySource {
   /** Connects and starts listening; rejects with a clear error when the database is unreachable. */
   async start(): Promise<void> {
     await this.#bucketCount();
+    await this.#readWakeMode();
+  }
+
+  /** Whether relays are woken by the outbox's NOTIFY trigger (`true`) or poll while idle; undefined before start. */
+  get notify(): boolean | undefined {
+    return this.#notify;
   }
 
   async next(max: number): Promise<RelayRecord[]> {
@@ -147,7 +174,8 @@ export class PollingSource implements RelaySource {
       this.#notified = false;
       return;
     }
-    await waitUntilWoken(ms, signal, (wake) => (this.#wake = wake));
+    // Without the trigger no notification comes: the idle poll bounds the wait instead.
+    await waitUntilWoken(this.#notify === false ? Math.min(ms, this.#idlePollMs) : ms, signal, (wake) => (this.#wake = wake));
     this.#notified = false;
   }
 
@@ -218,9 +246,7 @@ export class PollingSource implements RelaySource {
       await db.query(`DELETE FROM ${this.#names.relays} WHERE id = $1`, [this.#id]).catch(() => undefined);
     }
     await this.#db.close();
-    const listener = this.#listener;
-    this.#listener = undefined;
-    await listener?.end().catch(() => undefined);
+    await this.#unlisten();
     this.#wake?.();
   }
 
@@ -299,6 +325,24 @@ export class PollingSource implements RelaySource {
     );
     const owned = this.#leases.buckets;
     if (owned.join() !== before) this.#log.info('relay buckets changed', { relays, owned: owned.length, of: buckets });
+    // A `herald migrate --notify / --no-notify` while relays run is picked up within a renewal.
+    await this.#readWakeMode();
+  }
+
+  /** Reads whether the NOTIFY trigger is in effect; logs the mode when it is new or changed. */
+  async #readWakeMode(): Promise<void> {
+    const { rows } = await this.#db.query(notifyInEffectSql(this.#names), [], 'cannot read the outbox wake mode');
+    const notify = rows[0]?.notify === true;
+    if (notify === this.#notify) return;
+    this.#notify = notify;
+    // No notification comes without the trigger, so its connection would only sit there.
+    if (!notify) await this.#unlisten();
+    else if (!this.#listener)
+      await this.#listen().catch((err: unknown) =>
+        this.#log.warn('cannot listen for outbox notifications; polling only', { error: (err as Error).message }),
+      );
+    if (notify) this.#log.info('outbox has its NOTIFY trigger: the relay is woken at commit', { safetyPoll: 'relay poll interval' });
+    else this.#log.info('outbox has no NOTIFY trigger: the relay polls while idle', { idlePollMs: this.#idlePollMs });
   }
 
   async #bucketCount(): Promise<number> {
@@ -312,6 +356,12 @@ export class PollingSource implements RelaySource {
       this.#buckets = Number(rows[0]!.value);
     }
     return this.#buckets;
+  }
+
+  async #unlisten(): Promise<void> {
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await listener?.end().catch(() => undefined);
   }
 
   async #listen(): Promise<void> {

@@ -169,10 +169,38 @@ export function migrationSql(n: OutboxNames): string[] {
     `INSERT INTO ${n.lease} (bucket) SELECT generate_series(0, ${n.buckets - 1}) ON CONFLICT DO NOTHING`,
     ...leaseFencingSql(n),
     `CREATE TABLE IF NOT EXISTS ${n.relays} (id uuid PRIMARY KEY, host text NOT NULL, pid integer NOT NULL, started_at timestamptz NOT NULL DEFAULT now(), seen_at timestamptz NOT NULL DEFAULT now())`,
-    // A statement-level trigger sends one notification per inserting statement; PostgreSQL
-    // folds identical notifications of one transaction into one, delivered at commit.
+    // The function is kept in both wake modes (it costs nothing unused); the trigger that calls
+    // it is created or dropped by migrate, see `notifyTriggerSql`.
     `CREATE OR REPLACE FUNCTION ${n.schema}."notify_outbox"() RETURNS trigger LANGUAGE plpgsql AS $$
      BEGIN PERFORM pg_notify('${n.channel}', ''); RETURN NULL; END $$`,
-    `CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON ${n.outbox} FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}."notify_outbox"()`,
   ];
 }
+
+/** The meta key that records whether the outbox has its NOTIFY trigger (`on` or `off`). */
+export const NOTIFY_META_KEY = 'notify';
+
+/** The name of the outbox's NOTIFY trigger. */
+export const NOTIFY_TRIGGER = 'outbox_notify';
+
+/**
+ * The NOTIFY trigger that wakes polling relays at commit. A statement-level trigger sends one
+ * notification per inserting statement, and PostgreSQL folds identical notifications of one
+ * transaction into one, delivered at commit. The price: every committing transaction that
+ * notified takes PostgreSQL's global notify-queue lock during its commit, so such commits
+ * serialise there; that is why it is optional (`herald migrate --no-notify`).
+ */
+export function notifyTriggerSql(n: OutboxNames): string[] {
+  return [
+    `CREATE OR REPLACE TRIGGER ${NOTIFY_TRIGGER} AFTER INSERT ON ${n.outbox} FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}."notify_outbox"()`,
+    // An outbox once migrated for the logical relay by an older Herald has it disabled.
+    `ALTER TABLE ${n.outbox} ENABLE TRIGGER ${NOTIFY_TRIGGER}`,
+  ];
+}
+
+/**
+ * Whether the outbox's NOTIFY trigger is present and enabled: what decides if polling relays are
+ * woken at commit. Read from the catalog, not from the meta row, so that it is true of the
+ * table as it is (also after a hand-made `DROP TRIGGER`). Needs no privilege beyond the catalog.
+ */
+export const notifyInEffectSql = (n: OutboxNames): string =>
+  `SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('${n.outbox.replaceAll("'", "''")}') AND tgname = '${NOTIFY_TRIGGER}' AND tgenabled <> 'D') AS notify`;

@@ -94,8 +94,11 @@ export interface OutboxStore {
   requeue(eventIds?: readonly string[]): Promise<number>;
   /** The outbox writer for a service, validating against `contracts` and refusing events over `maxEventBytes`. */
   writer(options: WriterOptions): OutboxWriter;
-  /** A polling relay source with leased buckets. */
-  pollingSource(options?: { readonly leaseMs?: number; readonly logger?: Logger }): RelaySource;
+  /**
+   * A polling relay source with leased buckets. `idlePollMs` is how often it polls while idle on
+   * a PostgreSQL outbox without NOTIFY trigger; the other stores poll at the relay's interval.
+   */
+  pollingSource(options?: { readonly leaseMs?: number; readonly idlePollMs?: number; readonly logger?: Logger }): RelaySource;
 }
 
 /** Options every store takes, from config or flags. */

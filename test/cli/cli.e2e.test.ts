@@ -15,7 +15,7 @@ describe('herald CLI', () => {
   it('migrates, then reports the outbox state with --json', async () => {
     const migrate = await herald(['migrate', '--database', PG_URL, '--schema', schema, '--json']);
     expect(migrate.code).toBe(0);
-    expect(JSON.parse(migrate.stdout)).toEqual({ schema, buckets: 32, created: true });
+    expect(JSON.parse(migrate.stdout)).toEqual({ schema, buckets: 32, created: true, notify: true });
 
     const again = await herald(['migrate', '--database', PG_URL, '--schema', schema]);
     expect(again.stdout).toContain(`checked the outbox in schema '${schema}' (32 ordering buckets)`);
@@ -35,6 +35,49 @@ describe('herald CLI', () => {
     const human = await herald(['status', '--database', PG_URL, '--schema', schema]);
     expect(human.stdout).toMatch(/pending 2, oldest .*, dead-lettered 0/);
     expect(human.stdout).toMatch(/t\.one\s+2/);
+  });
+
+  it('drops the NOTIFY trigger with --no-notify, keeps it so on a plain migrate, and puts it back with --notify', async () => {
+    const quiet = uniqueName('cli_no_notify');
+    const trigger = async (): Promise<number> => {
+      const db = await pgClient();
+      const { rows } = await db.query(
+        `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'outbox_notify'`,
+        [`"${quiet}"."outbox"`],
+      );
+      await db.end();
+      return rows[0].n as number;
+    };
+    try {
+      const off = await herald(['migrate', '--database', PG_URL, '--schema', quiet, '--no-notify', '--json']);
+      expect(off.code).toBe(0);
+      expect(JSON.parse(off.stdout)).toEqual({ schema: quiet, buckets: 32, created: true, notify: false });
+      expect(await trigger()).toBe(0);
+
+      const plain = await herald(['migrate', '--database', PG_URL, '--schema', quiet]);
+      expect(plain.stdout).toContain('NOTIFY trigger off');
+      expect(await trigger()).toBe(0);
+      const status = await herald(['status', '--database', PG_URL, '--schema', quiet]);
+      expect(status.stdout).toContain('NOTIFY trigger off: polling relays find new events by their idle poll');
+      expect(JSON.parse((await herald(['status', '--database', PG_URL, '--schema', quiet, '--json'])).stdout)).toMatchObject({
+        notify: false,
+      });
+
+      const on = await herald(['migrate', '--database', PG_URL, '--schema', quiet, '--notify']);
+      expect(on.stdout).toContain('NOTIFY trigger on: polling relays are woken at commit');
+      expect(await trigger()).toBe(1);
+      expect((await herald(['status', '--database', PG_URL, '--schema', quiet])).stdout).toContain('NOTIFY trigger on');
+    } finally {
+      const db = await pgClient();
+      await db.query(`DROP SCHEMA IF EXISTS "${quiet}" CASCADE`);
+      await db.end();
+    }
+  });
+
+  it('refuses --notify on a store without NOTIFY, exit code 2', async () => {
+    const result = await herald(['migrate', '--database', `sqlite:${join(tmpdir(), `${uniqueName('herald_notify')}.db`)}`, '--notify']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('the sqlite store has no NOTIFY; its relays always poll: drop --notify');
   });
 
   it('lists dead letters and requeues them into the outbox with their event ids', async () => {

@@ -25,7 +25,7 @@ afterAll(async () => {
 describe('migratePostgres', () => {
   it('is idempotent: a second run changes nothing and reports it', async () => {
     const again = await migratePostgres(PG_URL, { schema });
-    expect(again).toEqual({ schema, buckets: 8, created: false });
+    expect(again).toEqual({ schema, buckets: 8, created: false, notify: true });
     const { rows } = await db.query(`SELECT count(*)::int AS n FROM "${schema}".relay_lease`);
     expect(rows[0].n).toBe(8);
   });

@@ -12,12 +12,15 @@ export interface MigrateFlags extends Partial<HeraldConfig> {
   json?: boolean;
   recreateSlot?: boolean;
   relayRole?: string;
+  /** PostgreSQL: `true` (`--notify`) creates the NOTIFY trigger, `false` (`--no-notify`) drops it; absent keeps it as it is. */
+  notify?: boolean;
 }
 
 /**
  * `herald migrate`: creates or checks the outbox tables; safe to run on every deploy. With
  * `--source logical` it also creates the publication and the replication slot, and prints the
- * grants of a least-privilege relay role.
+ * grants of a least-privilege relay role. On PostgreSQL, `--no-notify` drops the NOTIFY trigger
+ * and `--notify` puts it back; without either, the outbox keeps the one it has.
  */
 export async function migrateCommand(flags: MigrateFlags): Promise<void> {
   const config = await loadConfig(flags);
@@ -29,11 +32,14 @@ export async function migrateCommand(flags: MigrateFlags): Promise<void> {
   };
   const kind = storeKindOf(database);
   if (logical && kind !== 'postgres') throw logicalNeedsPostgres(kind);
+  if (flags.notify === true && kind !== 'postgres') throw notifyNeedsPostgres(kind);
+  const notify = flags.notify === undefined || kind !== 'postgres' ? {} : { notify: flags.notify };
   const result: MigrationResult =
     kind !== 'postgres'
       ? await (await storeFor(database, options)).migrate()
       : await migratePostgres(database, {
           ...options,
+          ...notify,
           ...(logical
             ? {
                 logical: {
@@ -49,6 +55,7 @@ export async function migrateCommand(flags: MigrateFlags): Promise<void> {
     const lines = [
       `${result.created ? 'created' : 'checked'} the outbox in ${kind === 'sqlite' ? 'file' : 'schema'} '${result.schema}' (${result.buckets} ordering buckets)`,
     ];
+    if (result.notify !== undefined) lines.push(notifyLine(result.notify));
     const l = result.logical;
     if (l) {
       lines.push(
@@ -63,6 +70,22 @@ export async function migrateCommand(flags: MigrateFlags): Promise<void> {
     }
     return lines.join('\n');
   });
+}
+
+/** The wake mode in one line, as `herald migrate` and `herald status` print it. */
+export function notifyLine(notify: boolean): string {
+  return notify
+    ? 'NOTIFY trigger on: polling relays are woken at commit (--no-notify drops it)'
+    : 'NOTIFY trigger off: polling relays find new events by their idle poll; commits skip the notify lock (--notify puts it back)';
+}
+
+/** Only PostgreSQL has LISTEN/NOTIFY; the other stores' relays always poll. */
+function notifyNeedsPostgres(kind: string): HeraldError {
+  return new HeraldError(
+    ErrorCodes.CONFIG_INVALID,
+    `option 'notify': the ${kind} store has no NOTIFY; its relays always poll: drop --notify`,
+    { details: { option: 'notify' } },
+  );
 }
 
 /** `--source logical` reads PostgreSQL's WAL; the other stores have the polling relay only. */

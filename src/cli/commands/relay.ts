@@ -78,6 +78,7 @@ export async function relayCommand(flags: RelayFlags): Promise<void> {
       : (await storeFor(database, schema)).pollingSource({
           logger: log,
           ...(config.relay?.leaseMs ? { leaseMs: Number(config.relay.leaseMs) } : {}),
+          ...(config.relay?.idlePollMs !== undefined ? { idlePollMs: positiveMs(Number(config.relay.idlePollMs), '--idle-poll') } : {}),
         });
   // The relay is built after its observer, which reads its counters through this box.
   const built: { relay?: Relay } = {};

@@ -5,6 +5,7 @@ import { loadConfig, required, type HeraldConfig } from '../config.js';
 import { bytes, duration, printResult, table } from '../output.js';
 import { statusWarnings, statusWarningDefaults } from '../status-warnings.js';
 import { parseWatchSeconds, watch } from '../watch.js';
+import { notifyLine } from './migrate.js';
 
 /** Flags of `herald status`. */
 export interface StatusFlags extends Partial<HeraldConfig> {
@@ -81,6 +82,7 @@ function human(status: OutboxStatus): string {
   const lines = [
     `pending ${status.pending}, oldest ${duration(status.oldestPendingSeconds)}, dead-lettered ${status.deadLettered}, live relays ${status.relays}`,
   ];
+  if (status.notify !== undefined) lines.push(notifyLine(status.notify));
   const s = status.slot;
   if (s) {
     lines.push(
