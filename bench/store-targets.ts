@@ -17,6 +17,7 @@ import { knexMysqlLayer } from '../test/stores/layers/knex-mysql.js';
 import { typeormMysqlLayer } from '../test/stores/layers/typeorm-mysql.js';
 import { prismaMariadbLayer } from '../test/stores/layers/prisma-mariadb.js';
 import { suffix } from './common.js';
+import { keyLockSlot } from '../src/mysql/outbox.js';
 import mysql from 'mysql2/promise';
 import { betterSqlite3Layer, betterSqlite3SyncLayer } from '../test/stores/layers/better-sqlite3.js';
 import { drizzleBetterSqlite3Layer } from '../test/stores/layers/drizzle-better-sqlite3.js';
@@ -39,6 +40,17 @@ export interface BenchStore {
   readonly businessDdl: readonly string[];
   /** Herald's outbox table, quoted, as the hand-written INSERT names it. */
   outboxTable(options: StoreOptions): string;
+  /**
+   * The hand-written INSERT with the store's per-key ordering lock, as Herald's append takes it
+   * (the bench's 8 parameters, then `orderedLockParam` of the key when it returns one), so the
+   * bench can tell the ordering lock's cost from the rest of Herald's. Absent: the store needs
+   * no per-key lock (SQLite's single writer orders every commit).
+   */
+  orderedInsert?(options: StoreOptions): string;
+  /** The lock parameter of {@link orderedInsert} for a partition key. */
+  orderedLockParam?(partitionKey: string): unknown;
+  /** The wake modes to measure (PostgreSQL: with and without its NOTIFY trigger). */
+  readonly notifyModes?: readonly boolean[];
   readonly layers: readonly LayerTarget[];
   /** Concurrent writers; default the --clients flag. */
   readonly clients?: number;
@@ -68,6 +80,14 @@ export const storeTargets: readonly BenchStore[] = [
       'CREATE TABLE IF NOT EXISTS bench_order_lines (order_id uuid NOT NULL REFERENCES bench_orders(id), line int NOT NULL, sku text NOT NULL, quantity int NOT NULL, unit_price numeric(12,2) NOT NULL, PRIMARY KEY (order_id, line))',
     ],
     outboxTable: (o) => `"${o.schema}"."outbox"`,
+    // Herald's own single-event statement: the key's transaction-scoped advisory lock in a
+    // one-row subquery that the INSERT's row depends on (src/postgres/outbox.ts insertOneSql).
+    orderedInsert: (o) =>
+      `INSERT INTO "${o.schema}"."outbox" (event_id, topic, partition_key, type, source, time, dataschema, data)
+       SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::text, $8::text::json
+       FROM (SELECT pg_advisory_xact_lock(${0x48524c44}, hashtext($3::text))) AS key_lock`,
+    orderedLockParam: () => undefined,
+    notifyModes: [true, false],
     layers: [pgLayer, postgresJsLayer, kyselyPgLayer, drizzlePgLayer, drizzlePostgresJsLayer, knexPgLayer, typeormPgLayer, prismaPgLayer],
     async drop(url, o) {
       const c = new pg.Client({ connectionString: url });
@@ -95,6 +115,11 @@ export const storeTargets: readonly BenchStore[] = [
       'CREATE TABLE IF NOT EXISTS bench_order_lines (order_id CHAR(36) NOT NULL, line INT NOT NULL, sku VARCHAR(64) NOT NULL, quantity INT NOT NULL, unit_price DECIMAL(12,2) NOT NULL, PRIMARY KEY (order_id, line), FOREIGN KEY (order_id) REFERENCES bench_orders(id)) ENGINE=InnoDB',
     ],
     outboxTable: (o) => `\`${o.schema}\`.\`outbox\``,
+    // Herald's single-event statement: the key slot's row lock in key_lock (src/mysql/outbox.ts).
+    orderedInsert: (o) =>
+      `INSERT INTO \`${o.schema}\`.\`outbox\` (event_id, topic, partition_key, type, source, time, dataschema, data)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ? FROM \`${o.schema}\`.\`key_lock\` WHERE slot = ? FOR UPDATE`,
+    orderedLockParam: keyLockSlot,
     layers: [mysql2Layer, kyselyMysqlLayer, drizzleMysql2Layer, knexMysqlLayer, typeormMysqlLayer, prismaMariadbLayer],
     async drop(url, o) {
       const c = await mysql.createConnection(serverOf(MYSQL));
