@@ -1,4 +1,4 @@
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from './uuidv7.js';
 import { HeraldError, ErrorCodes } from './errors.js';
 
 /**
