@@ -303,6 +303,12 @@ function timedSource(source: RelaySource, b: Breakdown): RelaySource {
           b.reads++;
         },
       ),
+    // Not timed: it runs while the batch before is published, so its time is not the relay's.
+    ...(source.readAhead ? { readAhead: source.readAhead.bind(source) } : {}),
+    checkLease: source.checkLease?.bind(source),
+    confirmLease: source.confirmLease?.bind(source),
+    fencing: source.fencing?.bind(source),
+    fenced: source.fenced?.bind(source),
     waitForWork: (ms, signal) => source.waitForWork(ms, signal),
     delivered: (records: readonly RelayRecord[]) =>
       timed(
