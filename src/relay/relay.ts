@@ -71,13 +71,10 @@ export interface RelayStats {
  * the source's order. A batch is reported delivered only after the publisher resolved.
  *
  * Pipelining: with a source that can read ahead ({@link RelaySource.readAhead}), the relay reads
- * the next batch while a full batch is being published, and records the batch before (deletes its
- * rows) meanwhile, so on a backlog neither the SELECT nor the DELETE costs time of its own. A batch
- * read ahead is sent only after the one before it was published whole, and recorded only after
- * that one was recorded. When a batch fails, is refused in part or loses its lease, the batch read
- * ahead is dropped unsent; when recording a batch fails, the batch published meanwhile is left
- * unrecorded and nothing newer is sent: their events are read again and sent again, in order.
- * So a crash or a failed recording sends at most the last two batches again.
+ * the next batch while a full batch is being published, so the SELECT costs no time of its own
+ * on a backlog. The batch read ahead is sent only after the one before it was published whole and
+ * recorded delivered: when that one failed, was refused in part or lost its lease, or recording it
+ * failed, the batch read ahead is dropped unsent and its events are read again, in order.
  *
  * Failures: when the broker cannot be reached the relay waits (exponential backoff with jitter)
  * and tries the same batch again, counting nothing against the events. When the broker refuses
@@ -121,7 +118,7 @@ export class Relay {
   }
 
   /**
-   * Runs until {@link stop} is called. Resolves after the batches in flight were delivered and
+   * Runs until {@link stop} is called. Resolves after the batch in flight was delivered and
    * recorded; rejects only on an error that retrying cannot fix (missing tables, bad config).
    */
   run(): Promise<void> {
@@ -167,106 +164,76 @@ export class Relay {
 
   /**
    * Delivers `first`, then, as long as the source reads ahead and each batch went through whole,
-   * the batches read ahead: while batch N+1 is published, batch N is recorded (`delivered`) and
-   * batch N+2 is read. Publishes never overlap, and batch N+1 is recorded only after batch N was:
-   * a failure to record N is thrown before anything after N+1 is sent, and leaves N+1 unrecorded,
-   * so both are read again and sent again in order (at most two batches of duplicates, as after a
-   * crash). A batch refused in part, a lost lease or a failed publish drops the batch read ahead.
+   * the batches read ahead. Each read ahead runs alongside the publish of the batch before it;
+   * the publishes themselves never overlap, and a batch is sent only after the one before it was
+   * recorded, so a failure anywhere stops the pipeline before anything newer is sent.
    */
   async #pipeline(first: RelayRecord[]): Promise<void> {
     let batch = first;
-    // The recording of the batch before `batch`, running while `batch` is published.
-    let recording: Recording | undefined;
-    for (;;) {
-      const ahead = this.#readAhead(batch, recording);
-      let recorded: Recording | undefined;
+    while (batch.length > 0) {
+      const ahead = this.#readAhead(batch);
+      let whole: boolean;
       try {
-        recorded = await this.#deliver(batch, recording);
+        whole = await this.#deliver(batch);
       } catch (err) {
         // Dropped unsent: its events are still in the source and are read again, after the
-        // failed batch's, once the relay retries; a read error of its own would only repeat this one.
+        // failed batch's, once the relay retries. (Its own error, if any, would be the same
+        // outage that next() reports again then.)
         await ahead;
         throw err;
       }
       const read = await ahead;
       // A batch refused in part changed what the source hands out next (a key waits for a retry,
       // an event went to the dead letters): what was read before that is stale, so read again.
-      const carryOn = recorded !== undefined && read !== undefined && 'records' in read && read.records.length > 0;
-      if (!carryOn || this.#stop.signal.aborted) {
-        if (recorded) await settled(recorded);
-        if (read !== undefined && 'error' in read) throw read.error;
-        return;
-      }
+      if (read === undefined || !whole || this.#stop.signal.aborted) return;
+      if ('error' in read) throw read.error;
       this.#observer.sourceAnswered?.();
-      recording = recorded;
       batch = read.records;
     }
   }
 
   /**
-   * Starts reading the batch after `inFlight` (and after the batch still being recorded), when the
-   * source can and `inFlight` was full (a short batch means the source had no more: reading again
-   * would mostly find nothing). The promise never rejects, so a read that fails while the publish
-   * is awaited is not an unhandled rejection; the caller decides whether its outcome matters.
+   * Starts reading the batch after `inFlight`, when the source can and `inFlight` was full (a
+   * short batch means the source had no more: reading again would mostly find nothing). The
+   * promise never rejects, so a read that fails while the publish is awaited is not an
+   * unhandled rejection; the caller decides whether its outcome matters.
    */
-  #readAhead(
-    inFlight: RelayRecord[],
-    recording: Recording | undefined,
-  ): Promise<{ records: RelayRecord[] } | { error: unknown }> | undefined {
+  #readAhead(inFlight: RelayRecord[]): Promise<{ records: RelayRecord[] } | { error: unknown }> | undefined {
     const source = this.#source;
     if (source.readAhead === undefined || inFlight.length < this.#options.batchSize) return undefined;
-    return source.readAhead(this.#options.batchSize, recording ? [...recording.records, ...inFlight] : inFlight).then(
+    return source.readAhead(this.#options.batchSize, inFlight).then(
       (records) => ({ records }),
       (error: unknown) => ({ error }),
     );
   }
 
-  /**
-   * Publishes one batch while `previous` (the recording of the batch before) runs, and waits for
-   * `previous` before recording anything of this batch, throwing its failure. Returns this batch's
-   * recording, started, when the batch went through whole; undefined when it was refused and
-   * taken apart (then every part is recorded before this returns).
-   */
-  async #deliver(batch: RelayRecord[], previous?: Recording): Promise<Recording | undefined> {
+  /** Publishes and records one batch; true when it went through whole, false when it was refused (in part) and taken apart. */
+  async #deliver(batch: RelayRecord[]): Promise<boolean> {
     // Two clock reads per batch, and only when someone listens: the hot path stays as it was.
     const published = this.#observer.batchPublished;
     const started = published ? performance.now() : 0;
-    let failure: { error: unknown } | undefined;
     try {
       await this.#publish(batch);
       published?.(batch.length, (performance.now() - started) / 1000, true);
-    } catch (error) {
+    } catch (err) {
       published?.(batch.length, (performance.now() - started) / 1000, false);
-      failure = { error };
+      // A fenced batch was not committed anywhere: there is nothing stored to record.
+      if (isHeraldError(err, ErrorCodes.LEASE_LOST)) throw err;
+      // What the broker stored is delivered: sending it again would only make duplicates.
+      const rest = await this.#recordStored(batch, err);
+      if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
+      this.#log.warn('batch refused; delivering its other events one by one', {
+        events: batch.length,
+        stored: batch.length - rest.length,
+        error: messageOf(err),
+      });
+      await this.#deliverOneByOne(rest);
+      return false;
     }
-    if (previous) await settled(previous);
-    if (failure === undefined) return this.#record(batch);
-    const err = failure.error;
-    // A fenced batch was not committed anywhere: there is nothing stored to record.
-    if (isHeraldError(err, ErrorCodes.LEASE_LOST)) throw err;
-    // What the broker stored is delivered: sending it again would only make duplicates.
-    const rest = await this.#recordStored(batch, err);
-    if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
-    this.#log.warn('batch refused; delivering its other events one by one', {
-      events: batch.length,
-      stored: batch.length - rest.length,
-      error: messageOf(err),
-    });
-    await this.#deliverOneByOne(rest);
-    return undefined;
-  }
-
-  /** Starts recording a batch the broker acknowledged; counted once the source resolved. */
-  #record(batch: RelayRecord[]): Recording {
-    const done = this.#source.delivered(batch).then(
-      () => {
-        this.stats.delivered += batch.length;
-        this.stats.batches++;
-        return undefined;
-      },
-      (error: unknown) => ({ error }),
-    );
-    return { records: batch, done };
+    await this.#source.delivered(batch);
+    this.stats.delivered += batch.length;
+    this.stats.batches++;
+    return true;
   }
 
   /**
@@ -342,18 +309,6 @@ export class Relay {
     this.stats.retried++;
     this.#log.warn('event refused, will retry', { ...fields, retryInMs: delay });
   }
-}
-
-/** A batch whose recording (`delivered`) has started; `done` never rejects, it resolves to the failure. */
-interface Recording {
-  readonly records: readonly RelayRecord[];
-  readonly done: Promise<{ error: unknown } | undefined>;
-}
-
-/** Waits for a recording and throws its failure. */
-async function settled(recording: Recording): Promise<void> {
-  const failed = await recording.done;
-  if (failed) throw failed.error;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
