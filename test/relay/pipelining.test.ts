@@ -200,7 +200,11 @@ describe('relay pipelining', () => {
     // The read ahead of 3,4 ran during the publish of 1,2; 3,4 went out only after 1,2 was recorded.
     expect(source.log.slice(0, 4)).toEqual(['next 1,2', 'publish 1,2', 'readAhead 3,4', 'delivered 1,2']);
     expect(source.log.filter((l) => l.startsWith('next'))).toEqual(['next 1,2', 'next ']);
-    for (const [batch, before] of [['3,4', '1,2'], ['5,6', '3,4'], ['7', '5,6']])
+    for (const [batch, before] of [
+      ['3,4', '1,2'],
+      ['5,6', '3,4'],
+      ['7', '5,6'],
+    ])
       expect(source.log.indexOf(`publish ${batch}`)).toBeGreaterThan(source.log.indexOf(`delivered ${before}`));
     // Each batch read ahead went through the same lease check before it was published.
     expect(source.checked).toEqual([['1', '2'], ['3', '4'], ['5', '6'], ['7']]);
