@@ -305,10 +305,9 @@ function timedSource(source: RelaySource, b: Breakdown): RelaySource {
       ),
     // Not timed: it runs while the batch before is published, so its time is not the relay's.
     ...(source.readAhead ? { readAhead: source.readAhead.bind(source) } : {}),
+    // The local lease check (no I/O) as in production; `fencing` is left out on purpose, so the
+    // publisher stays idempotent without transactions, like the raw producer it is compared with.
     checkLease: source.checkLease?.bind(source),
-    confirmLease: source.confirmLease?.bind(source),
-    fencing: source.fencing?.bind(source),
-    fenced: source.fenced?.bind(source),
     waitForWork: (ms, signal) => source.waitForWork(ms, signal),
     delivered: (records: readonly RelayRecord[]) =>
       timed(
