@@ -303,6 +303,11 @@ function timedSource(source: RelaySource, b: Breakdown): RelaySource {
           b.reads++;
         },
       ),
+    // Not timed: it runs while the batch before is published, so its time is not the relay's.
+    ...(source.readAhead ? { readAhead: source.readAhead.bind(source) } : {}),
+    // The local lease check (no I/O) as in production; `fencing` is left out on purpose, so the
+    // publisher stays idempotent without transactions, like the raw producer it is compared with.
+    checkLease: source.checkLease?.bind(source),
     waitForWork: (ms, signal) => source.waitForWork(ms, signal),
     delivered: (records: readonly RelayRecord[]) =>
       timed(

@@ -92,6 +92,26 @@ export class MysqlPollingSource implements RelaySource {
     if (this.#leases.renewDue) await this.#rebalance();
     // Never start a batch on a lease that could run out while the broker is called.
     if (!this.#leases.roomForBatch) return [];
+    return this.#read(max, []);
+  }
+
+  /**
+   * The rows `next` would read once `inFlight` is deleted, read now, while `inFlight` is being
+   * published. Empty when the leases are due for renewal (renewing may release a bucket that has
+   * rows in flight) or have too little time left: the relay then records `inFlight` and calls
+   * `next`, which renews. Excluding `inFlight` by id keeps each key in order, since the outbox
+   * gives ids in commit order per key.
+   */
+  async readAhead(max: number, inFlight: readonly RelayRecord[]): Promise<RelayRecord[]> {
+    if (this.#leases.renewDue || !this.#leases.roomForBatch) return [];
+    return this.#read(
+      max,
+      inFlight.map((r) => r.position),
+    );
+  }
+
+  /** Up to `max` rows of the held buckets in id order, except `excluded` ids and keys waiting for a retry. */
+  async #read(max: number, excluded: readonly string[]): Promise<RelayRecord[]> {
     const owned = this.#leases.buckets;
     const n = this.#names;
     // The anti-join uses the retry_at index: rows waiting for a retry are few, so it is cheap.
@@ -99,11 +119,13 @@ export class MysqlPollingSource implements RelaySource {
       `SELECT CAST(o.id AS CHAR) AS id, o.bucket, o.event_id, o.topic, o.partition_key, o.type, o.source, o.subject, o.time,
           o.dataschema, o.traceparent, CAST(o.data AS CHAR) AS data, o.attempts
         FROM ${n.outbox} o
-        WHERE o.bucket IN (${marks(owned)})
+        WHERE o.bucket IN (${marks(owned)})${excluded.length > 0 ? ` AND o.id NOT IN (${marks(excluded)})` : ''}
           AND o.partition_key NOT IN (SELECT r.partition_key FROM ${n.outbox} r WHERE r.retry_at > ${NOW})
         ORDER BY o.id LIMIT ${Math.max(1, Math.floor(max))}`,
-      owned,
+      [...owned, ...excluded],
       'cannot read the outbox',
+      // A read ahead's text varies with the batch's length: unprepared, as the DELETE of a batch.
+      { prepare: excluded.length === 0 },
     );
     return rows.map((row) => ({ ...recordFromRow(row), lease: this.#leases.heldToken(Number(row.bucket)) }));
   }

@@ -120,15 +120,36 @@ export class PollingSource implements RelaySource {
     if (this.#leases.renewDue) await this.#rebalance();
     // Never start a batch on a lease that could run out while the broker is called.
     if (!this.#leases.roomForBatch) return [];
+    return this.#read(max, []);
+  }
+
+  /**
+   * The rows `next` would read once `inFlight` is deleted, read now, while `inFlight` is being
+   * published. Empty when the leases are due for renewal (renewing may release a bucket that has
+   * rows in flight) or have too little time left: the relay then records `inFlight` and calls
+   * `next`, which renews. Rows of a key that commits later than `inFlight` was read have higher
+   * ids than that key's rows in `inFlight` (the outbox gives ids in commit order per key), so
+   * excluding `inFlight` by id keeps each key in order.
+   */
+  async readAhead(max: number, inFlight: readonly RelayRecord[]): Promise<RelayRecord[]> {
+    if (this.#leases.renewDue || !this.#leases.roomForBatch) return [];
+    return this.#read(
+      max,
+      inFlight.map((r) => r.position),
+    );
+  }
+
+  /** Up to `max` rows of the held buckets in id order, except `excluded` ids and keys waiting for a retry. */
+  async #read(max: number, excluded: string[]): Promise<RelayRecord[]> {
     const n = this.#names;
     const { rows } = await this.#db.query(
       `SELECT id::text AS id, bucket, event_id::text AS event_id, topic, partition_key, type, source, subject,
           to_json(time) #>> '{}' AS time, dataschema, traceparent, data::text AS data, attempts
         FROM ${n.outbox} o
-        WHERE bucket = ANY($1::int[])
+        WHERE bucket = ANY($1::int[]) AND o.id <> ALL($3::bigint[])
           AND NOT EXISTS (SELECT 1 FROM ${n.outbox} r WHERE r.retry_at > now() AND r.partition_key = o.partition_key)
         ORDER BY o.id LIMIT $2` /* o.id, not the text alias 'id', which would sort 10 before 9 */,
-      [this.#leases.buckets, max],
+      [this.#leases.buckets, max, excluded],
       'cannot read the outbox',
     );
     return rows.map((row) => ({ ...recordFromRow(row), lease: this.#leases.heldToken(Number(row.bucket)) }));

@@ -67,8 +67,14 @@ export interface RelayStats {
 }
 
 /**
- * Moves events from a source to a publisher, one batch in flight at a time, so that per-key
- * order is the source's order. A batch is reported delivered only after the publisher resolved.
+ * Moves events from a source to a publisher, one publish call at a time, so that per-key order is
+ * the source's order. A batch is reported delivered only after the publisher resolved.
+ *
+ * Pipelining: with a source that can read ahead ({@link RelaySource.readAhead}), the relay reads
+ * the next batch while a full batch is being published, so the SELECT costs no time of its own
+ * on a backlog. The batch read ahead is sent only after the one before it was published whole and
+ * recorded delivered: when that one failed, was refused in part or lost its lease, or recording it
+ * failed, the batch read ahead is dropped unsent and its events are read again, in order.
  *
  * Failures: when the broker cannot be reached the relay waits (exponential backoff with jitter)
  * and tries the same batch again, counting nothing against the events. When the broker refuses
@@ -138,7 +144,7 @@ export class Relay {
           await this.#source.waitForWork(this.#options.pollIntervalMs, signal);
           continue;
         }
-        await this.#deliver(batch);
+        await this.#pipeline(batch);
         outage = 0;
       } catch (err) {
         if (isHeraldError(err, ErrorCodes.LEASE_LOST)) {
@@ -156,7 +162,53 @@ export class Relay {
     }
   }
 
-  async #deliver(batch: RelayRecord[]): Promise<void> {
+  /**
+   * Delivers `first`, then, as long as the source reads ahead and each batch went through whole,
+   * the batches read ahead. Each read ahead runs alongside the publish of the batch before it;
+   * the publishes themselves never overlap, and a batch is sent only after the one before it was
+   * recorded, so a failure anywhere stops the pipeline before anything newer is sent.
+   */
+  async #pipeline(first: RelayRecord[]): Promise<void> {
+    let batch = first;
+    while (batch.length > 0) {
+      const ahead = this.#readAhead(batch);
+      let whole: boolean;
+      try {
+        whole = await this.#deliver(batch);
+      } catch (err) {
+        // Dropped unsent: its events are still in the source and are read again, after the
+        // failed batch's, once the relay retries. (Its own error, if any, would be the same
+        // outage that next() reports again then.)
+        await ahead;
+        throw err;
+      }
+      const read = await ahead;
+      // A batch refused in part changed what the source hands out next (a key waits for a retry,
+      // an event went to the dead letters): what was read before that is stale, so read again.
+      if (read === undefined || !whole || this.#stop.signal.aborted) return;
+      if ('error' in read) throw read.error;
+      this.#observer.sourceAnswered?.();
+      batch = read.records;
+    }
+  }
+
+  /**
+   * Starts reading the batch after `inFlight`, when the source can and `inFlight` was full (a
+   * short batch means the source had no more: reading again would mostly find nothing). The
+   * promise never rejects, so a read that fails while the publish is awaited is not an
+   * unhandled rejection; the caller decides whether its outcome matters.
+   */
+  #readAhead(inFlight: RelayRecord[]): Promise<{ records: RelayRecord[] } | { error: unknown }> | undefined {
+    const source = this.#source;
+    if (source.readAhead === undefined || inFlight.length < this.#options.batchSize) return undefined;
+    return source.readAhead(this.#options.batchSize, inFlight).then(
+      (records) => ({ records }),
+      (error: unknown) => ({ error }),
+    );
+  }
+
+  /** Publishes and records one batch; true when it went through whole, false when it was refused (in part) and taken apart. */
+  async #deliver(batch: RelayRecord[]): Promise<boolean> {
     // Two clock reads per batch, and only when someone listens: the hot path stays as it was.
     const published = this.#observer.batchPublished;
     const started = published ? performance.now() : 0;
@@ -176,11 +228,12 @@ export class Relay {
         error: messageOf(err),
       });
       await this.#deliverOneByOne(rest);
-      return;
+      return false;
     }
     await this.#source.delivered(batch);
     this.stats.delivered += batch.length;
     this.stats.batches++;
+    return true;
   }
 
   /**

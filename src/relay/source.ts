@@ -56,6 +56,16 @@ export interface RelaySource {
   start(): Promise<void>;
   /** Up to `max` records this relay may deliver now, in order; empty when there is nothing. */
   next(max: number): Promise<RelayRecord[]>;
+  /**
+   * Optional read-ahead, called while `inFlight` (the batch just handed out) is being published:
+   * up to `max` records that `next` would hand out once `inFlight` is recorded delivered, in the
+   * same order, never one of `inFlight`. It never changes what the source holds (no lease renewal,
+   * no rebalance, so nothing in flight can move to another relay): when the source would have to,
+   * it returns nothing and the relay calls `next` after the batch in flight is recorded. Records
+   * carry the lease they were read under, as those of `next`. The relay uses them only if the
+   * whole of `inFlight` was delivered and recorded; otherwise it drops them and reads again.
+   */
+  readAhead?(max: number, inFlight: readonly RelayRecord[]): Promise<RelayRecord[]>;
   /** Resolves when new records may be ready, after `ms` at the latest, or when `signal` aborts. */
   waitForWork(ms: number, signal: AbortSignal): Promise<void>;
   /**
