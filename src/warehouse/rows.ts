@@ -120,7 +120,9 @@ export class RowBuilder {
       return this.#dead(e, id, messageOf(err), contract, { value: data });
     }
     if (a.time !== undefined && !(RFC3339.test(a.time) && !Number.isNaN(Date.parse(a.time)))) {
-      return this.#dead(e, id, `event time of an event of contract '${contract.id}' is not an RFC 3339 timestamp`, contract, { value: data });
+      return this.#dead(e, id, `event time of an event of contract '${contract.id}' is not an RFC 3339 timestamp`, contract, {
+        value: data,
+      });
     }
     const record = data as Record<string, unknown>;
     const readers = this.#readersOf.get(contract)!;

@@ -39,7 +39,10 @@ function expectSameText(columns: readonly Field[], own: ReadonlyMap<string, Fiel
   for (const column of columns) {
     const reader = compileColumn(column.type, own.get(column.name), KEY);
     for (const data of PAYLOADS) {
-      expect({ column: column.name, text: reader(data) }).toEqual({ column: column.name, text: columnText(column.type, own.get(column.name), data, KEY) });
+      expect({ column: column.name, text: reader(data) }).toEqual({
+        column: column.name,
+        text: columnText(column.type, own.get(column.name), data, KEY),
+      });
     }
   }
 }
