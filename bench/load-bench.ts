@@ -3,10 +3,12 @@
 //
 //   herald  Loader: KafkaSubscriber -> contract validation, PII treatment, typed rows -> sink
 //           (DuckDB: appender into a staging table, INSERT ... ON CONFLICT; PostgreSQL: INSERT ...
-//           SELECT FROM unnest(...) ON CONFLICT), offsets committed after each warehouse commit
+//           SELECT FROM jsonb_array_elements($1) ON CONFLICT), offsets committed after each warehouse commit
 //   raw     the same consumer settings, JSON.parse, and the sink's fastest plain path (DuckDB: the
 //           appender straight into the typed table; PostgreSQL: INSERT ... SELECT FROM unnest(...)),
 //           offsets committed after each commit; no validation, no dedup, no PII treatment
+//   consume the same consumer alone: consume and commit, nothing written; once per round, the
+//           ceiling both loaders are measured against (issue 14: Herald >= 0.8 of it)
 //
 // Each run reads the whole topic with a fresh consumer group into a fresh table; the rate is rows
 // per second from the first message received to the last row committed (the group join, which
@@ -63,7 +65,7 @@ const SETTINGS = {
   rounds: { env: 'BENCH_LOAD_ROUNDS', fallback: '3', help: 'runs per variant and warehouse (the median is reported)' },
   batch: { env: 'BENCH_LOAD_BATCH', fallback: '5000', help: 'events per warehouse transaction' },
   only: { env: 'BENCH_LOAD_ONLY', fallback: 'all', help: 'duckdb, postgres or all' },
-  components: { env: 'BENCH_LOAD_COMPONENTS', fallback: 'yes', help: 'also time the consumer alone and Herald from memory (yes or no)' },
+  components: { env: 'BENCH_LOAD_COMPONENTS', fallback: 'yes', help: 'also time Herald from memory, without the broker (yes or no)' },
 } satisfies Record<string, Setting>;
 
 const DATASCHEMA = `urn:herald:contract:${CONTRACT}:1.0.0`;
@@ -83,8 +85,9 @@ const PG_TYPES = ['text', 'uuid', 'text', 'text', 'numeric(12,2)', 'text', 'time
 
 type Warehouse = 'duckdb' | 'postgres';
 interface Run {
-  warehouse: Warehouse;
-  variant: 'herald' | 'raw';
+  warehouse: Warehouse | 'none';
+  /** `consume`: the consumer alone (consume + commit, nothing written), the ceiling of both. */
+  variant: 'herald' | 'raw' | 'consume';
   rowsPerSecond: number;
   seconds: number;
 }
@@ -118,6 +121,10 @@ async function main(): Promise<void> {
 
   const runs: Run[] = [];
   for (let round = 1; round <= cfg.rounds; round++) {
+    // The ceiling, in the same round as the loaders it bounds.
+    const ceiling = await withTimeout(rawRun(cfg, topic, 'none', db), 600_000, `consume-only round ${round}`);
+    runs.push({ warehouse: 'none', variant: 'consume', seconds: round3(ceiling), rowsPerSecond: Math.round(cfg.rows / ceiling) });
+    log(`round ${round}: consume only: ${runs.at(-1)!.rowsPerSecond} rows/s (${runs.at(-1)!.seconds} s)`);
     for (const warehouse of warehouses) {
       for (const variant of ['herald', 'raw'] as const) {
         const seconds = await withTimeout(
@@ -137,16 +144,16 @@ async function main(): Promise<void> {
   const components =
     get('components') === 'yes'
       ? {
-          consumerOnlyRowsPerSecond: Math.round(cfg.rows / (await rawRun(cfg, topic, 'none', db))),
-          ...Object.fromEntries(
-            await Promise.all(
-              warehouses.map(async (w) => [`${w}FromMemoryRowsPerSecond`, Math.round(cfg.rows / (await fromMemory(cfg, w, db)))] as const),
-            ),
-          ),
+          // One after the other: run side by side they would share the two cores.
+          ...(await sequentially(warehouses, async (w) => [
+            `${w}FromMemoryRowsPerSecond`,
+            Math.round(cfg.rows / (await fromMemory(cfg, w, db))),
+          ])),
         }
       : undefined;
   if (components) log(`components: ${JSON.stringify(components)}`);
 
+  const consumeOnly = Math.round(median(runs.filter((r) => r.variant === 'consume').map((r) => r.rowsPerSecond)));
   const summary = warehouses.map((w) => {
     const rate = (v: 'herald' | 'raw'): number =>
       median(runs.filter((r) => r.warehouse === w && r.variant === v).map((r) => r.rowsPerSecond));
@@ -154,7 +161,10 @@ async function main(): Promise<void> {
       warehouse: w,
       heraldRowsPerSecond: rate('herald'),
       rawRowsPerSecond: rate('raw'),
+      consumeOnlyRowsPerSecond: consumeOnly,
       ratio: round3(rate('herald') / rate('raw')),
+      /** Herald against the consumer alone: the issue 14 goal is ≥ 0.8. */
+      ceilingRatio: round3(rate('herald') / consumeOnly),
     };
   });
   process.stdout.write(
@@ -163,11 +173,28 @@ async function main(): Promise<void> {
   process.stdout.write(
     '\n' +
       table(
-        ['warehouse', 'herald rows/s', 'raw rows/s', 'herald / raw'],
-        summary.map((s) => [s.warehouse, s.heraldRowsPerSecond, s.rawRowsPerSecond, s.ratio.toFixed(2)]),
+        ['warehouse', 'herald rows/s', 'raw rows/s', 'consume only rows/s', 'herald / raw', 'herald / consume only'],
+        summary.map((s) => [
+          s.warehouse,
+          s.heraldRowsPerSecond,
+          s.rawRowsPerSecond,
+          s.consumeOnlyRowsPerSecond,
+          s.ratio.toFixed(2),
+          s.ceilingRatio.toFixed(2),
+        ]),
       ) +
       '\n',
   );
+}
+
+/** `f` for each item, one after the other, as an object of the returned entries. */
+async function sequentially<T>(items: readonly T[], f: (item: T) => Promise<readonly [string, number]>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const item of items) {
+    const [k, v] = await f(item);
+    out[k] = v;
+  }
+  return out;
 }
 
 /** Puts `rows` order-placed events on the topic with Herald's publisher. */

@@ -185,3 +185,100 @@ function nested(type: ColumnType, own: ColumnType, value: unknown, key: Buffer |
     return Array.isArray(value) && own.kind === 'list' ? value.map((v) => nested(type.item, own.item, v, key)) : null;
   return value;
 }
+
+/** Reads one column's text from a validated payload; see {@link compileColumn}. */
+export type ColumnReader = (data: Readonly<Record<string, unknown>>) => string | null;
+
+/**
+ * Struct field names an object would not keep as an own key in declaration order (array-index
+ * names come first; `__proto__` sets the prototype): left to the generic path.
+ */
+const UNORDERED_NAME = /^(?:0|[1-9]\d*|__proto__)$/;
+
+/**
+ * {@link columnText} for one column and one contract version, prepared once: the same text for
+ * every payload, without walking the types again per event. Nested values (structs, lists) are
+ * written straight to JSON text, field by field, instead of being copied into new objects and
+ * serialised afterwards; where that could differ from `JSON.stringify` (struct field names that
+ * look like array indexes, which objects reorder, `__proto__`, or names that repeat) the generic path is used.
+ */
+export function compileColumn(type: ColumnType, own: Field | undefined, key: Buffer | undefined): ColumnReader {
+  if (own === undefined) return () => null;
+  const property = own.property!;
+  if (own.pii) {
+    const treatment = own.pii;
+    return (data) => protect(data[property], treatment, key);
+  }
+  switch (type.kind) {
+    case 'struct':
+    case 'list': {
+      const write = compileNested(type, own.type, key);
+      if (write === undefined) return (data) => columnText(type, own, data, key);
+      return (data) => {
+        const value = data[property];
+        return value === null || value === undefined ? null : write(value);
+      };
+    }
+    case 'json':
+      return (data) => {
+        const value = data[property];
+        return value === null || value === undefined ? null : JSON.stringify(value);
+      };
+    default:
+      return (data) => {
+        const value = data[property];
+        if (value === null || value === undefined) return null;
+        return typeof value === 'string' ? value : JSON.stringify(value);
+      };
+  }
+}
+
+/** JSON text of `nested(type, own, value, key)`, or undefined when a struct's names rule this out. */
+function compileNested(type: ColumnType, own: ColumnType, key: Buffer | undefined): ((value: unknown) => string) | undefined {
+  if (type.kind === 'struct') {
+    if (own.kind !== 'struct') return () => 'null';
+    const names = type.fields.map((f) => f.name);
+    if (names.some((n) => UNORDERED_NAME.test(n)) || new Set(names).size !== names.length) return undefined;
+    const parts: { prefix: string; property: string | undefined; write: (v: unknown) => string }[] = [];
+    for (const [i, f] of type.fields.entries()) {
+      const mine = own.fields.find((o) => o.name === f.name);
+      const prefix = `${i === 0 ? '{' : ','}${JSON.stringify(f.name)}:`;
+      if (mine === undefined || mine.property === undefined) {
+        parts.push({ prefix, property: undefined, write: () => 'null' });
+      } else if (mine.pii) {
+        const treatment = mine.pii;
+        parts.push({ prefix, property: mine.property, write: (v) => JSON.stringify(protect(v, treatment, key)) });
+      } else {
+        const inner = compileNested(f.type, mine.type, key);
+        if (inner === undefined) return undefined;
+        parts.push({ prefix, property: mine.property, write: (v) => (v === null || v === undefined ? 'null' : inner(v)) });
+      }
+    }
+    if (parts.length === 0) return (value) => (typeof value !== 'object' || value === null || Array.isArray(value) ? 'null' : '{}');
+    return (value) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'null';
+      const source = value as Record<string, unknown>;
+      let text = '';
+      for (let i = 0; i < parts.length; i++) {
+        const p = parts[i]!;
+        text += p.prefix + (p.property === undefined ? 'null' : p.write(source[p.property]));
+      }
+      return text + '}';
+    };
+  }
+  if (type.kind === 'list') {
+    if (own.kind !== 'list') return () => 'null';
+    const item = compileNested(type.item, own.item, key);
+    if (item === undefined) return undefined;
+    return (value) => {
+      if (!Array.isArray(value)) return 'null';
+      let text = '[';
+      for (let i = 0; i < value.length; i++) {
+        const v: unknown = value[i];
+        text += (i === 0 ? '' : ',') + (v === null || v === undefined ? 'null' : item(v));
+      }
+      return text + ']';
+    };
+  }
+  return (value) => JSON.stringify(value);
+}

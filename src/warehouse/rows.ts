@@ -2,9 +2,9 @@ import type { Contract } from '../contracts/contract.js';
 import type { ContractRegistry } from '../contracts/registry.js';
 import type { IncomingEvent } from '../brokers/subscriber.js';
 import { messageOf } from '../errors.js';
-import { columnText, type Field } from './columns.js';
+import { compileColumn, type ColumnReader } from './columns.js';
 import { hasPersonalData, protectPayload } from './pii.js';
-import type { TablePlan } from './table-plan.js';
+import { metaColumns, type TablePlan } from './table-plan.js';
 
 /** One row: the values of {@link metaColumns} then of the plan's columns, as text or null. */
 export interface LoadRow {
@@ -39,6 +39,9 @@ export interface LoadBatch {
   readonly repeatedByTable?: Readonly<Record<string, number>>;
 }
 
+/** The values {@link RowBuilder} writes first, in {@link metaColumns} order. */
+const META_WIDTH = metaColumns.length;
+
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
 /**
@@ -51,7 +54,8 @@ export class RowBuilder {
   readonly #registry: ContractRegistry;
   readonly #key: Buffer | undefined;
   readonly #tableOf = new Map<Contract, TablePlan>();
-  readonly #fieldsOf = new Map<Contract, (Field | undefined)[]>();
+  /** Per contract version, one reader per data column of its table, prepared once. */
+  readonly #readersOf = new Map<Contract, readonly ColumnReader[]>();
 
   /** `plans` are the tables as the sink prepared them; `key` hashes personal data. */
   constructor(registry: ContractRegistry, plans: readonly TablePlan[], key: Buffer | undefined) {
@@ -61,9 +65,9 @@ export class RowBuilder {
       for (const version of plan.versions) {
         this.#tableOf.set(version, plan);
         const own = plan.ownFields.get(version)!;
-        this.#fieldsOf.set(
+        this.#readersOf.set(
           version,
-          plan.columns.map((c) => own.get(c.name)),
+          plan.columns.map((c) => compileColumn(c.type, own.get(c.name), key)),
         );
       }
     }
@@ -99,7 +103,47 @@ export class RowBuilder {
 
   #row(e: IncomingEvent, id: string): { plan: TablePlan; row: LoadRow } | DeadLetter {
     const a = e.attributes;
-    const dead = (reason: string, contract?: Contract, parsed?: { value: unknown }): DeadLetter => ({
+    if (!a.id) return this.#dead(e, id, 'the message has no CloudEvents id (ce-id); it cannot be deduplicated');
+    const contract = this.#registry.forEvent(a.dataschema, a.type);
+    if (typeof contract === 'string') return this.#dead(e, id, contract);
+    const plan = this.#tableOf.get(contract);
+    if (plan === undefined) return this.#dead(e, id, `contract '${contract.id}' version ${contract.version} has no warehouse table here`);
+    let data: unknown;
+    try {
+      data = JSON.parse(e.data);
+    } catch {
+      return this.#dead(e, id, `data of an event of contract '${contract.id}' version ${contract.version} is not JSON`, contract);
+    }
+    try {
+      this.#registry.validate(contract, data);
+    } catch (err) {
+      return this.#dead(e, id, messageOf(err), contract, { value: data });
+    }
+    if (a.time !== undefined && !(RFC3339.test(a.time) && !Number.isNaN(Date.parse(a.time)))) {
+      return this.#dead(e, id, `event time of an event of contract '${contract.id}' is not an RFC 3339 timestamp`, contract, {
+        value: data,
+      });
+    }
+    const record = data as Record<string, unknown>;
+    const readers = this.#readersOf.get(contract)!;
+    const values = new Array<string | null>(META_WIDTH + readers.length);
+    values[0] = a.id;
+    values[1] = a.type ?? null;
+    values[2] = a.source ?? null;
+    values[3] = a.subject ?? null;
+    values[4] = a.partitionkey ?? null;
+    values[5] = a.time ?? null;
+    values[6] = contract.version;
+    values[7] = e.topic;
+    values[8] = e.position;
+    values[9] = a.traceparent ?? null;
+    for (let i = 0; i < readers.length; i++) values[META_WIDTH + i] = readers[i]!(record);
+    return { plan, row: { eventId: a.id, values } };
+  }
+
+  #dead(e: IncomingEvent, id: string, reason: string, contract?: Contract, parsed?: { value: unknown }): DeadLetter {
+    const a = e.attributes;
+    return {
       id,
       topic: e.topic,
       position: e.position,
@@ -107,42 +151,7 @@ export class RowBuilder {
       dataschema: a.dataschema ?? null,
       reason,
       data: this.#keptData(e.data, contract, parsed),
-    });
-    if (!a.id) return dead('the message has no CloudEvents id (ce-id); it cannot be deduplicated');
-    const contract = this.#registry.forEvent(a.dataschema, a.type);
-    if (typeof contract === 'string') return dead(contract);
-    if (!this.#tableOf.has(contract)) return dead(`contract '${contract.id}' version ${contract.version} has no warehouse table here`);
-    let data: unknown;
-    try {
-      data = JSON.parse(e.data);
-    } catch {
-      return dead(`data of an event of contract '${contract.id}' version ${contract.version} is not JSON`, contract);
-    }
-    try {
-      this.#registry.validate(contract, data);
-    } catch (err) {
-      return dead(messageOf(err), contract, { value: data });
-    }
-    if (a.time !== undefined && !(RFC3339.test(a.time) && !Number.isNaN(Date.parse(a.time)))) {
-      return dead(`event time of an event of contract '${contract.id}' is not an RFC 3339 timestamp`, contract, { value: data });
-    }
-    const plan = this.#tableOf.get(contract)!;
-    const record = data as Record<string, unknown>;
-    const values: (string | null)[] = [
-      a.id,
-      a.type ?? null,
-      a.source ?? null,
-      a.subject ?? null,
-      a.partitionkey ?? null,
-      a.time ?? null,
-      contract.version,
-      e.topic,
-      e.position,
-      a.traceparent ?? null,
-    ];
-    const own = this.#fieldsOf.get(contract)!;
-    for (let i = 0; i < plan.columns.length; i++) values.push(columnText(plan.columns[i]!.type, own[i], record, this.#key));
-    return { plan, row: { eventId: a.id, values } };
+    };
   }
 
   #keptData(raw: string, contract: Contract | undefined, parsed: { value: unknown } | undefined): string | null {

@@ -251,6 +251,19 @@ for (const target of [duckTarget(), pgTarget()]) {
       expect(Number(row!.ids)).toBe(2);
     });
 
+    it(`${target.name}: stores text exactly, escapes and all; a lone surrogate loads as U+FFFD, as it always did`, async () => {
+      const sink = await target.make();
+      const list = await contracts();
+      const tricky = 'quote " backslash \\ newline \n tab \t ü 😀 \u0001';
+      expect(await load(sink, list, [incoming(shipment({ order: tricky, tags: [tricky] }))])).toMatchObject({ inserted: 1 });
+      // A text that looks like a JSON surrogate escape, and a real lone surrogate, in one batch.
+      const batch = [incoming(shipment({ order: 'escape-like \\ud800' })), incoming(shipment({ order: 'lone \ud800 surrogate' }))];
+      expect(await load(sink, list, batch)).toMatchObject({ inserted: 2, duplicates: 0, deadLettered: 0 });
+      await sink.close();
+      const rows = await target.rows(`SELECT "order" AS o FROM ${target.table('test_shipment_sent')}`);
+      expect(rows.map((r) => r.o).sort()).toEqual(['escape-like \\ud800', 'lone \ufffd surrogate', tricky].sort());
+    });
+
     it(`${target.name}: a compatible version adds columns; old and new events land interleaved`, async () => {
       const sink = await target.make();
       const all = await contracts();
