@@ -1,6 +1,7 @@
-// Helpers shared by the benchmarks (outbox-bench.ts, relay-source-bench.ts): settings from flags
-// and environment variables, the example order events, the machine facts every JSON line carries,
-// table output, and cleanup that also runs on error and on Ctrl-C.
+// Helpers shared by the benchmarks (outbox-bench.ts, relay-source-bench.ts, scale-bench.ts, ...):
+// settings from flags and environment variables, the set-up most benches start with, the example
+// order events, the machine facts every JSON line carries, table output, and cleanup that also
+// runs on error and on Ctrl-C.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -237,6 +238,46 @@ export async function machineFacts(cfg: { kafka: string }, db: pg.Client, extraS
     pgSettings: Object.fromEntries(settings.rows.map((r) => [r.name, r.setting])),
     kafka: cfg.kafka,
   };
+}
+
+// ------------------------------------------------------------------------------ common set-up
+
+/** What {@link setUpBench} hands a benchmark: its settings, the services and the machine facts. */
+export interface BenchSetUp<S extends Record<string, Setting>> {
+  readonly get: (name: keyof S & string) => string;
+  readonly int: (name: keyof S & string) => number;
+  /** The services, with `kafka://` taken off the broker so it is a bootstrap `host:port`. */
+  readonly services: { readonly pg: string; readonly kafka: string };
+  /** An open connection to `services.pg` for set-up and checks; closed by the cleanup. */
+  readonly admin: pg.Client;
+  readonly machine: Machine;
+}
+
+/**
+ * The set-up of a benchmark that needs PostgreSQL and Kafka: reads its settings (with
+ * {@link SERVICE_SETTINGS} among them), fails fast with the fix when Kafka is down, opens the admin
+ * connection (closed by the cleanup) and reads the machine facts every JSON line carries.
+ */
+export async function setUpBench<S extends Record<string, Setting> & typeof SERVICE_SETTINGS>(
+  settings: S,
+  script: string,
+  extraPgSettings: readonly string[] = [],
+): Promise<BenchSetUp<S>> {
+  const { get, int } = readSettings(settings, script);
+  const services = { pg: get('pg'), kafka: get('kafka').replace(/^kafka:\/\//, '') };
+  await checkKafka(services);
+  const admin = await pgConnect(services.pg);
+  cleanups.push({ what: 'close the admin connection', run: () => admin.end() });
+  const machine = await machineFacts(services, admin, extraPgSettings);
+  return { get, int, services, admin, machine };
+}
+
+/**
+ * Prints a result as one JSON line on stdout: `bench/run-all.ts` and `grep '^{'` take every line
+ * that starts with `{` as one result, so a result must never span lines.
+ */
+export function printResult(result: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 // ------------------------------------------------------------------------------ example orders

@@ -1,7 +1,7 @@
 // What fencing with Kafka transactions costs the relay: the same polling relay drains the same
 // prefilled outbox into Kafka with the transactional producer (one transaction per batch, the
 // default) and with the plain idempotent producer (`transactions: false`), rounds alternating, in
-// one run, same batch size. Prints JSON; the figure is transactional / idempotent.
+// one run, same batch size. Prints one JSON line; the figure is transactional / idempotent.
 //
 //   node --import tsx bench/kafka-transactions-bench.ts [--events 20000] [--rounds 3] [--batch 500]
 import { performance } from 'node:perf_hooks';
@@ -9,22 +9,20 @@ import { migratePostgres, PollingSource, PostgresOutbox, Relay, type AppendInput
 import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
 import {
   BenchError,
-  checkKafka,
   cleanups,
   CONTRACT,
   kafkaAdmin,
   log,
-  machineFacts,
   median,
   orderContracts,
   payloadOf,
-  pgConnect,
-  readSettings,
+  printResult,
   relayOrder,
   round1,
   round3,
   runBench,
   SERVICE_SETTINGS,
+  setUpBench,
   SOURCE,
   stderrLogger,
   suffix,
@@ -39,18 +37,8 @@ const SETTINGS = {
 } satisfies Record<string, Setting>;
 
 async function main(): Promise<void> {
-  const { get, int } = readSettings(SETTINGS, 'bench/kafka-transactions-bench.ts');
-  const cfg = {
-    pg: get('pg'),
-    kafka: get('kafka').replace(/^kafka:\/\//, ''),
-    events: int('events'),
-    batch: int('batch'),
-    rounds: int('rounds'),
-  };
-  await checkKafka(cfg);
-  const admin = await pgConnect(cfg.pg);
-  cleanups.push({ what: 'close the admin connection', run: () => admin.end() });
-  const machine = await machineFacts(cfg, admin);
+  const { int, services, admin, machine } = await setUpBench(SETTINGS, 'bench/kafka-transactions-bench.ts');
+  const cfg = { ...services, events: int('events'), batch: int('batch'), rounds: int('rounds') };
   const schema = `herald_bench_txn_${suffix}`;
   const topic = `herald-bench-txn-${suffix}`;
   const kadmin = await kafkaAdmin(cfg);
@@ -117,7 +105,7 @@ async function main(): Promise<void> {
     rounds: { idempotent: idempotent.map(Math.round), transactional: transactional.map(Math.round) },
     ratio: round3(median(transactional) / median(idempotent)),
   };
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  printResult(result);
 }
 
 await runBench(main);
