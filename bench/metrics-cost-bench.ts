@@ -21,6 +21,7 @@ import {
   orderContracts,
   payloadOf,
   pgConnect,
+  printResult,
   readSettings,
   relayOrder,
   round1,
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
     ratio: round3(median(on) / median(off)),
     goal: 0.97,
   };
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  printResult(result);
 }
 
 await runBench(main);
