@@ -17,6 +17,14 @@ export function escapeXml(text: string): string {
 }
 
 const f = (x: number): string => (Math.round(x * 10) / 10).toString();
+/** Labels longer than the label column (about 6.2 px a character at 12 px) end in an ellipsis; the full text stays in `data-label`. */
+const MAX_LABEL = 52;
+const clip = (text: string): string => (text.length <= MAX_LABEL ? text : `${text.slice(0, MAX_LABEL - 1)}…`);
+/** A round number at or above `x` (1, 2 or 5 times a power of ten), for axis ends. */
+function niceCeil(x: number): number {
+  const p = 10 ** Math.floor(Math.log10(Math.max(x, 1e-9)));
+  return ([1, 2, 5, 10].find((m) => m * p >= x) ?? 10) * p;
+}
 const fmt = (x: number, digits = 2): string => x.toFixed(digits);
 
 interface Panel {
@@ -40,22 +48,34 @@ function tick(x: number, top: number, bottom: number, label: string, stroke = '#
 }
 
 function ratioPanel(s: Summary, top: number): Panel {
-  const rows = s.ratios;
   const y0 = top + 30;
-  if (rows.length === 0) return { svg: heading(top + 15, 'Ratios to ceilings') + noData(y0), height: 60 };
-  const maxValue = Math.max(1.2, ...rows.map((r) => r.value), ...rows.map((r) => r.goal ?? 0));
+  if (s.ratios.length === 0) return { svg: heading(top + 15, 'Ratios to ceilings') + noData(y0), height: 60 };
+  // One block per ceiling, in the order the ceilings first appear, under a line that names it.
+  const ceilings = [...new Set(s.ratios.map((r) => r.ceiling))];
+  const lines: ({ kind: 'ceiling'; text: string } | { kind: 'ratio'; r: Summary['ratios'][number] })[] = ceilings.flatMap((c) => [
+    { kind: 'ceiling' as const, text: `divided by: ${c}` },
+    ...s.ratios.filter((r) => r.ceiling === c).map((r) => ({ kind: 'ratio' as const, r })),
+  ]);
+  const maxValue = Math.max(1.2, ...s.ratios.map((r) => r.value), ...s.ratios.map((r) => r.goal ?? 0));
   const scaleMax = Math.ceil(maxValue * 5) / 5;
   const x = (v: number): number => PLOT_X + (Math.min(v, scaleMax) / scaleMax) * PLOT_W;
-  const bottom = y0 + rows.length * ROW_H;
+  const bottom = y0 + lines.length * ROW_H;
   const parts = [
     heading(top + 15, 'Throughput as a ratio to its ceiling (same run)', 'bar = Herald / ceiling; black line = 1.0; red mark = goal'),
   ];
   for (let v = 0; v <= scaleMax + 1e-9; v += 0.2) if (Math.abs(v - 1) > 1e-9) parts.push(tick(x(v), y0, bottom, fmt(v, 1)));
-  rows.forEach((r, i) => {
+  lines.forEach((line, i) => {
     const y = y0 + i * ROW_H;
+    if (line.kind === 'ceiling') {
+      parts.push(
+        `<text data-kind="ceiling" x="${LABEL_W}" y="${y + 16}" font-size="12" font-style="italic" text-anchor="end" fill="#555" ${FONT}>${escapeXml(line.text)}</text>`,
+      );
+      return;
+    }
+    const r = line.r;
     const met = r.goal === undefined || r.value >= r.goal;
     parts.push(
-      `<text x="${LABEL_W}" y="${y + 15}" font-size="12" text-anchor="end" ${FONT}>${escapeXml(r.label)} <tspan fill="#777">/ ${escapeXml(r.ceiling)}</tspan></text>`,
+      `<text x="${LABEL_W}" y="${y + 15}" font-size="12" text-anchor="end" ${FONT}>${escapeXml(clip(r.label))}</text>`,
       `<rect data-kind="ratio-bar" data-label="${escapeXml(r.label)}" data-value="${r.value}" x="${PLOT_X}" y="${y + 4}" width="${f(x(r.value) - PLOT_X)}" height="${ROW_H - 8}" fill="${met ? '#4a90d9' : '#e8a33d'}"/>`,
       `<text x="${f(x(r.value) + 4)}" y="${y + 15}" font-size="11" ${FONT}>${fmt(r.value)}</text>`,
     );
@@ -78,7 +98,9 @@ function latencyPanel(s: Summary, top: number): Panel {
   const maxMs = Math.max(goal * 1.2, ...rows.map((r) => r.p99));
   // A log scale: a p99 of seconds on a loaded machine must not flatten the milliseconds.
   const lo = 1;
-  const x = (ms: number): number => PLOT_X + (Math.log10(Math.max(lo, ms) / lo) / Math.log10(maxMs / lo)) * PLOT_W;
+  // The value text goes right of the bar: leave it room.
+  const w = PLOT_W - 120;
+  const x = (ms: number): number => PLOT_X + (Math.log10(Math.max(lo, ms) / lo) / Math.log10(maxMs / lo)) * w;
   const bottom = y0 + rows.length * ROW_H;
   const parts = [heading(top + 15, title, `light bar = p50, dark bar = p99 (log scale, ms); red line = p99 goal ${goal} ms`)];
   for (const v of [1, 10, 100, 1000, 10000, 100000]) if (v <= maxMs) parts.push(tick(x(v), y0, bottom, `${v}`));
@@ -86,7 +108,7 @@ function latencyPanel(s: Summary, top: number): Panel {
     const y = y0 + i * ROW_H;
     const label = `${r.variant} @ ${r.rateSpec} (${Math.round(r.rate)}/s asked, ${Math.round(r.achievedRate)}/s done)`;
     parts.push(
-      `<text x="${LABEL_W}" y="${y + 15}" font-size="12" text-anchor="end" ${FONT}>${escapeXml(label)}</text>`,
+      `<text x="${LABEL_W}" y="${y + 15}" font-size="12" text-anchor="end" ${FONT}>${escapeXml(clip(label))}</text>`,
       `<rect data-kind="latency-p99" data-label="${escapeXml(`${r.variant} ${r.rateSpec}`)}" data-value="${r.p99}" x="${PLOT_X}" y="${y + 4}" width="${f(x(r.p99) - PLOT_X)}" height="${ROW_H - 8}" fill="${r.p99 <= goal ? '#2e6fb7' : '#c0392b'}"/>`,
       `<rect data-kind="latency-p50" data-label="${escapeXml(`${r.variant} ${r.rateSpec}`)}" data-value="${r.p50}" x="${PLOT_X}" y="${y + 7}" width="${f(x(r.p50) - PLOT_X)}" height="${ROW_H - 14}" fill="#a9c9ee"/>`,
       `<text x="${f(x(r.p99) + 4)}" y="${y + 15}" font-size="11" ${FONT}>p50 ${f(r.p50)} · p99 ${f(r.p99)} ms</text>`,
@@ -105,7 +127,7 @@ function scalePanel(s: Summary, top: number): Panel {
   const h = 180;
   const bottom = y0 + h;
   const maxK = Math.max(...s.scale.map((p) => p.processes));
-  const maxRate = Math.max(...s.scale.map((p) => p.eventsPerSec)) * 1.15;
+  const maxRate = niceCeil(Math.max(...s.scale.map((p) => p.eventsPerSec)) * 1.1);
   const x = (k: number): number => PLOT_X + (maxK === 1 ? 0.5 : (k - 1) / (maxK - 1)) * PLOT_W;
   const y = (rate: number): number => bottom - (rate / maxRate) * h;
   const parts = [heading(top + 15, title, 'events/s per process count; one line per variant')];
@@ -127,7 +149,7 @@ function scalePanel(s: Summary, top: number): Panel {
         `<text x="${f(x(p.processes) + 6)}" y="${f(y(p.eventsPerSec) - 6)}" font-size="11" ${FONT}>${Math.round(p.eventsPerSec)}</text>`,
       );
     parts.push(
-      `<text x="${LABEL_W}" y="${y0 + 14 + vi * 16}" font-size="12" text-anchor="end" fill="${colour}" ${FONT}>${escapeXml(variant)}</text>`,
+      `<text x="${PLOT_X - 50}" y="${y0 + 30 + vi * 16}" font-size="12" text-anchor="end" fill="${colour}" ${FONT}>${escapeXml(clip(variant))}</text>`,
     );
   });
   parts.push(
@@ -147,7 +169,7 @@ function memoryPanel(s: Summary, top: number): Panel {
   s.memory.forEach((m, i) => {
     const y = y0 + i * ROW_H;
     parts.push(
-      `<text x="${LABEL_W}" y="${y + 15}" font-size="12" text-anchor="end" ${FONT}>${escapeXml(`${m.label} of ${m.events.toLocaleString('en-US')} events`)}</text>`,
+      `<text x="${LABEL_W}" y="${y + 15}" font-size="12" text-anchor="end" ${FONT}>${escapeXml(clip(`${m.label} of ${m.events.toLocaleString('en-US')} events`))}</text>`,
       `<rect data-kind="memory-bar" data-label="${escapeXml(m.label)}" data-value="${m.peakRssMiB}" x="${PLOT_X}" y="${y + 4}" width="${f(x(m.peakRssMiB) - PLOT_X)}" height="${ROW_H - 8}" fill="${m.goal === undefined || m.peakRssMiB <= m.goal ? '#4a90d9' : '#e8a33d'}"/>`,
       `<text x="${f(x(m.peakRssMiB) + 4)}" y="${y + 15}" font-size="11" ${FONT}>${f(m.peakRssMiB)} MiB</text>`,
     );

@@ -241,7 +241,7 @@ async function postgresVersion(url: string): Promise<string> {
   c.on('error', () => undefined);
   try {
     await c.connect();
-    const { rows } = await c.query<{ v: string }>('SHOW server_version');
+    const { rows } = await c.query<{ v: string }>("SELECT current_setting('server_version') AS v");
     return rows[0]?.v ?? 'unknown';
   } catch (err) {
     return `unreachable (${(err as Error).message})`;

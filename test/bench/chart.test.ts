@@ -73,6 +73,12 @@ describe('bench summary and chart', () => {
     expect(attr(svg, 'ratio-bar', 'data-label')).toEqual(summary.ratios.map((r) => r.label.replace('<', '&lt;').replace('>', '&gt;')));
     expect(attr(svg, 'ratio-bar', 'data-value').map(Number)).toEqual(summary.ratios.map((r) => r.value));
     expect(svg).toContain('data-kind="one"');
+    // Grouped under one line per ceiling, each naming it once.
+    expect([...svg.matchAll(/data-kind="ceiling"[^>]*>divided by: ([^<]*)</g)].map((m) => m[1])).toEqual([
+      'raw Kafka producer',
+      'hand-written INSERT',
+      'consume-only Kafka consumer',
+    ]);
     expect(attr(svg, 'goal', 'data-goal').map(Number)).toEqual([...summary.ratios.map((r) => r.goal!), 50, 256]);
     // Text is escaped: the caption and a label with < and > do not break the document.
     expect(svg).toContain('quick run &lt;noisy&gt; &amp; loaded');
