@@ -86,7 +86,7 @@ function ratioPanel(s: Summary, top: number): Panel {
   });
   parts.push(`<line data-kind="one" x1="${f(x(1))}" y1="${y0 - 4}" x2="${f(x(1))}" y2="${bottom}" stroke="#000" stroke-width="1.5"/>`);
   parts.push(`<text x="${f(x(1))}" y="${bottom + 13}" font-size="10" text-anchor="middle" ${FONT}>1.0</text>`);
-  return { svg: parts.join(''), height: bottom - top + 30 };
+  return { svg: parts.join('\n'), height: bottom - top + 30 };
 }
 
 function latencyPanel(s: Summary, top: number): Panel {
@@ -117,7 +117,7 @@ function latencyPanel(s: Summary, top: number): Panel {
   parts.push(
     `<line data-kind="goal" data-goal="${goal}" x1="${f(x(goal))}" y1="${y0 - 4}" x2="${f(x(goal))}" y2="${bottom}" stroke="#d0021b" stroke-width="2" stroke-dasharray="5,3"/>`,
   );
-  return { svg: parts.join(''), height: bottom - top + 30 };
+  return { svg: parts.join('\n'), height: bottom - top + 30 };
 }
 
 function scalePanel(s: Summary, top: number): Panel {
@@ -155,7 +155,7 @@ function scalePanel(s: Summary, top: number): Panel {
   parts.push(
     `<text x="${PLOT_X + PLOT_W / 2}" y="${bottom + 28}" font-size="11" text-anchor="middle" fill="#555" ${FONT}>relay processes</text>`,
   );
-  return { svg: parts.join(''), height: bottom - top + 40 };
+  return { svg: parts.join('\n'), height: bottom - top + 40 };
 }
 
 function memoryPanel(s: Summary, top: number): Panel {
@@ -178,7 +178,7 @@ function memoryPanel(s: Summary, top: number): Panel {
         `<line data-kind="goal" data-goal="${m.goal}" x1="${f(x(m.goal))}" y1="${y + 1}" x2="${f(x(m.goal))}" y2="${y + ROW_H - 1}" stroke="#d0021b" stroke-width="2"/>`,
       );
   });
-  return { svg: parts.join(''), height: bottom - top + 20 };
+  return { svg: parts.join('\n'), height: bottom - top + 20 };
 }
 
 function noData(y: number): string {
@@ -194,15 +194,16 @@ export function renderChart(summary: Summary, caption: string): string {
   const panels: string[] = [];
   for (const panel of [ratioPanel, latencyPanel, scalePanel, memoryPanel]) {
     const p = panel(summary, y);
-    panels.push(`<g>${p.svg}</g>`);
+    panels.push(`<g>\n${p.svg}\n</g>`);
     y += p.height + 16;
   }
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}">` +
-    `<rect width="100%" height="100%" fill="#fff"/>` +
-    `<text x="10" y="20" font-size="17" font-weight="700" ${FONT}>Herald benchmarks</text>` +
-    `<text x="10" y="36" font-size="11" fill="#555" ${FONT}>${escapeXml(caption)}</text>` +
-    panels.join('') +
-    `</svg>\n`
+    // One element a line, so a re-run's diff shows which figures moved.
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}">\n` +
+    `<rect width="100%" height="100%" fill="#fff"/>\n` +
+    `<text x="10" y="20" font-size="17" font-weight="700" ${FONT}>Herald benchmarks</text>\n` +
+    `<text x="10" y="36" font-size="11" fill="#555" ${FONT}>${escapeXml(caption)}</text>\n` +
+    panels.join('\n') +
+    `\n</svg>\n`
   );
 }

@@ -24,9 +24,14 @@ export function machineLine(m: Record<string, unknown>): string {
     `${String(m.memoryGiB ?? '?')} GiB`,
     `load ${load} at start`,
     `Node ${String(m.node ?? '?')}`,
-    `PostgreSQL ${String(m.postgres ?? '?')}`,
+    `PostgreSQL ${String(m.postgres ?? '?').split(' ')[0]}`,
     `Kafka ${String(kafka.version ?? '?')}`,
   ].join(', ');
+}
+
+/** The chart's caption: which run, when, on what machine. */
+export function chartCaption(r: Pick<ReportInput, 'quick' | 'date' | 'machine'>): string {
+  return `${r.quick ? 'quick run (noisy)' : 'full run'} · ${r.date.slice(0, 16).replace('T', ' ')} UTC · ${machineLine(r.machine)}`;
 }
 
 /** Markdown: where it ran, then one table per kind of figure (ratios, latency, scale, memory). */

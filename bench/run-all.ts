@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { renderChart } from './chart.js';
-import { machineLine, markdownReport } from './report-table.js';
+import { chartCaption, machineLine, markdownReport } from './report-table.js';
 import { summarize, type BenchLine } from './summary.js';
 import { heraldSupports, requireBuiltCli } from './herald-cli.js';
 import { SERVICE_SETTINGS } from './common.js';
@@ -329,8 +329,7 @@ async function main(): Promise<void> {
   };
   await mkdir(RESULTS_DIR, { recursive: true });
   await writeFile(`${RESULTS_DIR}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
-  const caption = `${quick ? 'quick run (noisy)' : 'full run'} · ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC · ${machineLine(machine)}`;
-  await writeFile(`${RESULTS_DIR}chart.svg`, renderChart(summary, caption));
+  await writeFile(`${RESULTS_DIR}chart.svg`, renderChart(summary, chartCaption(report)));
   process.stdout.write(markdownReport({ summary, machine, date: report.date, command, quick }));
   const failed = benches.filter((b) => b.error !== undefined);
   log(
