@@ -75,6 +75,16 @@ const ENTRIES: readonly Entry[] = [
     args: (q) => pick(q, ['--tx', '60', '--rounds', '1']),
   },
   {
+    name: 'mysql',
+    script: 'mysql-bench.ts',
+    what: 'MySQL/MariaDB: append vs a hand-written INSERT, and the MySQL polling relay vs the raw producer',
+    args: (q) => [
+      '--relay-batch',
+      BATCH,
+      ...pick(q, ['--write-tx', '60', '--write-rounds', '1', '--relay-events', '5000', '--relay-rounds', '1']),
+    ],
+  },
+  {
     name: 'sources',
     script: 'relay-source-bench.ts',
     what: 'backlog drain of the polling source and the logical source (table mode, WAL messages)',
