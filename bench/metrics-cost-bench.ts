@@ -11,23 +11,20 @@ import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
 import { relayObservability } from '../src/cli/relay-observability.js';
 import {
   BenchError,
-  checkKafka,
   cleanups,
   CONTRACT,
   kafkaAdmin,
   log,
-  machineFacts,
   median,
   orderContracts,
   payloadOf,
-  pgConnect,
   printResult,
-  readSettings,
   relayOrder,
   round1,
   round3,
   runBench,
   SERVICE_SETTINGS,
+  setUpBench,
   SOURCE,
   stderrLogger,
   suffix,
@@ -42,18 +39,8 @@ const SETTINGS = {
 } satisfies Record<string, Setting>;
 
 async function main(): Promise<void> {
-  const { get, int } = readSettings(SETTINGS, 'bench/metrics-cost-bench.ts');
-  const cfg = {
-    pg: get('pg'),
-    kafka: get('kafka').replace(/^kafka:\/\//, ''),
-    events: int('events'),
-    batch: int('batch'),
-    rounds: int('rounds'),
-  };
-  await checkKafka(cfg);
-  const admin = await pgConnect(cfg.pg);
-  cleanups.push({ what: 'close the admin connection', run: () => admin.end() });
-  const machine = await machineFacts(cfg, admin);
+  const { int, services, admin, machine } = await setUpBench(SETTINGS, 'bench/metrics-cost-bench.ts');
+  const cfg = { ...services, events: int('events'), batch: int('batch'), rounds: int('rounds') };
   const schema = `herald_bench_metrics_${suffix}`;
   const topic = `herald-bench-metrics-${suffix}`;
   const kadmin = await kafkaAdmin(cfg);
