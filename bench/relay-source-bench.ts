@@ -97,6 +97,11 @@ const SETTINGS = {
     fallback: 'kafka',
     help: "drain into 'kafka', or 'discard' (a publisher that drops every batch: the sources' own ceiling)",
   },
+  transactions: {
+    env: 'BENCH_SOURCES_TRANSACTIONS',
+    fallback: 'yes',
+    help: "Kafka transactions, one per batch (yes, the relay's default) or the idempotent producer alone (no)",
+  },
 } satisfies Record<string, Setting>;
 
 interface Config {
@@ -112,6 +117,12 @@ interface Config {
   seconds: number;
   writers: number;
   publisher: 'kafka' | 'discard';
+  transactions: boolean;
+}
+
+function yesNo(name: string, text: string): boolean {
+  if (text !== 'yes' && text !== 'no') throw new BenchError(`--${name} must be yes or no, got '${text}'`);
+  return text === 'yes';
 }
 
 function readConfig(): Config {
@@ -146,6 +157,7 @@ function readConfig(): Config {
     throw new BenchError('--publisher discard needs --only drain (latency is measured at a consumer)');
   return {
     publisher,
+    transactions: yesNo('transactions', get('transactions')),
     pg: get('pg'),
     kafka: get('kafka').replace(/^kafka:\/\//, ''),
     only,
@@ -430,6 +442,7 @@ async function drainBench(s: Shared): Promise<Record<VariantName, number>> {
     machine: s.machine,
     config: {
       publisher: cfg.publisher,
+      kafkaTransactions: cfg.transactions,
       events: N,
       eventsPerTransaction: TX_EVENTS,
       batchSize: cfg.batch,
@@ -854,7 +867,8 @@ async function latencyBench(s: Shared, drained: Record<VariantName, number> | un
       batchSize: cfg.batch,
       pollIntervalMs: 2000,
       partitions: PARTITIONS,
-      consumer: '@platformatic/kafka Consumer in its own process, maxWaitTime 500 ms, minBytes 1',
+      kafkaTransactions: cfg.transactions,
+      consumer: '@platformatic/kafka Consumer in its own process (read_committed, its default), maxWaitTime 500 ms, minBytes 1',
       writer: 'own process per rate, BEGIN; PostgresOutbox.appendMany; COMMIT',
     },
     variants: Object.fromEntries(VARIANTS.map((v) => [v.name, results[v.name].map(summary)])),
@@ -936,7 +950,7 @@ async function main(): Promise<void> {
   });
 
   // One publisher for every variant and part: the same producer settings and connection for all.
-  const publisher = new KafkaPublisher({ brokers: [cfg.kafka], clientId: 'herald-bench-sources' });
+  const publisher = new KafkaPublisher({ brokers: [cfg.kafka], clientId: 'herald-bench-sources', transactions: cfg.transactions });
   cleanups.push({ what: 'close the herald publisher', run: () => publisher.close() });
   await withTimeout(publisher.prepare(used), 30_000, 'preparing the publisher');
 

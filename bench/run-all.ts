@@ -112,6 +112,12 @@ const ENTRIES: readonly Entry[] = [
     },
   },
   {
+    name: 'latency-idempotent',
+    script: 'relay-source-bench.ts',
+    what: 'the same latency with the idempotent producer alone (--no-kafka-transactions): what the transactions cost in latency',
+    args: (q, done) => [...ENTRIES.find((e) => e.name === 'latency')!.args(q, done), '--transactions', 'no'],
+  },
+  {
     name: 'loader',
     script: 'load-bench.ts',
     what: 'warehouse loader vs a hand-written loader and the consume-only consumer',

@@ -148,10 +148,12 @@ export function summarize(lines: readonly BenchLine[]): Summary {
   for (const c of Array.isArray(contracts?.results) ? contracts.results.map(obj) : [])
     ratio(ratios, `validation, ${String(c.contract)}`, c.heraldPerSecond, c.rawAjvPerSecond, 'raw ajv', 0.9);
 
-  const lat = first('relay-source-latency');
-  if (lat) {
+  for (const lat of lines.filter((x) => x.bench === 'relay-source-latency')) {
     latencyGoal = num(obj(lat.goal).p99Ms) ?? latencyGoal;
-    for (const [variant, runs] of Object.entries(obj(lat.variants))) {
+    // Runs with the idempotent producer alone are told apart from the default (transactions).
+    const producer = obj(lat.config).kafkaTransactions === false ? ' (idempotent)' : '';
+    for (const [name, runs] of Object.entries(obj(lat.variants))) {
+      const variant = `${name}${producer}`;
       for (const r of Array.isArray(runs) ? runs.map(obj) : []) {
         const ms = obj(r.latencyMs);
         const p50 = num(ms.p50);

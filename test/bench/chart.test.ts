@@ -30,6 +30,13 @@ const LINES: BenchLine[] = [
     },
   },
   {
+    bench: 'relay-source-latency',
+    config: { kafkaTransactions: false },
+    variants: {
+      logicalWal: [{ rateSpec: '10000', rate: 10_000, achievedRate: 10_000, latencyMs: { p50: 1.3, p90: 5, p99: 13.9, max: 48 } }],
+    },
+  },
+  {
     bench: 'relay-scale',
     variant: 'default',
     runs: [
@@ -59,6 +66,7 @@ describe('bench summary and chart', () => {
     expect(summary.latency.map((l) => [l.variant, l.rateSpec, l.p99])).toEqual([
       ['polling', '10000', 31.5],
       ['polling', '70%', 850],
+      ['logicalWal (idempotent)', '10000', 13.9],
     ]);
     expect(summary.scale.map((p) => p.processes)).toEqual([1, 2, 4]);
     expect(summary.memory).toEqual([
@@ -80,6 +88,7 @@ describe('bench summary and chart', () => {
       'consume-only Kafka consumer',
     ]);
     expect(attr(svg, 'goal', 'data-goal').map(Number)).toEqual([...summary.ratios.map((r) => r.goal!), 50, 256]);
+    expect(svg).toContain('logicalWal (idempotent) @ 10000');
     // Text is escaped: the caption and a label with < and > do not break the document.
     expect(svg).toContain('quick run &lt;noisy&gt; &amp; loaded');
     expect(svg).toContain('better-sqlite3 &lt;sync&gt;');
@@ -88,8 +97,8 @@ describe('bench summary and chart', () => {
 
   it('draws the latency percentiles, the scale curve and the memory bars', () => {
     const svg = renderChart(summary, 'run');
-    expect(attr(svg, 'latency-p99', 'data-value').map(Number)).toEqual([31.5, 850]);
-    expect(attr(svg, 'latency-p50', 'data-value').map(Number)).toEqual([4.2, 12]);
+    expect(attr(svg, 'latency-p99', 'data-value').map(Number)).toEqual([31.5, 850, 13.9]);
+    expect(attr(svg, 'latency-p50', 'data-value').map(Number)).toEqual([4.2, 12, 1.3]);
     expect(svg).toContain('polling @ 70% (21000/s asked, 20500/s done)');
     expect(attr(svg, 'scale-point', 'data-processes').map(Number)).toEqual([1, 2, 4]);
     expect(attr(svg, 'scale-point', 'data-value').map(Number)).toEqual([20_000, 34_000, 41_000]);
