@@ -34,6 +34,9 @@ function serverUser(): { uid: number; gid: number } | undefined {
   return { uid, gid };
 }
 
+/** Roles in this group must give their password (scram-sha-256); all others are trusted. */
+export const PASSWORD_LOGIN_GROUP = 'chaos_password_login';
+
 /**
  * A PostgreSQL server on 127.0.0.1 with `wal_level=logical`, trust authentication for
  * `postgres`, and a short `wal_sender_timeout` (5 s) so that a stalled logical relay's slot is
@@ -73,6 +76,7 @@ export class PrivatePostgres {
       await server.#start();
       const c = await server.client();
       try {
+        await c.query(`CREATE ROLE ${PASSWORD_LOGIN_GROUP} NOLOGIN`);
         server.#version = (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
       } finally {
         await c.end();
@@ -87,6 +91,30 @@ export class PrivatePostgres {
   /** `postgres://postgres@127.0.0.1:<port>/postgres` */
   get url(): string {
     return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  /**
+   * Creates a superuser `role` (replication too) that must log in with `password` (a member of
+   * {@link PASSWORD_LOGIN_GROUP}); resolves with its URL. Change it with {@link setPassword}.
+   */
+  async createPasswordRole(role: string, password: string): Promise<string> {
+    const c = await this.client();
+    try {
+      await c.query(`CREATE ROLE ${role} LOGIN SUPERUSER REPLICATION IN ROLE ${PASSWORD_LOGIN_GROUP} PASSWORD '${password}'`);
+    } finally {
+      await c.end();
+    }
+    return `postgres://${role}:${encodeURIComponent(password)}@127.0.0.1:${this.port}/postgres`;
+  }
+
+  /** `ALTER ROLE role PASSWORD ...`: open sessions keep working, new logins need the new one. */
+  async setPassword(role: string, password: string): Promise<void> {
+    const c = await this.client();
+    try {
+      await c.query(`ALTER ROLE ${role} PASSWORD '${password}'`);
+    } finally {
+      await c.end();
+    }
   }
 
   /** The server version, e.g. `15.14 (Debian 15.14-0+deb12u1)`. */
@@ -162,7 +190,16 @@ export class PrivatePostgres {
     );
     writeFileSync(
       join(this.dir, 'pg_hba.conf'),
-      'local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n',
+      // Members of PASSWORD_LOGIN_GROUP log in with a password (the credentials-rotated row
+      // changes it under a running relay); everyone else is trusted.
+      [
+        `host all +${PASSWORD_LOGIN_GROUP} 127.0.0.1/32 scram-sha-256`,
+        `host replication +${PASSWORD_LOGIN_GROUP} 127.0.0.1/32 scram-sha-256`,
+        'local all all trust',
+        'host all all 127.0.0.1/32 trust',
+        'host replication all 127.0.0.1/32 trust',
+        '',
+      ].join('\n'),
     );
   }
 

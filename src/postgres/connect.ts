@@ -92,6 +92,30 @@ export async function connectPg(
 }
 
 /**
+ * True when `err` (a `connectPg` failure) is the server refusing the login: a wrong password
+ * (`28P01`) or a role that may not log in (`28000` on a normal connection). At start-up that is a
+ * configuration mistake; once a relay has been connected with the same URL it means the
+ * credentials were rotated under it, and waiting (for them to be restored or the relay to be
+ * restarted with the new ones) is better than exiting.
+ */
+export function isLoginRefused(err: unknown): boolean {
+  const sqlstate = (err as { details?: { sqlstate?: unknown } }).details?.sqlstate;
+  return sqlstate === '28P01' || sqlstate === '28000';
+}
+
+/**
+ * The error of a login refused after `url` had worked before: retryable, with the server named
+ * (password removed) and what to do. Wraps the `connectPg` error `cause`.
+ */
+export function loginRefusedMidRun(cause: HeraldError, what: string): HeraldError {
+  return new HeraldError(
+    ErrorCodes.DATABASE_ERROR,
+    `${what}: ${cause.message} (it worked before: were the credentials rotated?); retrying with backoff until the login works again, restore the old password or restart the relay with the new one`,
+    { cause, retryable: true, details: cause.details },
+  );
+}
+
+/**
  * True when `err` means the connection itself failed (server restarted, network dropped), not the
  * statement: such errors are worth retrying on a new connection.
  */

@@ -8,6 +8,7 @@ import { decodePgOutput, type RelationColumn, type StreamMessage } from './pgout
 import { openReplicationStream, type ReplicationStream } from './replication-stream.js';
 import { PgSession } from './session.js';
 import { preparedStatementName } from './statement-name.js';
+import { isLoginRefused, loginRefusedMidRun } from './connect.js';
 import { outboxIds, outboxXids, streamRecord, type Entry, type ParkedEntry, type SeenCommit, type StreamEntry } from './logical-entries.js';
 import { deliveredSql, EVENT_FIELDS, heartbeatPrefix, parkRow, resolveSql, type ParkRow } from './logical-statements.js';
 import { recordFromRow } from '../relay/outbox-record.js';
@@ -303,6 +304,13 @@ export class LogicalSource implements RelaySource {
       slot: this.#names.slot,
       publication: this.#names.publication,
       onMessage: (m) => this.#onMessage(m),
+    }).catch((err: unknown) => {
+      // A login refused after this source had streamed (the password rotated mid-run): pause
+      // with backoff like any outage, instead of exiting.
+      if (this.stats.streams > 0 && err instanceof HeraldError && isLoginRefused(err)) {
+        throw loginRefusedMidRun(err, `cannot reopen the replication stream of slot '${this.#names.slot}'`);
+      }
+      throw err;
     });
     this.stats.streams++;
     this.#stream = stream;

@@ -1,18 +1,22 @@
 import { HeraldError, ErrorCodes } from '../errors.js';
-import { connectPg, isConnectionError, type PgClient } from './connect.js';
+import { connectPg, isConnectionError, isLoginRefused, loginRefusedMidRun, type PgClient } from './connect.js';
 import { databaseError } from './outbox.js';
 
 /**
  * The one PostgreSQL connection of a relay source, opened on first use and replaced after the
  * server dropped it (a restart, a network cut): the failing call rejects with a retryable
  * `DATABASE_ERROR`, and the next call connects again. Errors name what was being done; a missing
- * privilege is a `PERMISSION_DENIED` that points to the grants `herald migrate` prints.
+ * privilege is a `PERMISSION_DENIED` that points to the grants `herald migrate` prints. A login
+ * refused after the session had connected once (the password rotated mid-run) is retryable: the
+ * relay pauses with backoff instead of exiting; the first connection's refusal is not (a wrong
+ * password at start-up is a configuration mistake).
  */
 export class PgSession {
   readonly #url: string;
   readonly #applicationName: string;
   readonly #onConnect: ((db: PgClient) => Promise<void>) | undefined;
   #db: PgClient | undefined;
+  #connectedOnce = false;
 
   /** `onConnect` runs after every new connection, before it is used. */
   constructor(url: string, applicationName: string, onConnect?: (db: PgClient) => Promise<void>) {
@@ -28,7 +32,16 @@ export class PgSession {
 
   async connection(): Promise<PgClient> {
     if (this.#db) return this.#db;
-    const db = await connectPg(this.#url, this.#applicationName);
+    let db: PgClient;
+    try {
+      db = await connectPg(this.#url, this.#applicationName);
+    } catch (cause) {
+      if (this.#connectedOnce && cause instanceof HeraldError && isLoginRefused(cause)) {
+        throw loginRefusedMidRun(cause, 'cannot reconnect to postgresql');
+      }
+      throw cause;
+    }
+    this.#connectedOnce = true;
     db.on('end', () => {
       if (this.#db === db) this.#db = undefined;
     });
