@@ -171,10 +171,11 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
       kafkaProxy: env.kafkaProxy,
       startRelay: async (o = {}) => {
         const name = o.name ?? `relay-${String.fromCharCode(97 + relays.length)}`;
+        const login = o.login ? `${o.login.user}:${encodeURIComponent(o.login.password)}` : 'postgres';
         const relay = RelayProcess.spawn({
           name,
           source,
-          database: o.directDatabase ? env.pg.url : `postgres://postgres@127.0.0.1:${env.pgProxy.port}/postgres`,
+          database: `postgres://${login}@127.0.0.1:${o.directDatabase ? env.pg.port : env.pgProxy.port}/postgres`,
           broker: `kafka://127.0.0.1:${env.kafkaProxy.port}`,
           schema,
           args: [...RELAY_DEFAULTS[source], ...(o.args ?? [])],

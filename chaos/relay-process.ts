@@ -79,7 +79,9 @@ export class RelayProcess {
     };
     this.child.stdout!.on('data', onData);
     this.child.stderr!.on('data', onData);
-    this.#log.write(`--- ${new Date().toISOString()} ${this.name}: node ${args.slice(1).join(' ')}\n`);
+    // The command line, with any password in a URL masked (the credentials row uses one).
+    const shown = args.slice(1).map((a) => a.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@'));
+    this.#log.write(`--- ${new Date().toISOString()} ${this.name}: node ${shown.join(' ')}\n`);
   }
 
   /** Spawns the relay; does not wait for it (see {@link started}). */

@@ -56,6 +56,8 @@ export interface RelayOptions {
   readonly directDatabase?: boolean;
   /** Extra environment of the relay process. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Log in as this role with this password (see `PrivatePostgres.createPasswordRole`); default postgres, trusted. */
+  readonly login?: { readonly user: string; readonly password: string };
 }
 
 /** What a scenario gets to work with. Everything is private to the suite and on 127.0.0.1. */
