@@ -160,6 +160,33 @@ export class PollingSource implements RelaySource {
     this.#leases.check(records);
   }
 
+  /**
+   * Extends the held buckets' leases without rebalancing (nothing is released: records of every
+   * held bucket may be in flight); epochs stay as they are, since the owner does not change. A
+   * bucket another relay has claimed meanwhile is not returned, and so no longer held here.
+   */
+  async renewLease(): Promise<void> {
+    if (!this.#leases.renewDue) return;
+    const held = this.#leases.buckets;
+    if (held.length === 0) return;
+    const askedAt = this.#leases.askedAt();
+    const { rows } = await this.#db.query(
+      `UPDATE ${this.#names.lease} SET expires_at = now() + ${this.#leaseMs} * interval '1 millisecond'
+        WHERE owner = $1 AND bucket = ANY($2::int[])
+        RETURNING bucket, epoch::text AS epoch, stale_owners::text[] AS stale_owners`,
+      [this.#id, held],
+      'cannot renew the lease',
+    );
+    this.#leases.renewed(
+      rows.map((r) => ({
+        bucket: Number(r.bucket),
+        epoch: r.epoch as string,
+        staleOwners: (r.stale_owners as string[]).filter((o) => o !== this.#id),
+      })),
+      askedAt,
+    );
+  }
+
   /** Rejects with `LEASE_LOST` unless the database still has these records' leases as read. */
   async confirmLease(records: readonly RelayRecord[]): Promise<void> {
     const [buckets, epochs] = this.#tokens(records);

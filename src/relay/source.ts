@@ -89,6 +89,13 @@ export interface RelaySource {
    * the publisher started a new producer session, before anything is published in it.
    */
   confirmLease?(records: readonly RelayRecord[]): Promise<void>;
+  /**
+   * Leasing sources: extends the leases this relay holds, keeping their epochs, when a third of
+   * the lease has passed since the last renewal (no I/O otherwise). The relay calls it between the
+   * publish calls of one long batch (isolating a refused event), where the renewal between batches
+   * does not come; a bucket lost meanwhile is dropped, so its records fail `checkLease`.
+   */
+  renewLease?(): Promise<void>;
   /** This relay's producer identity and the identities still to fence; cheap (no I/O). */
   fencing?(): LeaseFencing | undefined;
   /** These previous owners are fenced (or need no fencing): stop reporting them. */
