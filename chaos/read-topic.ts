@@ -14,6 +14,8 @@ export interface ChaosPayload {
 
 /** A flag of the record batch attributes: the batch is a transaction control marker. */
 const IS_CONTROL = 0x20;
+/** Record batch attribute bit: the batch belongs to a transaction. */
+const IS_TRANSACTIONAL = 0x10;
 
 /**
  * Every message of `topic` up to the last stable offset of each partition at the time of the
@@ -43,6 +45,9 @@ export async function readTopic(bootstrap: string, topic: string, timeoutMs = 10
     for (let partition = 0; partition < info.partitionsCount; partition++) {
       const end = endOf[partition] ?? 0n;
       let next = 0n;
+      const pendingAborts: { producerId: bigint; firstOffset: bigint }[] = [];
+      const abortedProducers = new Set<bigint>();
+      const listedAborts = new Set<string>();
       while (next < end) {
         const response = await consumer.fetch({
           node: info.partitions[partition]!.leader,
@@ -63,10 +68,28 @@ export async function readTopic(bootstrap: string, topic: string, timeoutMs = 10
         if (!p) throw new Error(`no fetch answer for ${topic}:${partition}`);
         if (p.errorCode !== 0) throw new Error(`fetch of ${topic}:${partition} failed with Kafka error code ${p.errorCode}`);
         const before = next;
+        // read_committed: the broker stops at the last stable offset but still returns the
+        // records of aborted transactions below it, with the list of those transactions; the
+        // client must drop them (as the Java consumer does). A producer's records are aborted
+        // from its listed first offset up to its ABORT marker.
+        for (const t of (p as { abortedTransactions?: { producerId: bigint; firstOffset: bigint }[] }).abortedTransactions ?? []) {
+          // A transaction spanning two fetches is listed by both.
+          const seen = `${t.producerId}:${t.firstOffset}`;
+          if (!listedAborts.has(seen)) pendingAborts.push(t);
+          listedAborts.add(seen);
+        }
+        pendingAborts.sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
         for (const batch of p.records ?? []) {
           const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
           if (last + 1n > next) next = last + 1n;
-          if (batch.attributes & IS_CONTROL) continue;
+          if (last < before) continue;
+          while (pendingAborts.length > 0 && pendingAborts[0]!.firstOffset <= last) abortedProducers.add(pendingAborts.shift()!.producerId);
+          if (batch.attributes & IS_CONTROL) {
+            // Control record key: version (int16), type (int16; 0 = ABORT, 1 = COMMIT).
+            if (batch.records[0]?.key?.readInt16BE(2) === 0) abortedProducers.delete(batch.producerId);
+            continue;
+          }
+          if (batch.attributes & IS_TRANSACTIONAL && abortedProducers.has(batch.producerId)) continue;
           for (const record of batch.records) {
             const offset = batch.firstOffset + BigInt(record.offsetDelta);
             if (offset < before || offset >= end) continue;
