@@ -9,7 +9,6 @@ export const credentialsRotated: Scenario = {
   name: 'credentials-rotated',
   title: 'PostgreSQL password rotated under the relay 6 s, then restored',
   sources: ['polling', 'logical'],
-  quick: ['polling'],
   expected: '0 lost; relay pauses (no exit), resumes after restore',
   allowed: {
     duplicates: 'dropping the connections is a crash for the batch between the broker ack and the bookkeeping: it is sent again',

@@ -8,6 +8,7 @@ import { clockJumped } from './clock-jumped.js';
 import { credentialsRotated } from './credentials-rotated.js';
 import { pgImmediateRestart } from './pg-immediate-restart.js';
 import { pgLinkLatencyLoss } from './pg-link-latency-loss.js';
+import { poisonEvent } from './poison-event.js';
 import { relayKilled } from './relay-killed.js';
 import { relayStalledPastLease } from './relay-stalled-past-lease.js';
 import { rolledBackTransactions } from './rolled-back-transactions.js';
@@ -30,4 +31,5 @@ export const scenarios: readonly Scenario[] = [
   clockJumped('+10m'),
   clockJumped('-10m'),
   credentialsRotated,
+  poisonEvent,
 ];
