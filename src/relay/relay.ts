@@ -227,7 +227,7 @@ export class Relay {
         stored: batch.length - rest.length,
         error: messageOf(err),
       });
-      await this.#deliverIsolating(rest);
+      await this.#isolate(rest, err);
       return false;
     }
     await this.#source.delivered(batch);
@@ -258,8 +258,7 @@ export class Relay {
    * n costs about 2·log2(n) publish calls instead of n (one by one, a large batch could outlast
    * the relay's lease and be dropped unfinished, again and again: the poison then stalled every key).
    */
-  async #deliverIsolating(batch: RelayRecord[], heldKeys = new Set<string>()): Promise<void> {
-    const keyOf = (r: RelayRecord): string => `${r.outgoing.topic}\u0000${r.outgoing.event.partitionkey}`;
+  async #deliverIsolating(batch: RelayRecord[], heldKeys: Set<string>): Promise<void> {
     const records = batch.filter((r) => !heldKeys.has(keyOf(r)));
     if (records.length === 0) return;
     try {
@@ -268,19 +267,28 @@ export class Relay {
       await this.#publish(records);
     } catch (err) {
       if (isHeraldError(err) && (err.code === ErrorCodes.BROKER_UNAVAILABLE || err.code === ErrorCodes.LEASE_LOST)) throw err;
-      const rest = await this.#recordStored(records, err);
-      if (rest.length === 1) {
-        heldKeys.add(keyOf(rest[0]!));
-        await this.#failed(rest[0]!, err);
-        return;
-      }
-      const half = Math.ceil(rest.length / 2);
-      await this.#deliverIsolating(rest.slice(0, half), heldKeys);
-      await this.#deliverIsolating(rest.slice(half), heldKeys);
+      await this.#isolate(await this.#recordStored(records, err), err, heldKeys);
       return;
     }
     await this.#source.delivered(records);
     this.stats.delivered += records.length;
+  }
+
+  /**
+   * The refused rest of a publish call: a single event is the culprit (retried later or
+   * dead-lettered, its key held back); more are sent again in halves. Never re-sends the very
+   * set that was just refused.
+   */
+  async #isolate(refused: RelayRecord[], err: unknown, heldKeys = new Set<string>()): Promise<void> {
+    if (refused.length === 0) return;
+    if (refused.length === 1) {
+      heldKeys.add(keyOf(refused[0]!));
+      await this.#failed(refused[0]!, err);
+      return;
+    }
+    const half = Math.ceil(refused.length / 2);
+    await this.#deliverIsolating(refused.slice(0, half), heldKeys);
+    await this.#deliverIsolating(refused.slice(half), heldKeys);
   }
 
   /** One publish call, in its span when tracing is on; only while the records' lease is held. */
@@ -322,6 +330,11 @@ export class Relay {
     this.stats.retried++;
     this.#log.warn('event refused, will retry', { ...fields, retryInMs: delay });
   }
+}
+
+/** The ordering key of a record: its topic and partition key. */
+function keyOf(r: RelayRecord): string {
+  return `${r.outgoing.topic}\u0000${r.outgoing.event.partitionkey}`;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
