@@ -165,6 +165,8 @@ export class Loader {
       this.deadLetteredByTopic.set(topic, (this.deadLetteredByTopic.get(topic) ?? 0) + n);
     }
     for (const d of load.deadLetters) this.#log.warn(`dead-lettered event ${d.id} from ${d.topic}: ${d.reason}`);
+    // Told with the counters, before the ack: whoever reads the counts sees the batch's duration too.
+    this.#options.observer?.batchLoaded?.(batch.events.length, seconds);
     try {
       await batch.ack();
     } catch (err) {
@@ -172,7 +174,6 @@ export class Loader {
       // are skipped then. Stopping here would gain nothing.
       this.#log.warn(`cannot acknowledge a loaded batch; it will be redelivered and skipped: ${messageOf(err)}`);
     }
-    this.#options.observer?.batchLoaded?.(batch.events.length, seconds);
     this.#log.debug(`loaded a batch`, {
       events: batch.events.length,
       inserted: result.inserted,

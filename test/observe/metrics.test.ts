@@ -57,7 +57,8 @@ describe('relay metrics', () => {
     const source = outbox.source();
     const holder: { relay?: Relay } = {};
     const observer = registerRelayMetrics(registry, { stats: () => holder.relay?.stats, source, store: 'memory' });
-    const publisher = new RecordingPublisher().failNext('refused', 2);
+    // The batch of 7, then its halves of 4 and 2, then one event: that one is refused and retried.
+    const publisher = new RecordingPublisher().failNext('refused', 4);
     const relay = (holder.relay = new Relay({ source, publisher, observer, pollIntervalMs: 5, retryBaseMs: 1, retryMaxMs: 5 }));
     const before = await registry.metrics();
     expect(sample(before, 'herald_relay_delivered_total', { store: 'memory', source: source.name })).toBe(0);
