@@ -275,6 +275,7 @@ export class KafkaPublisher implements Publisher {
       // by a relay that died is aborted by the broker after this long at most.
       timeout: Math.max(this.#options.timeoutMs, this.#options.ackTimeoutMs),
       retries: this.#options.retries,
+      retryDelay: transactionRetryDelayMs,
       autocreateTopics: false,
       serializers: kafka.stringSerializers,
     });
@@ -417,6 +418,22 @@ export function kafkaErrorChain(err: unknown, depth = 0): ClientError[] {
   const e = err as ClientError & { cause?: unknown };
   const nested = [...(Array.isArray(e.errors) ? e.errors : []), ...(e.cause === undefined ? [] : [e.cause])];
   return [e, ...nested.flatMap((n) => kafkaErrorChain(n, depth + 1))];
+}
+
+/** The client's own delay before it retries a failed request, in ms (`@platformatic/kafka`'s default). */
+const CLIENT_RETRY_DELAY_MS = 1000;
+
+/**
+ * How long the transactional producer waits before it retries a request. A transaction begun
+ * right after the previous one committed meets `CONCURRENT_TRANSACTIONS` on AddPartitionsToTxn
+ * while the broker still writes the last one's commit markers (a few ms); waiting the client's
+ * default second for that stalled the relay on a busy outbox (p50 commit → consumer 0.4–0.7 s at
+ * 300 events/s), so that error is retried after 20, 40, 80 ms, as the Java producer does
+ * promptly too. Every other error keeps the default.
+ */
+export function transactionRetryDelayMs(_client: unknown, _operation: string, attempt: number, _retries: number, error: unknown): number {
+  const concurrent = kafkaErrorChain(error).some((e) => e.apiId === 'CONCURRENT_TRANSACTIONS');
+  return concurrent ? Math.min(CLIENT_RETRY_DELAY_MS, 20 * 2 ** (attempt - 1)) : CLIENT_RETRY_DELAY_MS;
 }
 
 /** The distinct messages of a client error's innermost errors: its reason, without payloads. */
