@@ -5,12 +5,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { migratePostgres } from '../src/postgres/migrate.js';
-import { check, type CheckResult } from './checker.js';
+import { check, type CheckResult, type DeliveredEvent } from './checker.js';
 import { cleanUp } from './cleanup.js';
 import { FaultProxy } from './fault-proxy.js';
 import { createTopic, readTopic } from './read-topic.js';
 import { RelayProcess } from './relay-process.js';
-import { allowancesOf, type Scenario, type ScenarioContext, type SourceKind } from './scenario.js';
+import { allowancesOf, type BrokerKind, type Scenario, type ScenarioContext, type SourceKind } from './scenario.js';
+import { RabbitReader } from './rabbit-reader.js';
 import { PrivateKafka } from './services/kafka.js';
 import { PrivatePostgres } from './services/postgres.js';
 import { judge, type Verdict } from './verdict.js';
@@ -23,6 +24,8 @@ export interface Environment {
   readonly kafka: PrivateKafka;
   readonly pgProxy: FaultProxy;
   readonly kafkaProxy: FaultProxy;
+  /** Between every relay and the machine's RabbitMQ ({@link RABBITMQ_URL}). */
+  readonly rabbitProxy: FaultProxy;
   /** Directory of the relays' log files. */
   readonly logDir: string;
   /** Machine facts for latest.json. */
@@ -79,6 +82,8 @@ export interface RunOptions {
   readonly scenarioTimeoutMs?: number;
   /** Progress lines (stderr by default). */
   readonly log?: (line: string) => void;
+  /** The broker of this run; default kafka. */
+  readonly broker?: BrokerKind;
 }
 
 /**
@@ -101,6 +106,9 @@ export async function startEnvironment(logDir: string): Promise<Environment> {
     throw err;
   }
   const kafkaProxy = await FaultProxy.start({ targetPort: kafka.proxiedListenerPort, port: kafkaProxyPort, name: 'relay→kafka link' });
+  // RabbitMQ is the machine's shared server (not private): each run has its own routing key and
+  // its own exclusive queue, so runs never see each other's messages.
+  const rabbitProxy = await FaultProxy.start({ targetPort: RABBITMQ_PORT, name: 'relay→rabbitmq link' });
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   const facts: MachineFacts = {
     node: process.version,
@@ -116,9 +124,11 @@ export async function startEnvironment(logDir: string): Promise<Environment> {
     kafka,
     pgProxy,
     kafkaProxy,
+    rabbitProxy,
     logDir,
     facts,
     close: async () => {
+      await rabbitProxy.close();
       await kafkaProxy.close();
       await pgProxy.close();
       await kafka.stop();
@@ -127,6 +137,10 @@ export async function startEnvironment(logDir: string): Promise<Environment> {
     },
   };
 }
+
+/** The machine's RabbitMQ the rabbitmq rows publish to (through the proxy) and read from (directly). */
+export const RABBITMQ_PORT = 5672;
+export const RABBITMQ_URL = `amqp://guest:guest@127.0.0.1:${RABBITMQ_PORT}`;
 
 /** Default flags of every relay: a short lease, so a killed polling relay's keys come back fast. */
 const RELAY_DEFAULTS: Record<SourceKind, readonly string[]> = {
@@ -138,14 +152,22 @@ const RELAY_DEFAULTS: Record<SourceKind, readonly string[]> = {
 export async function runScenario(env: Environment, scenario: Scenario, source: SourceKind, options: RunOptions = {}): Promise<RowResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const started = Date.now();
+  const broker = options.broker ?? 'kafka';
   const id = suffix();
-  const schema = `chaos_${scenario.name.replace(/[^a-z0-9]/g, '_')}_${source}_${id}`.slice(0, 60);
-  const topic = `chaos.${scenario.name}.${source}.${id}`;
+  const tag = broker === 'kafka' ? source : `${source}_${broker}`;
+  const schema = `chaos_${scenario.name.replace(/[^a-z0-9]/g, '_')}_${tag}_${id}`.slice(0, 60);
+  const topic = `chaos.${scenario.name}.${tag}.${id}`;
+  const label = broker === 'kafka' ? source : `${source}, ${broker}`;
+  const brokerProxy = broker === 'kafka' ? env.kafkaProxy : env.rabbitProxy;
+  let rabbit: RabbitReader | undefined;
+  // What an outside consumer has read of this run's topic so far.
+  const readBack = (): Promise<DeliveredEvent[]> =>
+    rabbit ? Promise.resolve(rabbit.read()) : readTopic(env.kafka.bootstrap, topic);
   const notes: string[] = [];
   const relays: RelayProcess[] = [];
   const note = (text: string): void => {
     notes.push(text);
-    log(`  [${scenario.name}/${source}] ${text}`);
+    log(`  [${scenario.name}/${label}] ${text}`);
   };
   let faultEndedAtMs: number | undefined;
   let faultStartedAtMs: number | undefined;
@@ -154,21 +176,26 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
   // Whatever a previous run left on the links (a fault cut short, stale connections) is gone.
   env.pgProxy.pass();
   env.kafkaProxy.pass();
+  env.rabbitProxy.pass();
 
   let error: string | undefined;
   try {
     await migratePostgres(env.pg.url, { schema, ...(source === 'logical' ? { logical: {} } : {}) });
-    await createTopic(env.kafka.bootstrap, topic);
+    // RabbitMQ keeps nothing for a queue bound later: the reader binds before any writer runs.
+    if (broker === 'rabbitmq') rabbit = await RabbitReader.open(RABBITMQ_URL, topic);
+    else await createTopic(env.kafka.bootstrap, topic);
     writers = new WriterPool(env.pg.url, schema, topic, scenario.workload);
     const pool = writers;
     const ctx: ScenarioContext = {
       source,
+      broker,
       schema,
       topic,
       pg: env.pg,
       kafka: env.kafka,
       pgProxy: env.pgProxy,
       kafkaProxy: env.kafkaProxy,
+      brokerProxy,
       startRelay: async (o = {}) => {
         const name = o.name ?? `relay-${String.fromCharCode(97 + relays.length)}`;
         const login = o.login ? `${o.login.user}:${encodeURIComponent(o.login.password)}` : 'postgres';
@@ -176,7 +203,7 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
           name,
           source,
           database: `postgres://${login}@127.0.0.1:${o.directDatabase ? env.pg.port : env.pgProxy.port}/postgres`,
-          broker: `kafka://127.0.0.1:${env.kafkaProxy.port}`,
+          broker: broker === 'kafka' ? `kafka://127.0.0.1:${env.kafkaProxy.port}` : `amqp://guest:guest@127.0.0.1:${env.rabbitProxy.port}`,
           schema,
           args: [...RELAY_DEFAULTS[source], ...(o.args ?? [])],
           logFile: join(env.logDir, `${scenario.name}-${source}-${id}-${name}.log`),
@@ -187,7 +214,7 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
         return relay;
       },
       committed: () => pool.ledger.committed.length,
-      delivered: async () => new Set((await readTopic(env.kafka.bootstrap, topic)).map((m) => m.id)).size,
+      delivered: async () => new Set((await readBack()).map((m) => m.id)).size,
       waitForDelivered: (n, ms) => waitUntil(async () => (await ctx.delivered()) >= n, ms, 500),
       faultStarted: (what) => {
         faultStartedAtMs = Date.now();
@@ -202,7 +229,7 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
       note,
       sleep,
     };
-    log(`▶ ${scenario.name} (${source}): schema ${schema}, topic ${topic}`);
+    log(`▶ ${scenario.name} (${label}): schema ${schema}, topic ${topic}`);
     pool.start();
     await withTimeout(scenario.run(ctx), options.scenarioTimeoutMs ?? 90_000, `scenario ${scenario.name} (${source})`);
     await ctx.faultEnded();
@@ -212,6 +239,7 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
   } finally {
     env.pgProxy.pass();
     env.kafkaProxy.pass();
+    env.rabbitProxy.pass();
     // The writers stop at the fault's end at the latest; after an error, here.
     await writers?.stop();
   }
@@ -222,7 +250,7 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
   if (error === undefined && env.kafka.running) {
     await waitUntil(
       async () => {
-        const seen = new Set((await readTopic(env.kafka.bootstrap, topic)).map((m) => m.id));
+        const seen = new Set((await readBack()).map((m) => m.id));
         for (const id of committedIds) if (!seen.has(id)) return false;
         return true;
       },
@@ -239,10 +267,11 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
   }
   await Promise.all(relays.map((r) => r.stop()));
   if (!env.kafka.running) await env.kafka.start();
-  const delivered = await readTopic(env.kafka.bootstrap, topic).catch((err: Error) => {
+  const delivered = await readBack().catch((err: Error) => {
     note(`cannot read the topic back: ${err.message}`);
     return [];
   });
+  await rabbit?.close();
   await dropSlot(env, source, schema);
   const result = check({
     committed: ledger.committed,
@@ -255,12 +284,12 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
   if (ledger.uncertain.length > 0) note(`${ledger.uncertain.length} event(s) with an unanswered COMMIT (neither lost nor wrong)`);
   const verdict = error
     ? { verdict: 'fail' as const, reason: `harness error: ${error.split('\n')[0]}` }
-    : judge(result, allowancesOf(scenario, source));
+    : judge(result, allowancesOf(scenario, source, broker));
   const row: RowResult = {
     scenario: scenario.name,
     title: scenario.title,
     source,
-    broker: 'kafka',
+    broker,
     expected: scenario.expected,
     committed: result.committed,
     rolledBack: result.rolledBack,
@@ -281,7 +310,7 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
     examples: { lost: result.lost.slice(0, 5), reorders: result.reorders.slice(0, 5) },
   };
   log(
-    `◀ ${scenario.name} (${source}): ${row.verdict}${row.reason ? ` (${row.reason})` : ''}; committed ${row.committed}, lost ${row.lost}, dup ${row.duplicates}, reorders ${row.reorders}, recovery ${row.recoveryS ?? '-'} s, ${row.durationS} s`,
+    `◀ ${scenario.name} (${label}): ${row.verdict}${row.reason ? ` (${row.reason})` : ''}; committed ${row.committed}, lost ${row.lost}, dup ${row.duplicates}, reorders ${row.reorders}, recovery ${row.recoveryS ?? '-'} s, ${row.durationS} s`,
   );
   return row;
 }

@@ -11,6 +11,9 @@ import type { WorkloadOptions } from './writers.js';
 /** How the relay reads the outbox. */
 export type SourceKind = 'polling' | 'logical';
 
+/** Which broker the relays publish to: the private Kafka, or the machine's RabbitMQ (127.0.0.1:5672). */
+export type BrokerKind = 'kafka' | 'rabbitmq';
+
 /**
  * Why a violation is allowed in this row. A row without a reason for duplicates fails on any
  * duplicate; likewise for reorders. Lost events and delivered rollbacks are never allowed.
@@ -28,12 +31,14 @@ export interface Scenario {
   readonly title: string;
   /** The relay sources this row runs with. */
   readonly sources: readonly SourceKind[];
-  /** Sources run by `--quick` (CI); absent: not in the quick subset. */
+  /** The brokers this row runs against (each with every source); default `['kafka']`. */
+  readonly brokers?: readonly BrokerKind[];
+  /** Sources run by `--quick` (CI, Kafka only); absent: not in the quick subset. */
   readonly quick?: readonly SourceKind[];
   /** What the row expects, in a few words ("0 lost; dups allowed"), for the table. */
   readonly expected: string;
   /** Why duplicates or reorders are allowed, possibly per source. */
-  readonly allowed?: Allowances | ((source: SourceKind) => Allowances);
+  readonly allowed?: Allowances | ((source: SourceKind, broker: BrokerKind) => Allowances);
   /** Workload overrides (writers, rate, rollbacks, long transactions). */
   readonly workload?: Partial<WorkloadOptions>;
   /**
@@ -63,6 +68,7 @@ export interface RelayOptions {
 /** What a scenario gets to work with. Everything is private to the suite and on 127.0.0.1. */
 export interface ScenarioContext {
   readonly source: SourceKind;
+  readonly broker: BrokerKind;
   readonly schema: string;
   readonly topic: string;
   readonly pg: PrivatePostgres;
@@ -71,6 +77,8 @@ export interface ScenarioContext {
   readonly pgProxy: FaultProxy;
   /** Between every relay and Kafka (the broker advertises this proxy on the relay's listener). */
   readonly kafkaProxy: FaultProxy;
+  /** Between every relay and this run's broker (`kafkaProxy`, or the RabbitMQ proxy). */
+  readonly brokerProxy: FaultProxy;
   /** Starts a relay through both proxies (`herald relay` child process). */
   startRelay(options?: RelayOptions): Promise<RelayProcess>;
   /** Events committed so far, per the writers' ledger. */
@@ -89,7 +97,7 @@ export interface ScenarioContext {
 }
 
 /** The allowances of `scenario` for `source`. */
-export function allowancesOf(scenario: Scenario, source: SourceKind): Allowances {
+export function allowancesOf(scenario: Scenario, source: SourceKind, broker: BrokerKind = 'kafka'): Allowances {
   const a = scenario.allowed;
-  return typeof a === 'function' ? a(source) : (a ?? {});
+  return typeof a === 'function' ? a(source, broker) : (a ?? {});
 }

@@ -17,21 +17,25 @@ export function brokerLinkFault(fault: LinkFault): Scenario {
     name: `broker-link-${fault}`,
     title: reset ? 'broker link reset mid-publish (ambiguous ack)' : 'broker link blackholed 12 s, past the 10 s ack timeout',
     sources: ['polling', 'logical'],
+    ...(reset ? { brokers: ['kafka', 'rabbitmq'] as const } : {}),
     ...(reset ? { quick: ['polling'] as const } : {}),
     expected: reset ? '0 lost; duplicates of the unanswered batch' : '0 lost; duplicates after the partition',
-    allowed: {
-      duplicates: reset
-        ? "an ambiguous ack: the broker stored the batch but the answer died with the connection; the relay's retry runs in a new producer session, which Kafka's idempotence does not dedupe"
-        : 'the publish timed out with its outcome unknown; the retry, in a new producer session after the partition, is not deduplicated by the broker',
-    },
+    allowed: (_source, broker) => ({
+      duplicates:
+        broker === 'rabbitmq'
+          ? 'an ambiguous ack: RabbitMQ routed the messages but their confirms died with the connection; the relay sends the batch again and RabbitMQ does not deduplicate (same ce-id; consumers dedupe)'
+          : reset
+            ? "an ambiguous ack: the broker stored the batch but the answer died with the connection; the relay's retry runs in a new producer session, which Kafka's idempotence does not dedupe"
+            : 'the publish timed out with its outcome unknown; the retry, in a new producer session after the partition, is not deduplicated by the broker',
+    }),
     async run(ctx) {
       await ctx.startRelay();
       await ctx.waitForDelivered(20, 20_000);
       if (reset) {
-        ctx.faultStarted('3× (hold broker answers 0.8 s, then reset every relay→broker connection for 1 s)');
+        ctx.faultStarted(`3× (hold ${ctx.broker} answers 0.8 s, then reset every relay→${ctx.broker} connection for 1 s)`);
         for (let round = 0; round < 3; round++) {
-          await ctx.kafkaProxy.fault({ durationMs: 800, hold: 'downstream' });
-          await ctx.kafkaProxy.fault({ durationMs: 1_000, reset: true });
+          await ctx.brokerProxy.fault({ durationMs: 800, hold: 'downstream' });
+          await ctx.brokerProxy.fault({ durationMs: 1_000, reset: true });
           await ctx.sleep(1_000);
         }
       } else {

@@ -6,6 +6,7 @@ export const pgImmediateRestart: Scenario = {
   name: 'pg-immediate-restart',
   title: 'PostgreSQL immediate restart (crash recovery)',
   sources: ['polling', 'logical'],
+  brokers: ['kafka', 'rabbitmq'],
   quick: ['logical'],
   expected: '0 lost; duplicates of the batch in flight',
   allowed: {

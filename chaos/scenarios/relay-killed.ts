@@ -15,6 +15,7 @@ export function relayKilled(when: KillPoint): Scenario {
     name: `relay-killed-${when}`,
     title: before ? 'relay SIGKILL before the broker ack' : 'relay SIGKILL after broker ack, before bookkeeping',
     sources: ['polling', 'logical'],
+    ...(before ? {} : { brokers: ['kafka', 'rabbitmq'] as const }),
     ...(before ? {} : { quick: ['polling'] as const }),
     expected: before ? '0 lost, 0 duplicates' : '0 lost; duplicates of the unrecorded batch',
     ...(before
@@ -28,8 +29,8 @@ export function relayKilled(when: KillPoint): Scenario {
     async run(ctx) {
       let relay = await ctx.startRelay();
       await ctx.waitForDelivered(20, 20_000);
-      const link = before ? ctx.kafkaProxy : ctx.pgProxy;
-      ctx.faultStarted(`2× (hold relay→${before ? 'kafka' : 'postgres'} requests 1.5 s, SIGKILL relay, restart)`);
+      const link = before ? ctx.brokerProxy : ctx.pgProxy;
+      ctx.faultStarted(`2× (hold relay→${before ? ctx.broker : 'postgres'} requests 1.5 s, SIGKILL relay, restart)`);
       for (let round = 0; round < 2; round++) {
         // Answers to requests already sent still come back; what the relay sends from now on
         // stays in the proxy and dies with the relay's connection.
