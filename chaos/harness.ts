@@ -161,8 +161,7 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
   const brokerProxy = broker === 'kafka' ? env.kafkaProxy : env.rabbitProxy;
   let rabbit: RabbitReader | undefined;
   // What an outside consumer has read of this run's topic so far.
-  const readBack = (): Promise<DeliveredEvent[]> =>
-    rabbit ? Promise.resolve(rabbit.read()) : readTopic(env.kafka.bootstrap, topic);
+  const readBack = (): Promise<DeliveredEvent[]> => (rabbit ? Promise.resolve(rabbit.read()) : readTopic(env.kafka.bootstrap, topic));
   const notes: string[] = [];
   const relays: RelayProcess[] = [];
   const note = (text: string): void => {

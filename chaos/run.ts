@@ -83,7 +83,9 @@ async function main(): Promise<void> {
   }
   if (values.list) {
     for (const s of scenarios)
-      process.stdout.write(`${s.name.padEnd(32)} ${s.sources.join(',').padEnd(16)} ${(s.brokers ?? ['kafka']).join(',').padEnd(16)} ${s.title}\n`);
+      process.stdout.write(
+        `${s.name.padEnd(32)} ${s.sources.join(',').padEnd(16)} ${(s.brokers ?? ['kafka']).join(',').padEnd(16)} ${s.title}\n`,
+      );
     return;
   }
   if (values.source !== undefined && values.source !== 'polling' && values.source !== 'logical') {
