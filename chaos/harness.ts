@@ -213,6 +213,7 @@ export async function runScenario(env: Environment, scenario: Scenario, source: 
         return relay;
       },
       committed: () => pool.ledger.committed.length,
+      committedIds: () => pool.ledger.committed.map((e) => e.id),
       delivered: async () => new Set((await readBack()).map((m) => m.id)).size,
       waitForDelivered: (n, ms) => waitUntil(async () => (await ctx.delivered()) >= n, ms, 500),
       faultStarted: (what) => {

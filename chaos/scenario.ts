@@ -83,6 +83,8 @@ export interface ScenarioContext {
   startRelay(options?: RelayOptions): Promise<RelayProcess>;
   /** Events committed so far, per the writers' ledger. */
   committed(): number;
+  /** Ids of the events committed so far (a copy), for checks outside the topic (a warehouse). */
+  committedIds(): readonly string[];
   /** Distinct event ids an outside consumer reads now. */
   delivered(): Promise<number>;
   /** Waits until at least `n` distinct events are readable; false after `ms`. */

@@ -6,6 +6,7 @@ import { brokerKilled } from './broker-killed.js';
 import { brokerLinkFault } from './broker-link-fault.js';
 import { clockJumped } from './clock-jumped.js';
 import { credentialsRotated } from './credentials-rotated.js';
+import { loaderKilledMidBatch } from './loader-killed.js';
 import { pgImmediateRestart } from './pg-immediate-restart.js';
 import { pgLinkLatencyLoss } from './pg-link-latency-loss.js';
 import { poisonEvent } from './poison-event.js';
@@ -32,4 +33,5 @@ export const scenarios: readonly Scenario[] = [
   clockJumped('-10m'),
   credentialsRotated,
   poisonEvent,
+  loaderKilledMidBatch,
 ];
