@@ -389,13 +389,7 @@ export class RabbitMqPublisher implements Publisher {
     if (cause instanceof RangeError || code === 403 || code === 406 || code === 311 || code === 501) {
       return new HeraldError(ErrorCodes.PUBLISH_REJECTED, `${what}: rejected by the broker: ${reason}`, { cause });
     }
-    const unavailable =
-      (typeof code === 'string' && code.startsWith('E')) ||
-      code === 320 ||
-      code === 506 ||
-      (cause as { name?: unknown } | null)?.name === 'IllegalOperationError' ||
-      /closed|socket|heartbeat|ETIMEDOUT/i.test(reason);
-    if (unavailable) {
+    if (rabbitMqUnavailable(cause, reason)) {
       return new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, `${what}: rabbitmq at ${this.#where} unavailable: ${reason}`, {
         cause,
         retryable: true,
@@ -469,4 +463,21 @@ export function parseAmqpUrl(url: unknown): { redacted: string; password: string
   if (parsed.password !== '') parsed.password = '***';
   if (!['amqp:', 'amqps:'].includes(parsed.protocol) || parsed.hostname === '') fail(parsed.toString());
   return { redacted: parsed.toString(), password };
+}
+
+/**
+ * Whether an amqplib error means the broker cannot be reached: network errors (`E…` codes),
+ * 320 (broker shutting down), 506 (out of resources), a closed channel or connection — amqplib
+ * says "Unexpected close" when the socket drops mid-publish, "Channel closed" and the like
+ * otherwise — a socket or heartbeat failure, a timeout.
+ */
+export function rabbitMqUnavailable(cause: unknown, reason: string): boolean {
+  const code = (cause as { code?: unknown } | null)?.code;
+  return (
+    (typeof code === 'string' && code.startsWith('E')) ||
+    code === 320 ||
+    code === 506 ||
+    (cause as { name?: unknown } | null)?.name === 'IllegalOperationError' ||
+    /\bclos(e|ed|ing)\b|socket|heartbeat|ETIMEDOUT/i.test(reason)
+  );
 }
