@@ -211,7 +211,7 @@ async function relayBench(db: mysql.Connection, server: string): Promise<void> {
   cleanups.push({ what: 'delete the topics', run: () => kadmin.deleteTopics({ topics: [heraldTopic, rawTopic] }) });
   await kadmin.createTopics({ topics: [heraldTopic, rawTopic], partitions: 4, replicas: 1 });
   const outbox = new MysqlOutbox({ contracts: orderContracts(heraldTopic), source: SOURCE, schema: SCHEMA });
-  const publisher = new KafkaPublisher({ brokers: [cfg.kafka], clientId: 'herald-bench-mysql' });
+  const publisher = new KafkaPublisher({ brokers: [cfg.kafka], clientId: 'herald-bench-mysql', transactions: false });
   cleanups.push({ what: 'close the herald publisher', run: () => publisher.close() });
   await publisher.prepare([heraldTopic]);
   const producer = new kafka.Producer({

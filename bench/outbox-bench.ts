@@ -305,8 +305,9 @@ function timedSource(source: RelaySource, b: Breakdown): RelaySource {
       ),
     // Not timed: it runs while the batch before is published, so its time is not the relay's.
     ...(source.readAhead ? { readAhead: source.readAhead.bind(source) } : {}),
-    // The local lease check (no I/O) as in production; `fencing` is left out on purpose, so the
-    // publisher stays idempotent without transactions, like the raw producer it is compared with.
+    // The local lease check (no I/O) as in production; `fencing` is left out: the publisher is
+    // idempotent without transactions (`transactions: false` below), like the raw producer it is
+    // compared with. What transactions cost is kafka-transactions-bench's figure.
     checkLease: source.checkLease?.bind(source),
     waitForWork: (ms, signal) => source.waitForWork(ms, signal),
     delivered: (records: readonly RelayRecord[]) =>
@@ -363,7 +364,7 @@ async function relayBench(cfg: Config, machine: Machine, admin: pg.Client): Prom
 
   // One publisher and one raw producer for all rounds, each connected (and its idempotent
   // producer id obtained) by one warm-up message before anything is timed.
-  const publisher = new KafkaPublisher({ brokers: [cfg.kafka], clientId: 'herald-bench-relay' });
+  const publisher = new KafkaPublisher({ brokers: [cfg.kafka], clientId: 'herald-bench-relay', transactions: false });
   cleanups.push({ what: 'close the herald publisher', run: () => publisher.close() });
   await publisher.prepare([heraldTopic]);
   const producer: RawProducer = new kafka.Producer({
