@@ -103,7 +103,7 @@ export function summarize(lines: readonly BenchLine[]): Summary {
   for (const l of lines.filter((x) => x.bench === 'store-write'))
     ratio(
       ratios,
-      `append, ${String(l.store)} × ${String(l.layer)}`,
+      `append, ${String(l.store)}${l.notifyTrigger === false ? ' (no NOTIFY)' : ''} × ${String(l.layer)}`,
       l.heraldTxPerSec,
       l.handWrittenTxPerSec,
       'hand-written INSERT',
