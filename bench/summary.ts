@@ -127,7 +127,8 @@ export function summarize(lines: readonly BenchLine[]): Summary {
         ratios,
         `loader → ${String(s.warehouse)}`,
         s.heraldRowsPerSecond,
-        consumeOnly,
+        // Measured in every round next to the loaders (load-bench); older files have one figure.
+        s.consumeOnlyRowsPerSecond ?? consumeOnly,
         'consume-only Kafka consumer',
         GOALS.loaderVsConsumeOnly,
       );
