@@ -118,6 +118,24 @@ export interface WarehouseCheck {
   readonly lostExamples: readonly string[];
 }
 
+/** Every row of every table of the DuckDB file, as JSON text (the loader must be stopped). */
+export async function warehouseText(file: string): Promise<string> {
+  const db = await DuckDBInstance.create(file);
+  const conn = await db.connect();
+  try {
+    const tables = (await conn.runAndReadAll('SELECT table_name FROM information_schema.tables')).getRowObjects();
+    const out: string[] = [];
+    for (const t of tables) {
+      const rows = (await conn.runAndReadAll(`SELECT * FROM "${String(t.table_name)}"`)).getRowObjects();
+      out.push(JSON.stringify({ table: t.table_name, rows }, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+    }
+    return out.join('\n');
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
 /**
  * Reads every `_event_id` of every table in the DuckDB file (the loader must be stopped: DuckDB
  * lets one process open a file for writing) and compares them with `committed`.

@@ -33,6 +33,11 @@ export interface WorkloadOptions {
    */
   readonly longTxHoldMs: number;
   readonly longTxEvery: number;
+  /**
+   * A personal-data canary: when set, every event carries `contactEmail` =
+   * `<canary>+<key>@example.com`, a field the chaos contract marks PII (masked in the warehouse).
+   */
+  readonly piiCanary?: string;
 }
 
 /** Defaults of {@link WorkloadOptions}: 3 writers × 4 keys, 20 tx/s each, 2 events per tx. */
@@ -108,7 +113,8 @@ export class WriterPool {
           const key = keys[turn++ % keys.length]!;
           const seq = seqs.get(key)!;
           seqs.set(key, seq + 1);
-          return { contract: 'chaos.event', data: { key, seq, writer: w } };
+          const contact = o.piiCanary === undefined ? {} : { contactEmail: `${o.piiCanary}+${key}@example.com` };
+          return { contract: 'chaos.event', data: { key, seq, writer: w, ...contact } };
         });
         const rollback = Math.random() < o.rollbackRatio;
         const long = w === 0 && o.longTxHoldMs > 0 && tx % o.longTxEvery === 0;
@@ -127,7 +133,7 @@ export class WriterPool {
 
   async #transaction(
     client: pg.Client,
-    inputs: { contract: string; data: { key: string; seq: number; writer: number } }[],
+    inputs: { contract: string; data: { key: string; seq: number; writer: number; contactEmail?: string } }[],
     rollback: boolean,
     holdMs: number,
   ): Promise<void> {

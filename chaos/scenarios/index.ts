@@ -7,6 +7,7 @@ import { brokerLinkFault } from './broker-link-fault.js';
 import { clockJumped } from './clock-jumped.js';
 import { credentialsRotated } from './credentials-rotated.js';
 import { loaderKilledMidBatch } from './loader-killed.js';
+import { piiCanaries } from './pii-canaries.js';
 import { pgImmediateRestart } from './pg-immediate-restart.js';
 import { pgLinkLatencyLoss } from './pg-link-latency-loss.js';
 import { poisonEvent } from './poison-event.js';
@@ -34,4 +35,5 @@ export const scenarios: readonly Scenario[] = [
   credentialsRotated,
   poisonEvent,
   loaderKilledMidBatch,
+  piiCanaries,
 ];
