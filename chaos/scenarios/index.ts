@@ -6,6 +6,7 @@ import { brokerKilled } from './broker-killed.js';
 import { brokerLinkFault } from './broker-link-fault.js';
 import { clockJumped } from './clock-jumped.js';
 import { credentialsRotated } from './credentials-rotated.js';
+import { loaderDiskFull } from './loader-disk-full.js';
 import { loaderKilledMidBatch } from './loader-killed.js';
 import { piiCanaries } from './pii-canaries.js';
 import { pgImmediateRestart } from './pg-immediate-restart.js';
@@ -35,5 +36,6 @@ export const scenarios: readonly Scenario[] = [
   credentialsRotated,
   poisonEvent,
   loaderKilledMidBatch,
+  loaderDiskFull,
   piiCanaries,
 ];
