@@ -17,7 +17,7 @@ export function brokerLinkFault(fault: LinkFault): Scenario {
     name: `broker-link-${fault}`,
     title: reset ? 'broker link reset mid-publish (ambiguous ack)' : 'broker link blackholed 12 s, past the 10 s ack timeout',
     sources: ['polling', 'logical'],
-    ...(reset ? { brokers: ['kafka', 'rabbitmq'] as const } : {}),
+    brokers: ['kafka', 'rabbitmq'],
     ...(reset ? { quick: ['polling'] as const } : {}),
     expected: reset ? '0 lost; duplicates of the unanswered batch' : '0 lost; duplicates after the partition',
     allowed: (_source, broker) => ({
@@ -40,12 +40,12 @@ export function brokerLinkFault(fault: LinkFault): Scenario {
         }
       } else {
         ctx.faultStarted('relay→broker: answers held until a produce request has gone through, then blackhole both ways 12 s');
-        const before = ctx.kafkaProxy.stats.bytesUp;
-        void ctx.kafkaProxy.fault({ durationMs: 5_000, hold: 'downstream' });
-        const inFlight = await waitUntil(() => ctx.kafkaProxy.stats.bytesUp > before, 5_000, 20);
+        const before = ctx.brokerProxy.stats.bytesUp;
+        void ctx.brokerProxy.fault({ durationMs: 5_000, hold: 'downstream' });
+        const inFlight = await waitUntil(() => ctx.brokerProxy.stats.bytesUp > before, 5_000, 20);
         await ctx.sleep(200);
         ctx.note(inFlight ? 'a request reached the broker while its answer was held' : 'no request went out in 5 s of held answers');
-        await ctx.kafkaProxy.fault({ durationMs: 12_000, blackhole: true });
+        await ctx.brokerProxy.fault({ durationMs: 12_000, blackhole: true });
       }
       await ctx.faultEnded();
     },
