@@ -62,7 +62,7 @@ export interface RelayStats {
   refused: number;
   /** Pauses because the broker could not be reached. */
   brokerOutages: number;
-  /** Batches dropped unrecorded because their lease moved to another relay (`LEASE_LOST`). */
+  /** Batches dropped (all but what their source recorded) because their lease moved to another relay (`LEASE_LOST`). */
   leaseLost: number;
 }
 
@@ -79,13 +79,13 @@ export interface RelayStats {
  * Failures: when the broker cannot be reached the relay waits (exponential backoff with jitter)
  * and tries the same batch again, counting nothing against the events. When the broker refuses
  * the batch, the events the publisher reports stored anyway (Kafka: the partitions that took
- * their records) are recorded delivered and never sent again; the relay retries the others one
- * by one to find the culprit: events that pass are delivered, the refused one is retried later
+ * their records) are recorded delivered and never sent again; the relay sends the others again
+ * in halves, splitting each refused half, to find the culprit: events that pass are delivered, the refused one is retried later
  * (holding back the rest of its key) and, once it was refused `maxAttempts` times or refused as
  * not retryable, moved to the dead-letter store. Other keys keep flowing throughout.
  *
- * Tracing: with `@opentelemetry/api` installed, every publish call (a batch, or one event while
- * a refused batch is taken apart) runs in a PRODUCER span `send <topic>` linked to each event's
+ * Tracing: with `@opentelemetry/api` installed, every publish call (a batch, or a part of one
+ * while a refused batch is taken apart) runs in a PRODUCER span `send <topic>` linked to each event's
  * `traceparent`; a refused or failed call is recorded on its span with status ERROR.
  */
 export class Relay {
