@@ -8,7 +8,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { consoleLogger, ContractRegistry, parseContract } from '../src/index.js';
+import { consoleLogger, ContractRegistry, migratePostgres, parseContract, PostgresOutbox, type AppendInput } from '../src/index.js';
 import { redactUrl } from '../src/postgres/connect.js';
 import { bounded } from '../src/brokers/bounded.js';
 
@@ -317,4 +317,38 @@ export function payloadOf(o: Order): Record<string, unknown> {
 export function relayOrder(): Order {
   const o = makeOrder();
   return { ...o, customerId: `cust-${Math.floor(Math.random() * 1000)}` };
+}
+
+/**
+ * A fresh outbox schema and 4-partition topic named after `name` (both removed at exit by
+ * {@link cleanups}), and `prefill(n)`: n relay orders appended in transactions of 1000, then a
+ * CHECKPOINT so that the timed drain does not pay for the flush.
+ */
+export async function drainTarget(
+  cfg: { pg: string; kafka: string },
+  admin: pg.Client,
+  name: string,
+): Promise<{ schema: string; topic: string; outbox: PostgresOutbox; prefill: (n: number) => Promise<void> }> {
+  const schema = `herald_bench_${name}_${suffix}`;
+  const topic = `herald-bench-${name}-${suffix}`;
+  const kadmin = await kafkaAdmin(cfg);
+  cleanups.push({ what: 'close the kafka admin client', run: () => kadmin.close() });
+  cleanups.push({ what: `delete topic ${topic}`, run: () => kadmin.deleteTopics({ topics: [topic] }) });
+  await kadmin.createTopics({ topics: [topic], partitions: 4, replicas: 1 });
+  cleanups.push({ what: `drop schema ${schema}`, run: () => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) });
+  await migratePostgres(cfg.pg, { schema });
+  const outbox = new PostgresOutbox({ contracts: orderContracts(topic), source: SOURCE, schema });
+  const prefill = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i += 1000) {
+      const inputs: AppendInput[] = Array.from({ length: Math.min(1000, n - i) }, () => ({
+        contract: CONTRACT,
+        data: payloadOf(relayOrder()),
+      }));
+      await admin.query('BEGIN');
+      await outbox.appendMany(admin, inputs);
+      await admin.query('COMMIT');
+    }
+    await admin.query('CHECKPOINT');
+  };
+  return { schema, topic, outbox, prefill };
 }

@@ -5,27 +5,20 @@
 //
 //   node --import tsx bench/kafka-transactions-bench.ts [--events 20000] [--rounds 3] [--batch 500]
 import { performance } from 'node:perf_hooks';
-import { migratePostgres, PollingSource, PostgresOutbox, Relay, type AppendInput } from '../src/index.js';
+import { PollingSource, Relay } from '../src/index.js';
 import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
 import {
   BenchError,
-  cleanups,
-  CONTRACT,
-  kafkaAdmin,
+  drainTarget,
   log,
   median,
-  orderContracts,
-  payloadOf,
   printResult,
-  relayOrder,
   round1,
   round3,
   runBench,
   SERVICE_SETTINGS,
   setUpBench,
-  SOURCE,
   stderrLogger,
-  suffix,
   type Setting,
 } from './common.js';
 
@@ -39,27 +32,7 @@ const SETTINGS = {
 async function main(): Promise<void> {
   const { int, services, admin, machine } = await setUpBench(SETTINGS, 'bench/kafka-transactions-bench.ts');
   const cfg = { ...services, events: int('events'), batch: int('batch'), rounds: int('rounds') };
-  const schema = `herald_bench_txn_${suffix}`;
-  const topic = `herald-bench-txn-${suffix}`;
-  const kadmin = await kafkaAdmin(cfg);
-  cleanups.push({ what: 'close the kafka admin client', run: () => kadmin.close() });
-  cleanups.push({ what: `delete topic ${topic}`, run: () => kadmin.deleteTopics({ topics: [topic] }) });
-  await kadmin.createTopics({ topics: [topic], partitions: 4, replicas: 1 });
-  cleanups.push({ what: `drop schema ${schema}`, run: () => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) });
-  await migratePostgres(cfg.pg, { schema });
-  const outbox = new PostgresOutbox({ contracts: orderContracts(topic), source: SOURCE, schema });
-  async function prefill(n: number): Promise<void> {
-    for (let i = 0; i < n; i += 1000) {
-      const inputs: AppendInput[] = Array.from({ length: Math.min(1000, n - i) }, () => ({
-        contract: CONTRACT,
-        data: payloadOf(relayOrder()),
-      }));
-      await admin.query('BEGIN');
-      await outbox.appendMany(admin, inputs);
-      await admin.query('COMMIT');
-    }
-    await admin.query('CHECKPOINT');
-  }
+  const { schema, prefill } = await drainTarget(cfg, admin, 'txn');
 
   /** Drains `n` events with a fresh relay and publisher, transactional or not. */
   async function drain(n: number, transactions: boolean): Promise<number> {

@@ -6,28 +6,22 @@
 //
 //   node --import tsx bench/metrics-cost-bench.ts [--events 30000] [--rounds 5] [--batch 1000]
 import { performance } from 'node:perf_hooks';
-import { migratePostgres, PollingSource, PostgresOutbox, postgresOutboxStatus, Relay, type AppendInput } from '../src/index.js';
+import { PollingSource, postgresOutboxStatus, Relay } from '../src/index.js';
 import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
 import { relayObservability } from '../src/cli/relay-observability.js';
 import {
   BenchError,
   cleanups,
-  CONTRACT,
-  kafkaAdmin,
+  drainTarget,
   log,
   median,
-  orderContracts,
-  payloadOf,
   printResult,
-  relayOrder,
   round1,
   round3,
   runBench,
   SERVICE_SETTINGS,
   setUpBench,
-  SOURCE,
   stderrLogger,
-  suffix,
   type Setting,
 } from './common.js';
 
@@ -41,31 +35,10 @@ const SETTINGS = {
 async function main(): Promise<void> {
   const { int, services, admin, machine } = await setUpBench(SETTINGS, 'bench/metrics-cost-bench.ts');
   const cfg = { ...services, events: int('events'), batch: int('batch'), rounds: int('rounds') };
-  const schema = `herald_bench_metrics_${suffix}`;
-  const topic = `herald-bench-metrics-${suffix}`;
-  const kadmin = await kafkaAdmin(cfg);
-  cleanups.push({ what: 'close the kafka admin client', run: () => kadmin.close() });
-  cleanups.push({ what: `delete topic ${topic}`, run: () => kadmin.deleteTopics({ topics: [topic] }) });
-  await kadmin.createTopics({ topics: [topic], partitions: 4, replicas: 1 });
-  cleanups.push({ what: `drop schema ${schema}`, run: () => admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) });
-  await migratePostgres(cfg.pg, { schema });
-  const outbox = new PostgresOutbox({ contracts: orderContracts(topic), source: SOURCE, schema });
+  const { schema, topic, prefill } = await drainTarget(cfg, admin, 'metrics');
   const publisher = new KafkaPublisher({ brokers: [cfg.kafka], clientId: 'herald-bench-metrics' });
   cleanups.push({ what: 'close the publisher', run: () => publisher.close() });
   await publisher.prepare([topic]);
-
-  async function prefill(n: number): Promise<void> {
-    for (let i = 0; i < n; i += 1000) {
-      const inputs: AppendInput[] = Array.from({ length: Math.min(1000, n - i) }, () => ({
-        contract: CONTRACT,
-        data: payloadOf(relayOrder()),
-      }));
-      await admin.query('BEGIN');
-      await outbox.appendMany(admin, inputs);
-      await admin.query('COMMIT');
-    }
-    await admin.query('CHECKPOINT');
-  }
 
   /** Drains `n` events; with `metrics`, the endpoints are served and scraped every second. */
   async function drain(n: number, metrics: boolean): Promise<{ eventsPerSec: number; scrapes: number }> {
