@@ -1,7 +1,7 @@
 // `npm run chaos`: runs the fault matrix (or `--quick`, or `--only name[,name]`) against a private
 // PostgreSQL and a private Kafka, prints the table and writes chaos/results/latest.json.
 // Exit code 1 when any committed event was lost or a violation happened without a stated reason.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,7 +35,7 @@ export function select(
 /** Runs the selection and writes the result file; resolves with the rows. */
 export async function runMatrix(
   runs: readonly (readonly [Scenario, SourceKind, BrokerKind?])[],
-  options: { resultsDir?: string; log?: (line: string) => void; write?: boolean } = {},
+  options: { resultsDir?: string; log?: (line: string) => void; write?: boolean; merge?: boolean } = {},
 ): Promise<{ rows: RowResult[]; failed: boolean; file?: string }> {
   const resultsDir = options.resultsDir ?? fileURLToPath(new URL('./results/', import.meta.url));
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -57,7 +57,16 @@ export async function runMatrix(
     mkdirSync(resultsDir, { recursive: true });
     file = join(resultsDir, 'latest.json');
     const totalS = Math.round((Date.now() - started) / 1000);
-    writeFileSync(file, `${JSON.stringify({ machine: env.facts, totalS, failed, rows }, null, 2)}\n`);
+    // A partial selection replaces its own rows in the last file and keeps the others.
+    const key = (r: RowResult): string => `${r.scenario}/${r.source}/${r.broker}`;
+    const earlier: RowResult[] =
+      options.merge && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { rows: RowResult[] }).rows : [];
+    const fresh = new Set(rows.map(key));
+    const all = [...earlier.filter((r) => !fresh.has(key(r))), ...rows];
+    writeFileSync(
+      file,
+      `${JSON.stringify({ machine: env.facts, totalS, failed: all.some((r) => r.verdict === 'fail' || r.lost > 0), rows: all }, null, 2)}\n`,
+    );
   }
   return { rows, failed, ...(file ? { file } : {}) };
 }
@@ -101,7 +110,8 @@ async function main(): Promise<void> {
     ...(values.broker ? { broker: values.broker as BrokerKind } : {}),
   });
   if (runs.length === 0) throw new Error('nothing selected to run');
-  const { rows, failed, file } = await runMatrix(runs);
+  const partial = values.quick === true || values.only !== undefined || values.source !== undefined || values.broker !== undefined;
+  const { rows, failed, file } = await runMatrix(runs, { merge: partial });
   process.stdout.write(`\n${markdownTable(rows)}\n\n`);
   for (const r of rows) for (const n of r.notes) process.stdout.write(`- ${r.scenario} (${r.source}, ${r.broker}): ${n}\n`);
   process.stdout.write(
