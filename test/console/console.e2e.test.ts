@@ -307,7 +307,9 @@ describe('herald console in a real Chromium against a fresh PostgreSQL schema', 
     // Chromium may open (pre)connections to the other origin at any time; each is destroyed at
     // the end, so closing the server never waits on one.
     const sockets = new Set<Socket>();
+    let closing = false;
     evil.on('connection', (s) => {
+      if (closing) return void s.destroy();
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
     });
@@ -320,7 +322,11 @@ describe('herald console in a real Chromium against a fresh PostgreSQL schema', 
       expect((await answer).status()).toBe(403);
       await other.close();
     } finally {
+      // close() stops accepting; closeAllConnections() ends the keep-alive and preconnected
+      // sockets Chromium holds, so the close never waits on the browser.
+      closing = true;
       const closed = new Promise((resolve) => evil.close(resolve));
+      evil.closeAllConnections();
       for (const s of sockets) s.destroy();
       await closed;
     }
@@ -361,11 +367,13 @@ function get(base: string, headers: Record<string, string>): Promise<{ status: n
 function send(base: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number }> {
   const u = new URL(method === 'POST' ? '/actions' : '/', base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method, headers }, (res) => {
+    // A bounded wait: a console that never answers fails this request by name, not the test by timeout.
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method, headers, timeout: 10_000 }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
     });
     req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`${method} ${u.pathname} with ${JSON.stringify(headers)}: no answer in 10 s`)));
     req.end(body);
   });
 }
