@@ -34,6 +34,12 @@ export interface Publisher {
   prepare(topics: readonly string[]): Promise<void>;
   publish(batch: readonly OutgoingEvent[]): Promise<void>;
   /**
+   * True when every publish call pays a fixed cost that dwarfs its events (a Kafka transaction:
+   * begin, commit, markers): the relay then sends a batch in one call instead of in two chunks
+   * whose recording it overlaps with sending.
+   */
+  readonly wholeBatches?: boolean;
+  /**
    * Optional, for brokers that can fence a stale producer themselves (Kafka transactions). The
    * relay calls it before every publish while its source leases what it reads; it must be cheap
    * when nothing changed. It makes sure that no producer of `previous` (relays whose leases this

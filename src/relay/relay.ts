@@ -52,7 +52,7 @@ type RelaySettings = Required<Omit<RelayOptions, 'source' | 'publisher' | 'logge
 export interface RelayStats {
   /** Events the broker acknowledged and the source recorded. */
   delivered: number;
-  /** Batches delivered whole. */
+  /** Publish calls delivered whole (with a source that reads ahead, a batch goes out in two). */
   batches: number;
   /** Refused events scheduled for another attempt. */
   retried: number;
@@ -164,76 +164,137 @@ export class Relay {
 
   /**
    * Delivers `first`, then, as long as the source reads ahead and each batch went through whole,
-   * the batches read ahead. Each read ahead runs alongside the publish of the batch before it;
-   * the publishes themselves never overlap, and a batch is sent only after the one before it was
-   * recorded, so a failure anywhere stops the pipeline before anything newer is sent.
+   * the batches read ahead. Each read ahead runs alongside the publish of the batch before it.
+   * With a source that reads ahead, a batch goes out in chunks of half the batch size, and the
+   * recording of a chunk (the source's DELETE) runs alongside the publish of the next one, so
+   * neither the SELECT nor the DELETE costs time of its own on a backlog. The publishes never
+   * overlap, a chunk is sent only after the one before it was published whole, and the events
+   * sent but not yet recorded are never more than one batch: a relay killed at any moment sends
+   * again at most `batchSize` events, as without pipelining.
    */
   async #pipeline(first: RelayRecord[]): Promise<void> {
     let batch = first;
-    while (batch.length > 0) {
-      const ahead = this.#readAhead(batch);
-      let whole: boolean;
-      try {
-        whole = await this.#deliver(batch);
-      } catch (err) {
-        // Dropped unsent: its events are still in the source and are read again, after the
-        // failed batch's, once the relay retries. (Its own error, if any, would be the same
-        // outage that next() reports again then.)
-        await ahead;
-        throw err;
+    let recording: Recording | undefined;
+    try {
+      while (batch.length > 0) {
+        const ahead = this.#readAhead(batch, recording);
+        let whole = true;
+        try {
+          for (const chunk of this.#chunks(batch)) {
+            recording = await this.#deliverOverlapping(chunk, recording);
+            if (recording === undefined) {
+              whole = false;
+              break;
+            }
+          }
+        } catch (err) {
+          // Dropped unsent: its events are still in the source and are read again, after the
+          // failed batch's, once the relay retries. (Its own error, if any, would be the same
+          // outage that next() reports again then.)
+          await ahead;
+          throw err;
+        }
+        const read = await ahead;
+        // A batch refused in part changed what the source hands out next (a key waits for a retry,
+        // an event went to the dead letters): what was read before that is stale, so read again.
+        if (read === undefined || !whole || this.#stop.signal.aborted) return;
+        if ('error' in read) throw read.error;
+        this.#observer.sourceAnswered?.();
+        batch = read.records;
       }
-      const read = await ahead;
-      // A batch refused in part changed what the source hands out next (a key waits for a retry,
-      // an event went to the dead letters): what was read before that is stale, so read again.
-      if (read === undefined || !whole || this.#stop.signal.aborted) return;
-      if ('error' in read) throw read.error;
-      this.#observer.sourceAnswered?.();
-      batch = read.records;
+    } finally {
+      // The last chunk's recording is awaited before the relay reads or stops: next() must not
+      // hand out what is being deleted, and stop() resolves only once everything sent is recorded.
+      // Its failure, if any, is the relay's error (the chunk is then sent again after the retry).
+      await recording?.done;
     }
   }
 
   /**
    * Starts reading the batch after `inFlight`, when the source can and `inFlight` was full (a
    * short batch means the source had no more: reading again would mostly find nothing). The
-   * promise never rejects, so a read that fails while the publish is awaited is not an
-   * unhandled rejection; the caller decides whether its outcome matters.
+   * chunk still being recorded is excluded too: its rows may not be deleted yet. The promise
+   * never rejects, so a read that fails while the publish is awaited is not an unhandled
+   * rejection; the caller decides whether its outcome matters.
    */
-  #readAhead(inFlight: RelayRecord[]): Promise<{ records: RelayRecord[] } | { error: unknown }> | undefined {
+  #readAhead(
+    inFlight: RelayRecord[],
+    recording: Recording | undefined,
+  ): Promise<{ records: RelayRecord[] } | { error: unknown }> | undefined {
     const source = this.#source;
     if (source.readAhead === undefined || inFlight.length < this.#options.batchSize) return undefined;
-    return source.readAhead(this.#options.batchSize, inFlight).then(
+    const excluded = recording === undefined ? inFlight : [...recording.records, ...inFlight];
+    return source.readAhead(this.#options.batchSize, excluded).then(
       (records) => ({ records }),
       (error: unknown) => ({ error }),
     );
   }
 
-  /** Publishes and records one batch; true when it went through whole, false when it was refused (in part) and taken apart. */
-  async #deliver(batch: RelayRecord[]): Promise<boolean> {
-    // Two clock reads per batch, and only when someone listens: the hot path stays as it was.
+  /**
+   * The publish calls of a batch: halves with a source that reads ahead (so recording one
+   * overlaps sending the next), else the batch whole; whole too when each call costs the
+   * publisher a fixed price ({@link Publisher.wholeBatches}: Kafka transactions, where halves
+   * would double the commits for a DELETE that costs less than one).
+   */
+  #chunks(batch: RelayRecord[]): RelayRecord[][] {
+    if (this.#source.readAhead === undefined || this.#publisher.wholeBatches === true) return [batch];
+    const size = Math.ceil(this.#options.batchSize / 2);
+    const chunks: RelayRecord[][] = [];
+    for (let i = 0; i < batch.length; i += size) chunks.push(batch.slice(i, i + size));
+    return chunks;
+  }
+
+  /**
+   * Publishes `chunk` while `previous` (the chunk sent before it) is still being recorded, as
+   * long as the two together are at most a batch; otherwise waits for that recording first.
+   * Returns the recording of `chunk` once it was published whole, or undefined when the broker
+   * refused it (in part) and it was taken apart and recorded event by event. Rejects, once the
+   * publish settled, when recording `previous` failed: `chunk` then stays unrecorded and is sent
+   * again after the retry (a duplicate, never a loss).
+   */
+  async #deliverOverlapping(chunk: RelayRecord[], previous: Recording | undefined): Promise<Recording | undefined> {
+    if (previous !== undefined && previous.records.length + chunk.length > this.#options.batchSize) {
+      await previous.done;
+      previous = undefined;
+    }
+    // Two clock reads per publish, and only when someone listens: the hot path stays as it was.
     const published = this.#observer.batchPublished;
     const started = published ? performance.now() : 0;
+    let failure: { err: unknown } | undefined;
     try {
-      await this.#publish(batch);
-      published?.(batch.length, (performance.now() - started) / 1000, true);
+      await this.#publish(chunk);
+      published?.(chunk.length, (performance.now() - started) / 1000, true);
     } catch (err) {
-      published?.(batch.length, (performance.now() - started) / 1000, false);
-      // A fenced batch was not committed anywhere: there is nothing stored to record.
-      if (isHeraldError(err, ErrorCodes.LEASE_LOST)) throw err;
-      // What the broker stored is delivered: sending it again would only make duplicates.
-      const rest = await this.#recordStored(batch, err);
-      if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
-      this.#log.warn('batch refused; delivering its other events in halves to isolate the refused one', {
-        events: batch.length,
-        stored: batch.length - rest.length,
-        error: messageOf(err),
-      });
-      await this.#isolate(rest, err);
-      return false;
+      published?.(chunk.length, (performance.now() - started) / 1000, false);
+      failure = { err };
     }
-    await this.#source.delivered(batch);
-    this.stats.delivered += batch.length;
-    this.stats.batches++;
-    return true;
+    await previous?.done;
+    if (failure === undefined) return this.#record(chunk);
+    const { err } = failure;
+    // A fenced chunk was not committed anywhere: there is nothing stored to record.
+    if (isHeraldError(err, ErrorCodes.LEASE_LOST)) throw err;
+    // What the broker stored is delivered: sending it again would only make duplicates.
+    const rest = await this.#recordStored(chunk, err);
+    if (isHeraldError(err) && err.code === ErrorCodes.BROKER_UNAVAILABLE) throw err;
+    this.#log.warn('batch refused; delivering its other events in halves to isolate the refused one', {
+      events: chunk.length,
+      stored: chunk.length - rest.length,
+      error: messageOf(err),
+    });
+    await this.#isolate(rest, err);
+    return undefined;
+  }
+
+  /** Starts recording a published chunk delivered; the returned recording is awaited before anything depends on it. */
+  #record(records: RelayRecord[]): Recording {
+    const done = this.#source.delivered(records).then(() => {
+      this.stats.delivered += records.length;
+      this.stats.batches++;
+    });
+    // Awaited later (by the next chunk or at the end of the pipeline); until then a failure must
+    // not count as an unhandled rejection.
+    done.catch(() => undefined);
+    return { records, done };
   }
 
   /**
@@ -335,6 +396,12 @@ export class Relay {
 /** The ordering key of a record: its topic and partition key. */
 function keyOf(r: RelayRecord): string {
   return `${r.outgoing.topic}\u0000${r.outgoing.event.partitionkey}`;
+}
+
+/** A published chunk being recorded delivered by the source. */
+interface Recording {
+  readonly records: readonly RelayRecord[];
+  readonly done: Promise<void>;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -23,6 +23,8 @@ class ScriptedSource implements RelaySource {
   readonly rows: Row[] = [];
   readonly checked: string[][] = [];
   epoch = '1';
+  /** Events recorded delivered so far. */
+  recorded = 0;
   /** Rejects the next `delivered` call with this error. */
   failDelivered: HeraldError | undefined;
   /** Holds `readAhead` until this resolves (to prove it runs while the publish is awaited). */
@@ -63,11 +65,14 @@ class ScriptedSource implements RelaySource {
   }
 
   async delivered(records: readonly RelayRecord[]): Promise<void> {
-    await Promise.resolve();
     const failure = this.failDelivered;
     this.failDelivered = undefined;
+    this.log.push(`delivering ${positions(records)}`);
+    // A DELETE round trip, shorter than a publish: the next publish starts while it runs.
+    await new Promise((r) => setTimeout(r, 1));
     this.log.push(`delivered ${positions(records)}${failure ? ' FAILED' : ''}`);
     if (failure) throw failure;
+    this.recorded += records.length;
     const done = new Set(records.map((r) => r.position));
     this.#remove((row) => done.has(row.position));
   }
@@ -128,6 +133,10 @@ class ScriptedSource implements RelaySource {
 class ScriptedPublisher implements Publisher {
   readonly name = 'scripted';
   readonly sent: string[] = [];
+  /** Events handed to publish() so far, stored or not. */
+  handedOver = 0;
+  /** As a transactional Kafka publisher says: each call has a fixed cost. */
+  wholeBatches = false;
   #inFlight = 0;
   overlapped = false;
   /** Decides, per call, whether it fails and how. */
@@ -141,6 +150,7 @@ class ScriptedPublisher implements Publisher {
   async publish(batch: readonly OutgoingEvent[]): Promise<void> {
     if (this.#inFlight > 0) this.overlapped = true;
     this.#inFlight++;
+    this.handedOver += batch.length;
     const ids = batch.map((e) => e.event.id).join(',');
     this.log.push(`publish ${ids}`);
     try {
@@ -180,8 +190,8 @@ function perKey(source: { keys: string[] }, sent: string[]): Record<string, stri
 }
 
 describe('relay pipelining', () => {
-  it('reads the next batch while the current one is published, never overlaps publishes, and keeps the source order', async () => {
-    const keys = ['a', 'b', 'a', 'b', 'a', 'b', 'a'];
+  it('reads the next batch and records the last chunk while a chunk is published, never overlaps publishes, and keeps the source order', async () => {
+    const keys = ['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b', 'a'];
     const source = new ScriptedSource(keys);
     const publisher = new ScriptedPublisher(source.log);
     let opened!: () => void;
@@ -193,26 +203,68 @@ describe('relay pipelining', () => {
       opened();
       return p;
     };
-    const relay = await drain(source, publisher);
+    const relay = await drain(source, publisher, 4);
     expect(publisher.overlapped).toBe(false);
-    expect(publisher.sent).toEqual(['1', '2', '3', '4', '5', '6', '7']);
-    expect(relay.stats.delivered).toBe(7);
-    // The read ahead of 3,4 ran during the publish of 1,2; 3,4 went out only after 1,2 was recorded.
-    expect(source.log.slice(0, 4)).toEqual(['next 1,2', 'publish 1,2', 'readAhead 3,4', 'delivered 1,2']);
-    expect(source.log.filter((l) => l.startsWith('next'))).toEqual(['next 1,2', 'next ']);
-    for (const [batch, before] of [
+    expect(publisher.sent).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect(relay.stats.delivered).toBe(9);
+    // A batch of 4 goes out in chunks of 2; the read ahead of 5..8 ran during the publish of 1,2.
+    expect(source.log.slice(0, 3)).toEqual(['next 1,2,3,4', 'publish 1,2', 'readAhead 5,6,7,8']);
+    expect(source.log.filter((l) => l.startsWith('publish'))).toEqual([
+      'publish 1,2',
+      'publish 3,4',
+      'publish 5,6',
+      'publish 7,8',
+      'publish 9',
+    ]);
+    expect(source.log.filter((l) => l.startsWith('next'))).toEqual(['next 1,2,3,4', 'next ']);
+    // Each chunk is published while the one before it is being recorded, and only after it was published.
+    for (const [chunk, before] of [
       ['3,4', '1,2'],
       ['5,6', '3,4'],
-      ['7', '5,6'],
-    ])
-      expect(source.log.indexOf(`publish ${batch}`)).toBeGreaterThan(source.log.indexOf(`delivered ${before}`));
-    // Each batch read ahead went through the same lease check before it was published.
-    expect(source.checked).toEqual([['1', '2'], ['3', '4'], ['5', '6'], ['7']]);
+      ['7,8', '5,6'],
+      ['9', '7,8'],
+    ]) {
+      expect(source.log.indexOf(`publish ${chunk}`)).toBeGreaterThan(source.log.indexOf(`delivering ${before}`));
+      expect(source.log.indexOf(`publish ${chunk}`)).toBeLessThan(source.log.indexOf(`delivered ${before}`));
+    }
+    // The read ahead made while 3,4 was still being recorded left 3,4 out.
+    expect(source.log).toContain('readAhead 9');
+    // Each chunk went through the lease check before it was published.
+    expect(source.checked).toEqual([['1', '2'], ['3', '4'], ['5', '6'], ['7', '8'], ['9']]);
   });
 
-  it('drops the batch read ahead when the broker refuses part of the batch in flight: the later events of the key wait for its retry', async () => {
-    // Batch 1 is (1 a, 2 b); the read ahead holds (3 a, 4 b). Event 1 is refused once.
-    const keys = ['a', 'b', 'a', 'b'];
+  it('never has more than one batch sent and not yet recorded, whatever the batch size (the SIGKILL bound)', async () => {
+    for (const batchSize of [1, 2, 3, 4, 5]) {
+      const source = new ScriptedSource(Array.from({ length: 23 }, (_, i) => `k${i % 3}`));
+      const publisher = new ScriptedPublisher(source.log);
+      let most = 0;
+      const original = publisher.publish.bind(publisher);
+      publisher.publish = (batch) => {
+        most = Math.max(most, publisher.handedOver + batch.length - source.recorded);
+        return original(batch);
+      };
+      await drain(source, publisher, batchSize);
+      expect(publisher.sent).toHaveLength(23);
+      expect(most, `batch size ${batchSize}`).toBeLessThanOrEqual(batchSize);
+      // From a batch of 2 up, a chunk really is published while the one before it is recorded.
+      if (batchSize >= 2) expect(most, `batch size ${batchSize}`).toBeGreaterThan(Math.ceil(batchSize / 2));
+    }
+  });
+
+  it('sends each batch in one call to a publisher whose calls cost a fixed price (Kafka transactions), recording it before the next', async () => {
+    const source = new ScriptedSource(['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b', 'a']);
+    const publisher = new ScriptedPublisher(source.log);
+    publisher.wholeBatches = true;
+    await drain(source, publisher, 4);
+    expect(source.log.filter((l) => l.startsWith('publish'))).toEqual(['publish 1,2,3,4', 'publish 5,6,7,8', 'publish 9']);
+    expect(source.log.indexOf('publish 5,6,7,8')).toBeGreaterThan(source.log.indexOf('delivered 1,2,3,4'));
+    expect(source.log.indexOf('publish 9')).toBeGreaterThan(source.log.indexOf('delivered 5,6,7,8'));
+    expect(publisher.sent).toHaveLength(9);
+  });
+
+  it('drops the batch read ahead when the broker refuses part of a chunk: nothing after it is sent, the later events of the key wait for its retry', async () => {
+    // Batch 1 is (1 a, 2 b, 3 a, 4 b) in chunks (1,2), (3,4); the read ahead holds 5..8. Event 1 is refused twice.
+    const keys = ['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b'];
     const source = new ScriptedSource(keys);
     const publisher = new ScriptedPublisher(source.log);
     let refusals = 0;
@@ -220,32 +272,33 @@ describe('relay pipelining', () => {
       batch.some((e) => e.event.id === '1') && refusals++ < 2
         ? new HeraldError(ErrorCodes.PUBLISH_FAILED, 'refused', { retryable: true })
         : undefined;
-    await drain(source, publisher);
+    await drain(source, publisher, 4);
     expect(publisher.overlapped).toBe(false);
-    // 3 (key a) was read ahead during the first publish but reaches the broker only after 1 did.
-    expect(perKey({ keys }, publisher.sent)).toEqual({ a: ['1', '3'], b: ['2', '4'] });
+    // 3 (key a) was read in the same batch but reaches the broker only after 1 did.
+    expect(perKey({ keys }, publisher.sent)).toEqual({ a: ['1', '3', '5', '7'], b: ['2', '4', '6', '8'] });
     const retried = source.log.indexOf('retryLater 1');
     expect(retried).toBeGreaterThan(0);
     expect(source.log.findIndex((l) => l.startsWith('publish') && l.includes('3'))).toBeGreaterThan(retried);
-    // The read ahead made before the refusal was dropped: 3,4 is read again by next().
-    expect(source.log.slice(retried)).toContain('next 1,3');
+    // The rest of the batch and the read ahead were dropped: next() reads again from 1.
+    expect(source.log.slice(retried)).toContain('next 1,3,4,5');
   });
 
-  it('sends nothing newer after recording a batch failed: the pipeline stops and the failed batch goes again first', async () => {
+  it('sends nothing newer after recording a chunk failed: the pipeline stops and the failed chunk goes again first', async () => {
     const keys = ['a', 'b', 'a', 'b', 'a', 'b'];
     const source = new ScriptedSource(keys);
     const publisher = new ScriptedPublisher(source.log);
     source.failDelivered = new HeraldError(ErrorCodes.DATABASE_ERROR, 'cannot mark events delivered: connection lost', {
       retryable: true,
     });
-    await drain(source, publisher);
+    await drain(source, publisher, 4);
     const failed = source.log.indexOf('delivered 1,2 FAILED');
     expect(failed).toBeGreaterThan(0);
-    // After the failed DELETE, the next publish is batch 1 again, not the batch read ahead (3,4).
+    // 3,4 was already on its way while 1,2 was recorded; nothing after it went out, and 3,4 was not recorded.
+    expect(source.log.slice(0, failed).filter((l) => l.startsWith('publish'))).toEqual(['publish 1,2', 'publish 3,4']);
     expect(source.log.slice(failed).find((l) => l.startsWith('publish'))).toBe('publish 1,2');
-    expect(source.log.slice(0, failed).filter((l) => l.startsWith('publish'))).toEqual(['publish 1,2']);
-    // At least once, in order per key: the duplicates are whole batches, and each key's first copies are in order.
-    expect(publisher.sent).toEqual(['1', '2', '1', '2', '3', '4', '5', '6']);
+    expect(source.log.indexOf('delivering 3,4')).toBeGreaterThan(source.log.indexOf('next 1,2,3,4', failed));
+    // At least once, in order per key: the duplicates are at most one batch, and each key's first copies are in order.
+    expect(publisher.sent).toEqual(['1', '2', '3', '4', '1', '2', '3', '4', '5', '6']);
   });
 
   it('drops the batch read ahead on LEASE_LOST when recording, and publishes it only after reading it again under the new lease', async () => {
@@ -253,40 +306,41 @@ describe('relay pipelining', () => {
     const source = new ScriptedSource(keys);
     const publisher = new ScriptedPublisher(source.log);
     source.failDelivered = new HeraldError(ErrorCodes.LEASE_LOST, 'bucket 0 moved on', { retryable: true });
-    const relay = await drain(source, publisher);
+    const relay = await drain(source, publisher, 4);
     expect(relay.stats.leaseLost).toBe(1);
     const lost = source.log.indexOf('delivered 1,2 FAILED');
-    expect(source.log[lost + 1]).toBe('next 1,2');
-    expect(source.log.slice(0, lost).filter((l) => l.startsWith('publish'))).toEqual(['publish 1,2']);
+    expect(source.log[lost + 1]).toBe('next 1,2,3,4');
+    expect(source.log.slice(0, lost).filter((l) => l.startsWith('publish'))).toEqual(['publish 1,2', 'publish 3,4']);
+    expect(source.log.indexOf('publish 5')).toBeGreaterThan(lost);
   });
 
   it('never publishes a batch read ahead under a lease epoch that moved on while the batch before it was in flight', async () => {
-    const keys = ['a', 'b', 'a', 'b'];
+    const keys = ['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b'];
     const source = new ScriptedSource(keys);
     const publisher = new ScriptedPublisher(source.log);
-    // The epoch moves during the first publish, after the read ahead (3,4) was made under epoch 1.
-    publisher.refuse = () => {
-      if (source.epoch === '1' && source.log.includes('readAhead 3,4')) source.epoch = '2';
+    // The epoch moves during the publish of 3,4, after the read ahead (5..8) was made under epoch 1.
+    publisher.refuse = (batch) => {
+      if (source.epoch === '1' && batch.some((e) => e.event.id === '3')) source.epoch = '2';
       return undefined;
     };
-    const relay = await drain(source, publisher);
-    // The publish of 3,4 under epoch 1 was stopped by the lease check; they went out read again under epoch 2.
+    const relay = await drain(source, publisher, 4);
+    // The publish of 5,6 under epoch 1 was stopped by the lease check; they went out read again under epoch 2.
     expect(relay.stats.leaseLost).toBeGreaterThanOrEqual(1);
-    expect(source.checked[1]).toEqual(['3', '4']);
-    expect(source.log.filter((l) => l.startsWith('publish'))).toEqual(['publish 1,2', 'publish 3,4']);
-    expect(source.log.indexOf('next 3,4')).toBeGreaterThan(source.log.indexOf('readAhead 3,4'));
-    expect(publisher.sent).toEqual(['1', '2', '3', '4']);
+    expect(source.checked[2]).toEqual(['5', '6']);
+    expect(source.log.filter((l) => l.startsWith('publish'))).toEqual(['publish 1,2', 'publish 3,4', 'publish 5,6', 'publish 7,8']);
+    expect(source.log.indexOf('next 5,6,7,8')).toBeGreaterThan(source.log.indexOf('readAhead 5,6,7,8'));
+    expect(publisher.sent).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
   });
 
-  it('drops the batch read ahead when the broker is unreachable, and sends the failed batch again first', async () => {
-    const keys = ['a', 'b', 'a', 'b'];
+  it('drops the batch read ahead when the broker is unreachable, and sends the failed chunk again first', async () => {
+    const keys = ['a', 'b', 'a', 'b', 'a', 'b'];
     const source = new ScriptedSource(keys);
     const publisher = new ScriptedPublisher(source.log);
     let down = 1;
     publisher.refuse = () => (down-- > 0 ? new HeraldError(ErrorCodes.BROKER_UNAVAILABLE, 'no broker', { retryable: true }) : undefined);
-    await drain(source, publisher);
-    expect(source.log.filter((l) => l.startsWith('publish'))).toEqual(['publish 1,2', 'publish 1,2', 'publish 3,4']);
-    expect(publisher.sent).toEqual(['1', '2', '3', '4']);
+    await drain(source, publisher, 4);
+    expect(source.log.filter((l) => l.startsWith('publish'))).toEqual(['publish 1,2', 'publish 1,2', 'publish 3,4', 'publish 5,6']);
+    expect(publisher.sent).toEqual(['1', '2', '3', '4', '5', '6']);
   });
 
   it('reads ahead only after a full batch (a short one means the source had nothing more)', async () => {

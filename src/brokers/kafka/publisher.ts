@@ -116,6 +116,11 @@ export class KafkaPublisher implements Publisher {
     }
   }
 
+  /** With transactions, each call is a transaction: the relay sends each batch in one. */
+  get wholeBatches(): boolean {
+    return this.#options.transactions;
+  }
+
   async publish(batch: readonly OutgoingEvent[]): Promise<void> {
     if (this.#closed) throw new HeraldError(ErrorCodes.CLOSED, 'kafka publisher is closed');
     if (batch.length === 0) return;
