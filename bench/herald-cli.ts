@@ -10,6 +10,13 @@ import { BenchError, deferCleanup } from './common.js';
 /** The built CLI (`npm run build` makes it; `npm run bench` builds first). */
 export const HERALD_CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 
+/**
+ * Node flags for the long-running CLI processes, from `BENCH_HERALD_NODE_ARGS` (space-separated),
+ * e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the relays a bench starts (Node refuses
+ * `--cpu-prof` in NODE_OPTIONS).
+ */
+const NODE_ARGS = (process.env.BENCH_HERALD_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 /** Fails with the fix when the CLI has not been built. */
 export function requireBuiltCli(): void {
   if (!existsSync(HERALD_CLI)) throw new BenchError(`${HERALD_CLI} is missing: run npm run build (npm run bench does it first)`);
@@ -72,7 +79,7 @@ export class HeraldProcess {
     readonly name: string,
     args: readonly string[],
   ) {
-    this.child = spawn(process.execPath, [HERALD_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...NODE_ARGS, HERALD_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
     let partial = '';
     const onData = (d: Buffer): void => {

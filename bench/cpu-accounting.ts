@@ -1,0 +1,83 @@
+// Where the machine's CPU went during a timed step: this process, the PostgreSQL server, the
+// Kafka broker, everything else, and idle. Read from /proc (Linux only), so a bench can show
+// whether a ratio is bound by its own code or by the cores it shares with the servers.
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** CPU seconds spent so far, per part of the machine. */
+export interface CpuSnapshot {
+  readonly bench: number;
+  readonly postgres: number;
+  readonly kafka: number;
+  /** Busy and idle seconds of all cores, from /proc/stat. */
+  readonly machineBusy: number;
+  readonly machineIdle: number;
+}
+
+/** CPU seconds per part over one step, and the share of the machine's cores each used. */
+export interface CpuUse {
+  readonly seconds: Record<'bench' | 'postgres' | 'kafka' | 'other' | 'idle', number>;
+  /** Cores busy on average over the step (2.0 = both cores of a 2-core machine all the time). */
+  readonly busyCores: number;
+}
+
+const TICK = 100; // USER_HZ: clock ticks per second in /proc, 100 on every Linux we run on
+
+function processSeconds(pid: string): number {
+  try {
+    // Fields after the command name, which may hold spaces, so split after its closing paren.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICK; // utime + stime
+  } catch {
+    return 0; // the process ended between listing and reading: its time is gone with it
+  }
+}
+
+/** Reads the CPU seconds of the bench, every `postgres` process, the Kafka broker and all cores. */
+export function cpuSnapshot(): CpuSnapshot {
+  let postgres = 0;
+  let kafka = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let comm: string;
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (comm === 'postgres') postgres += processSeconds(pid);
+    else if (comm === 'java' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka')) kafka += processSeconds(pid);
+  }
+  // cpu  user nice system idle iowait irq softirq steal ...
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = cpu[3]! + cpu[4]!;
+  const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - idle;
+  const self = process.cpuUsage();
+  return { bench: (self.user + self.system) / 1e6, postgres, kafka, machineBusy: busy / TICK, machineIdle: idle / TICK };
+}
+
+/** The CPU used between two snapshots, rounded to 10 ms. */
+export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, wallSeconds: number): CpuUse {
+  const r = (x: number): number => Math.round(x * 100) / 100;
+  const bench = b.bench - a.bench;
+  const postgres = b.postgres - a.postgres;
+  const kafka = b.kafka - a.kafka;
+  const busy = b.machineBusy - a.machineBusy;
+  return {
+    seconds: {
+      bench: r(bench),
+      postgres: r(postgres),
+      kafka: r(kafka),
+      other: r(Math.max(0, busy - bench - postgres - kafka)),
+      idle: r(b.machineIdle - a.machineIdle),
+    },
+    busyCores: r(busy / wallSeconds),
+  };
+}
+
+/** CPU milliseconds per 1,000 events for each part, from a step that moved `events`. */
+export function perThousand(use: CpuUse, events: number): Record<keyof CpuUse['seconds'], number> {
+  const per = (s: number): number => Math.round(((s * 1e6) / events) * 10) / 10;
+  const { bench, postgres, kafka, other, idle } = use.seconds;
+  return { bench: per(bench), postgres: per(postgres), kafka: per(kafka), other: per(other), idle: per(idle) };
+}
