@@ -22,12 +22,17 @@ export interface CpuUse {
 
 const TICK = 100; // USER_HZ: clock ticks per second in /proc, 100 on every Linux we run on
 
-function processSeconds(pid: string): number {
+/**
+ * The CPU seconds of a process; with `reaped`, also those of its children that ended and were
+ * waited for (the postmaster's: a backend whose connection closed before the step ended).
+ */
+function processSeconds(pid: string, reaped = false): number {
   try {
     // Fields after the command name, which may hold spaces, so split after its closing paren.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICK; // utime + stime
+    const own = Number(fields[11]) + Number(fields[12]); // utime + stime
+    return (reaped ? own + Number(fields[13]) + Number(fields[14]) : own) / TICK; // + cutime + cstime
   } catch {
     return 0; // the process ended between listing and reading: its time is gone with it
   }
@@ -45,7 +50,7 @@ export function cpuSnapshot(): CpuSnapshot {
     } catch {
       continue;
     }
-    if (comm === 'postgres') postgres += processSeconds(pid);
+    if (comm === 'postgres') postgres += processSeconds(pid, true);
     else if (comm === 'java' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka')) kafka += processSeconds(pid);
   }
   // cpu  user nice system idle iowait irq softirq steal ...

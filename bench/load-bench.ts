@@ -33,6 +33,7 @@ import { DuckDbSink } from '../src/warehouse/duckdb-sink.js';
 import { Loader } from '../src/warehouse/loader.js';
 import { PostgresSink } from '../src/warehouse/postgres-sink.js';
 import type { WarehouseSink } from '../src/warehouse/sink.js';
+import { cpuBetween, cpuSnapshot, perThousand } from './cpu-accounting.js';
 import {
   BenchError,
   checkKafka,
@@ -90,6 +91,20 @@ interface Run {
   variant: 'herald' | 'raw' | 'consume';
   rowsPerSecond: number;
   seconds: number;
+  /**
+   * CPU ms per 1,000 rows of this process, PostgreSQL and the broker over the whole run (group
+   * join included, so idle is left out): which part of the machine the loader waits on.
+   */
+  cpuMsPer1000Rows?: { bench: number; postgres: number; kafka: number; other: number };
+}
+
+/** Runs `work` and returns its result with the CPU the machine's parts spent per 1,000 of `rows` meanwhile. */
+async function withCpu<T>(rows: number, work: () => Promise<T>): Promise<[T, NonNullable<Run['cpuMsPer1000Rows']>]> {
+  const before = cpuSnapshot();
+  const started = performance.now();
+  const result = await work();
+  const { idle: _idle, ...busy } = perThousand(cpuBetween(before, cpuSnapshot(), (performance.now() - started) / 1000), rows);
+  return [result, busy];
 }
 
 async function main(): Promise<void> {
@@ -122,19 +137,39 @@ async function main(): Promise<void> {
   const runs: Run[] = [];
   for (let round = 1; round <= cfg.rounds; round++) {
     // The ceiling, in the same round as the loaders it bounds.
-    const ceiling = await withTimeout(rawRun(cfg, topic, 'none', db), 600_000, `consume-only round ${round}`);
-    runs.push({ warehouse: 'none', variant: 'consume', seconds: round3(ceiling), rowsPerSecond: Math.round(cfg.rows / ceiling) });
-    log(`round ${round}: consume only: ${runs.at(-1)!.rowsPerSecond} rows/s (${runs.at(-1)!.seconds} s)`);
+    const [ceiling, ceilingCpu] = await withCpu(cfg.rows, () =>
+      withTimeout(rawRun(cfg, topic, 'none', db), 600_000, `consume-only round ${round}`),
+    );
+    runs.push({
+      warehouse: 'none',
+      variant: 'consume',
+      seconds: round3(ceiling),
+      rowsPerSecond: Math.round(cfg.rows / ceiling),
+      cpuMsPer1000Rows: ceilingCpu,
+    });
+    log(
+      `round ${round}: consume only: ${runs.at(-1)!.rowsPerSecond} rows/s (${runs.at(-1)!.seconds} s), CPU ms per 1000 rows ${JSON.stringify(ceilingCpu)}`,
+    );
     for (const warehouse of warehouses) {
       for (const variant of ['herald', 'raw'] as const) {
-        const seconds = await withTimeout(
-          variant === 'herald' ? heraldRun(cfg, topic, warehouse, db) : rawRun(cfg, topic, warehouse, db),
-          600_000,
-          `${variant} ${warehouse} round ${round}`,
+        const [seconds, cpu] = await withCpu(cfg.rows, () =>
+          withTimeout(
+            variant === 'herald' ? heraldRun(cfg, topic, warehouse, db) : rawRun(cfg, topic, warehouse, db),
+            600_000,
+            `${variant} ${warehouse} round ${round}`,
+          ),
         );
-        const run: Run = { warehouse, variant, seconds: round3(seconds), rowsPerSecond: Math.round(cfg.rows / seconds) };
+        const run: Run = {
+          warehouse,
+          variant,
+          seconds: round3(seconds),
+          rowsPerSecond: Math.round(cfg.rows / seconds),
+          cpuMsPer1000Rows: cpu,
+        };
         runs.push(run);
-        log(`round ${round}: ${variant} -> ${warehouse}: ${run.rowsPerSecond} rows/s (${run.seconds} s)`);
+        log(
+          `round ${round}: ${variant} -> ${warehouse}: ${run.rowsPerSecond} rows/s (${run.seconds} s), CPU ms per 1000 rows ${JSON.stringify(cpu)}`,
+        );
       }
     }
   }
