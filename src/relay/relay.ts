@@ -71,10 +71,13 @@ export interface RelayStats {
  * the source's order. A batch is reported delivered only after the publisher resolved.
  *
  * Pipelining: with a source that can read ahead ({@link RelaySource.readAhead}), the relay reads
- * the next batch while a full batch is being published, so the SELECT costs no time of its own
- * on a backlog. The batch read ahead is sent only after the one before it was published whole and
- * recorded delivered: when that one failed, was refused in part or lost its lease, or recording it
- * failed, the batch read ahead is dropped unsent and its events are read again, in order.
+ * the next batch while a full batch is being published, and sends each batch in two chunks whose
+ * recording (the DELETE) overlaps the send of the next chunk, so neither the SELECT nor the DELETE
+ * costs time of its own on a backlog (whole batches for a publisher that asks for them,
+ * {@link Publisher.wholeBatches}). Events sent but not yet recorded never exceed `batchSize`.
+ * A chunk is sent only after the one before it was published whole; when a chunk failed, was
+ * refused in part or lost its lease, or recording one failed, the rest of the batch and the batch
+ * read ahead are dropped unsent and their events are read again, in order.
  *
  * Failures: when the broker cannot be reached the relay waits (exponential backoff with jitter)
  * and tries the same batch again, counting nothing against the events. When the broker refuses
