@@ -103,8 +103,8 @@ async function withCpu<T>(rows: number, work: () => Promise<T>): Promise<[T, Non
   const before = cpuSnapshot();
   const started = performance.now();
   const result = await work();
-  const { idle: _idle, ...busy } = perThousand(cpuBetween(before, cpuSnapshot(), (performance.now() - started) / 1000), rows);
-  return [result, busy];
+  const { bench, postgres, kafka, other } = perThousand(cpuBetween(before, cpuSnapshot(), (performance.now() - started) / 1000), rows);
+  return [result, { bench, postgres, kafka, other }];
 }
 
 async function main(): Promise<void> {
