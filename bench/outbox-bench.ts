@@ -502,7 +502,8 @@ async function relayBench(cfg: Config, machine: Machine, admin: pg.Client): Prom
   const heraldRate = median(herald.map((h) => h.rate));
   const rawRate = median(raw.map((w) => w.rate));
   const ratio = round3(heraldRate / rawRate);
-  // Breakdown of the median herald round: share of wall time in each step of the relay loop.
+  // Breakdown of the median herald round: time in each step of the relay loop. The steps overlap
+  // (read ahead, DELETE during the next send), so their shares of the wall time may exceed 100%.
   const mid = [...herald].sort((a, b) => a.rate - b.rate)[Math.floor(herald.length / 2)]!;
   const wallMs = mid.secs * 1000;
   const b = mid.breakdown;

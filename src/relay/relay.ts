@@ -251,7 +251,7 @@ export class Relay {
    * Publishes `chunk` while `previous` (the chunk sent before it) is still being recorded, as
    * long as the two together are at most a batch; otherwise waits for that recording first.
    * Returns the recording of `chunk` once it was published whole, or undefined when the broker
-   * refused it (in part) and it was taken apart and recorded event by event. Rejects, once the
+   * refused it (in part) and it was taken apart in halves and recorded. Rejects, once the
    * publish settled, when recording `previous` failed: `chunk` then stays unrecorded and is sent
    * again after the retry (a duplicate, never a loss).
    */

@@ -62,8 +62,11 @@ export interface RelaySource {
    * same order, never one of `inFlight`. It never changes what the source holds (no lease renewal,
    * no rebalance, so nothing in flight can move to another relay): when the source would have to,
    * it returns nothing and the relay calls `next` after the batch in flight is recorded. Records
-   * carry the lease they were read under, as those of `next`. The relay uses them only if the
-   * whole of `inFlight` was delivered and recorded; otherwise it drops them and reads again.
+   * carry the lease they were read under, as those of `next`. `inFlight` also holds the chunk the
+   * relay is still recording. The relay uses the records only if the whole of `inFlight` was
+   * published, and may send the first of them while the last chunk of `inFlight` is still being
+   * recorded (if that recording fails, they are sent again after the retry); otherwise it drops
+   * them and reads again.
    */
   readAhead?(max: number, inFlight: readonly RelayRecord[]): Promise<RelayRecord[]>;
   /** Resolves when new records may be ready, after `ms` at the latest, or when `signal` aborts. */
