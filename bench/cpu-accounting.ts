@@ -11,11 +11,14 @@ export interface CpuSnapshot {
   /** Busy and idle seconds of all cores, from /proc/stat. */
   readonly machineBusy: number;
   readonly machineIdle: number;
+  /** CPU seconds of the processes asked for by name (see {@link cpuSnapshot}). */
+  readonly named: Readonly<Record<string, number>>;
 }
 
 /** CPU seconds per part over one step, and the share of the machine's cores each used. */
 export interface CpuUse {
-  readonly seconds: Record<'bench' | 'postgres' | 'kafka' | 'other' | 'idle', number>;
+  /** The fixed parts, then one entry per named process; `other` leaves the named ones out. */
+  readonly seconds: Record<'bench' | 'postgres' | 'kafka' | 'other' | 'idle', number> & Record<string, number>;
   /** Cores busy on average over the step (2.0 = both cores of a 2-core machine all the time). */
   readonly busyCores: number;
 }
@@ -38,12 +41,17 @@ function processSeconds(pid: string, reaped = false): number {
   }
 }
 
-/** Reads the CPU seconds of the bench, every `postgres` process, the Kafka broker and all cores. */
-export function cpuSnapshot(): CpuSnapshot {
+/**
+ * Reads the CPU seconds of the bench, every `postgres` process, the Kafka broker and all cores;
+ * `named` counts the processes of the given pids under their own names instead (a writer child,
+ * a PostgreSQL walsender: no longer in `other` or `postgres`).
+ */
+export function cpuSnapshot(named: Readonly<Record<string, number>> = {}): CpuSnapshot {
   let postgres = 0;
   let kafka = 0;
+  const namedPids = new Set(Object.values(named).map(String));
   for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
+    if (!/^\d+$/.test(pid) || namedPids.has(pid)) continue;
     let comm: string;
     try {
       comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
@@ -58,22 +66,36 @@ export function cpuSnapshot(): CpuSnapshot {
   const idle = cpu[3]! + cpu[4]!;
   const busy = cpu.slice(0, 8).reduce((a, b) => a + b, 0) - idle;
   const self = process.cpuUsage();
-  return { bench: (self.user + self.system) / 1e6, postgres, kafka, machineBusy: busy / TICK, machineIdle: idle / TICK };
+  return {
+    bench: (self.user + self.system) / 1e6,
+    postgres,
+    kafka,
+    machineBusy: busy / TICK,
+    machineIdle: idle / TICK,
+    named: Object.fromEntries(Object.entries(named).map(([name, pid]) => [name, processSeconds(String(pid))])),
+  };
 }
 
-/** The CPU used between two snapshots, rounded to 10 ms. */
-export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, wallSeconds: number): CpuUse {
+/**
+ * The CPU used between two snapshots, rounded to 10 ms. `measured` adds CPU seconds a process
+ * measured itself over the same step (one that may have ended before `b` was taken), by name.
+ */
+export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, wallSeconds: number, measured: Readonly<Record<string, number>> = {}): CpuUse {
   const r = (x: number): number => Math.round(x * 100) / 100;
   const bench = b.bench - a.bench;
   const postgres = b.postgres - a.postgres;
   const kafka = b.kafka - a.kafka;
   const busy = b.machineBusy - a.machineBusy;
+  const named: Record<string, number> = { ...measured };
+  for (const name of Object.keys(b.named)) named[name] = b.named[name]! - (a.named[name] ?? 0);
+  const namedTotal = Object.values(named).reduce((x, y) => x + y, 0);
   return {
     seconds: {
       bench: r(bench),
       postgres: r(postgres),
       kafka: r(kafka),
-      other: r(Math.max(0, busy - bench - postgres - kafka)),
+      ...Object.fromEntries(Object.entries(named).map(([name, s]) => [name, r(s)])),
+      other: r(Math.max(0, busy - bench - postgres - kafka - namedTotal)),
       idle: r(b.machineIdle - a.machineIdle),
     },
     busyCores: r(busy / wallSeconds),
@@ -81,8 +103,7 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, wallSeconds: number):
 }
 
 /** CPU milliseconds per 1,000 events for each part, from a step that moved `events`. */
-export function perThousand(use: CpuUse, events: number): Record<keyof CpuUse['seconds'], number> {
+export function perThousand(use: CpuUse, events: number): CpuUse['seconds'] {
   const per = (s: number): number => Math.round(((s * 1e6) / events) * 10) / 10;
-  const { bench, postgres, kafka, other, idle } = use.seconds;
-  return { bench: per(bench), postgres: per(postgres), kafka: per(kafka), other: per(other), idle: per(idle) };
+  return Object.fromEntries(Object.entries(use.seconds).map(([part, s]) => [part, per(s)])) as CpuUse['seconds'];
 }

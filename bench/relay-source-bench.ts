@@ -22,6 +22,7 @@ import { migratePostgres, PollingSource, PostgresOutbox, Relay, type AppendInput
 import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
 import type { Publisher } from '../src/brokers/publisher.js';
 import { isConnectionError } from '../src/postgres/connect.js';
+import { cpuBetween, cpuSnapshot, perThousand, type CpuUse } from './cpu-accounting.js';
 import { logicalNames } from '../src/postgres/logical-setup.js';
 import { LogicalSource } from '../src/postgres/logical-source.js';
 import {
@@ -92,6 +93,11 @@ const SETTINGS = {
   warmup: { env: 'BENCH_SOURCES_WARMUP', fallback: '2000', help: 'events of the untimed warm-up drain of each variant' },
   seconds: { env: 'BENCH_SOURCES_SECONDS', fallback: '20', help: 'how long the latency writer runs, per variant' },
   writers: { env: 'BENCH_SOURCES_WRITERS', fallback: '4', help: 'connections of the latency writer' },
+  'latency-variants': {
+    env: 'BENCH_SOURCES_LATENCY_VARIANTS',
+    fallback: 'all',
+    help: 'the sources the latency part runs, comma-separated (polling, logicalTable, logicalWal) or all; e.g. one alone under --cpu-prof',
+  },
   publisher: {
     env: 'BENCH_SOURCES_PUBLISHER',
     fallback: 'kafka',
@@ -116,6 +122,7 @@ interface Config {
   warmup: number;
   seconds: number;
   writers: number;
+  latencyVariants: ReadonlySet<VariantName>;
   publisher: 'kafka' | 'discard';
   transactions: boolean;
 }
@@ -171,7 +178,18 @@ function readConfig(): Config {
     warmup: int('warmup'),
     seconds: int('seconds'),
     writers: int('writers'),
+    latencyVariants: latencyVariants(get('latency-variants')),
   };
+}
+
+function latencyVariants(text: string): ReadonlySet<VariantName> {
+  const names = VARIANTS.map((v) => v.name);
+  if (text === 'all') return new Set(names);
+  const chosen = text.split(',').map((x) => x.trim());
+  const unknown = chosen.filter((x) => !(names as string[]).includes(x));
+  if (unknown.length > 0 || chosen.length === 0)
+    throw new BenchError(`--latency-variants takes all or some of ${names.join(', ')}, comma-separated; got '${text}'`);
+  return new Set(chosen as VariantName[]);
 }
 
 /** One entry of --rate: fixed events/s, a share of the variant's drain maximum, or the old automatic rate. */
@@ -500,7 +518,7 @@ type ChildJob =
 type ChildMessage =
   | { type: 'ready' }
   | { type: 'progress'; received: number }
-  | { type: 'written'; commits: [string, number][]; lateMs: number[]; start: number; lastCommit: number }
+  | { type: 'written'; commits: [string, number][]; lateMs: number[]; start: number; lastCommit: number; cpuSeconds: number }
   | { type: 'received'; receipts: [string, number][]; duplicates: number };
 
 /** A child process running one {@link ChildJob}, with its messages by type. */
@@ -548,6 +566,11 @@ class Child {
     return new Promise((resolve, reject) => this.#waiters.set(type, { resolve: resolve as (m: ChildMessage) => void, reject }));
   }
 
+  /** The process id, for CPU accounting. */
+  get pid(): number {
+    return this.#proc.pid!;
+  }
+
   send(message: { type: 'finish' }): void {
     this.#proc.send(message);
   }
@@ -588,6 +611,9 @@ async function writerChild(job: Extract<ChildJob, { role: 'writer' }>, send: (m:
   const interval = (1000 * txEvents) / job.rate;
   const commits: [string, number][] = [];
   const lateMs: number[] = [];
+  // The parent starts its CPU accounting on 'ready'; the writer's own CPU counts from here too.
+  const cpu0 = process.cpuUsage();
+  await send({ type: 'ready' });
   const start = now() + 100;
   let lastCommit = start;
   await Promise.all(
@@ -607,8 +633,9 @@ async function writerChild(job: Extract<ChildJob, { role: 'writer' }>, send: (m:
       }
     }),
   );
+  const cpu = process.cpuUsage(cpu0);
   await Promise.all(clients.map((c) => c.end()));
-  await send({ type: 'written', commits, lateMs, start, lastCommit });
+  await send({ type: 'written', commits, lateMs, start, lastCommit, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
 }
 
 /**
@@ -678,11 +705,65 @@ interface LatencyResult {
   /** Event-loop delay of the relay's process while the writer ran, in ms. */
   loopDelayMs: { p99: number; max: number };
   /**
+   * Where the machine's CPU went while the writer ran: the relay (this process), PostgreSQL (the
+   * writer's backends and the relay's), the walsender decoding the slot (logical sources), Kafka,
+   * the writer and consumer processes, the rest and idle.
+   */
+  cpu: CpuUse;
+  /** What the writer's and the relay's backends were doing, sampled every {@link WAIT_SAMPLE_MS} ms. */
+  waits: WaitProfile;
+  /**
    * Events the consumer had before the writer saw its COMMIT return (recorded as 0 ms): the commit
    * is visible to the relay before the writer's backend and process get the CPU to report it. On a
    * busy machine that happens; maxMs is then the error bar of the timestamps.
    */
   earlyArrivals: { count: number; maxMs: number };
+}
+
+const WAIT_SAMPLE_MS = 100;
+
+/** Per role, the share of samples (0–1) in which a backend of it was in each state, largest first. */
+type WaitProfile = Record<'writer' | 'relay', Record<string, number>>;
+
+/**
+ * Samples `pg_stat_activity` until stopped: a poor man's wait-event profile of the backends
+ * (the writer's connections are `herald-bench`, the relay's `herald-relay*` and its walsender).
+ * A backend idle outside a transaction is waiting for its client, which the CPU accounting covers.
+ */
+function sampleWaits(admin: AdminDb): { stop(): Promise<WaitProfile> } {
+  const counts: Record<'writer' | 'relay', Map<string, number>> = { writer: new Map(), relay: new Map() };
+  const totals = { writer: 0, relay: 0 };
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const { rows } = await admin.query<{ role: 'writer' | 'relay'; what: string }>(
+        `SELECT CASE WHEN application_name = 'herald-bench' THEN 'writer' ELSE 'relay' END AS role,
+                CASE WHEN state = 'idle' THEN 'idle (client)'
+                     ELSE coalesce(wait_event_type || ':' || wait_event, 'on CPU') || ' in ' || split_part(ltrim(query), ' ', 1) END AS what
+           FROM pg_stat_activity
+          WHERE pid <> pg_backend_pid() AND (application_name = 'herald-bench' OR application_name LIKE 'herald-relay%')`,
+      );
+      for (const r of rows) {
+        counts[r.role].set(r.what, (counts[r.role].get(r.what) ?? 0) + 1);
+        totals[r.role]++;
+      }
+      await sleep(WAIT_SAMPLE_MS);
+    }
+  })();
+  const shares = (role: 'writer' | 'relay'): Record<string, number> =>
+    Object.fromEntries(
+      [...counts[role]]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 8)
+        .map(([what, n]) => [what, round3(n / Math.max(1, totals[role]))]),
+    );
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { writer: shares('writer'), relay: shares('relay') };
+    },
+  };
 }
 
 /** Latencies in microseconds, so sub-millisecond differences survive; reported in ms. */
@@ -727,19 +808,36 @@ async function latencyOnce(
     20,
   );
 
+  // The walsender decoding the slot is PostgreSQL's share that the logical sources add: counted apart.
+  const walsender = v.logical
+    ? (
+        await s.admin.query<{ pid: number }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [
+          logicalNames({ schema: o.schema }).slot,
+        ])
+      ).rows[0]?.pid
+    : undefined;
+  const named = (): Record<string, number> => ({ consumer: consumer.pid, ...(walsender ? { walsender } : {}) });
   let expected = WARM;
   const phases: {
     spec: string;
     rate: number;
     written: Extract<ChildMessage, { type: 'written' }>;
     loopDelayMs: LatencyResult['loopDelayMs'];
+    cpu: CpuUse;
+    waits: WaitProfile;
   }[] = [];
   for (const { spec, rate } of rates) {
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
     const writer = new Child({ role: 'writer', pg: cfg.pg, schema: o.schema, topic, mode: v.mode, rate, seconds, writers: cfg.writers });
     const stopWriter = deferCleanup(`stop the ${v.name} writer process`, () => writer.stop());
+    await writer.message('ready');
+    const cpu0 = cpuSnapshot(named());
+    const t0 = performance.now();
+    const sampler = sampleWaits(s.admin);
     const written = await writer.message('written');
+    const cpu = cpuBetween(cpu0, cpuSnapshot(named()), (performance.now() - t0) / 1000, { writer: written.cpuSeconds });
+    const waits = await sampler.stop();
     loop.disable();
     await stopWriter();
     expected += written.commits.length;
@@ -750,7 +848,7 @@ async function latencyOnce(
       failure,
       20,
     );
-    phases.push({ spec, rate, written, loopDelayMs: { p99: round1(loop.percentile(99) / 1e6), max: round1(loop.max / 1e6) } });
+    phases.push({ spec, rate, written, cpu, waits, loopDelayMs: { p99: round1(loop.percentile(99) / 1e6), max: round1(loop.max / 1e6) } });
   }
   consumer.send({ type: 'finish' });
   const got = await withTimeout(consumer.message('received'), 30_000, `closing the ${v.name} consumer`);
@@ -759,7 +857,7 @@ async function latencyOnce(
   await o.drop();
 
   const receipts = new Map(got.receipts);
-  const results = phases.map(({ spec, rate, written, loopDelayMs }): LatencyResult => {
+  const results = phases.map(({ spec, rate, written, loopDelayMs, cpu, waits }): LatencyResult => {
     const latency = newHistogram();
     const earlyArrivals = { count: 0, maxMs: 0 };
     for (const [id, committedAt] of written.commits) {
@@ -783,6 +881,8 @@ async function latencyOnce(
       writerLate,
       loopDelayMs,
       earlyArrivals,
+      cpu,
+      waits,
     };
   });
   return { results, duplicates: got.duplicates };
@@ -815,7 +915,7 @@ async function latencyBench(s: Shared, drained: Record<VariantName, number> | un
   const results = {} as Record<VariantName, LatencyResult[]>;
   const duplicates = {} as Record<VariantName, number>;
   for (const v of VARIANTS) {
-    const rates = ratesOf(v);
+    const rates = cfg.latencyVariants.has(v.name) ? ratesOf(v) : [];
     log(
       `latency: ${v.name}: ${rates.map((r) => `${r.rate} events/s (${r.spec})`).join(', ') || 'nothing to run'} for ${cfg.seconds} s each`,
     );
@@ -851,6 +951,9 @@ async function latencyBench(s: Shared, drained: Record<VariantName, number> | un
     writerLateMs: { p99: ms(x.writerLate.getValueAtPercentile(99)), max: ms(x.writerLate.maxValue) },
     relayEventLoopDelayMs: x.loopDelayMs,
     earlyArrivals: x.earlyArrivals,
+    busyCores: x.cpu.busyCores,
+    cpuMsPer1000Events: perThousand(x.cpu, x.events),
+    backendStates: x.waits,
     goalMet: p99(x) <= GOAL_P99_MS,
   });
   const result = {
@@ -887,7 +990,18 @@ async function latencyBench(s: Shared, drained: Record<VariantName, number> | un
   );
   process.stdout.write(
     table(
-      ['variant', 'rate', 'events/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'writer late p99 ms', 'relay loop delay p99 ms'],
+      [
+        'variant',
+        'rate',
+        'events/s',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'max ms',
+        'writer late p99 ms',
+        'relay loop delay p99 ms',
+        'busy cores',
+      ],
       VARIANTS.flatMap((v) =>
         results[v.name].map((x) => [
           v.label,
@@ -899,6 +1013,7 @@ async function latencyBench(s: Shared, drained: Record<VariantName, number> | un
           ms(x.latency.maxValue),
           ms(x.writerLate.getValueAtPercentile(99)),
           x.loopDelayMs.p99,
+          x.cpu.busyCores,
         ]),
       ),
     ) + '\n',

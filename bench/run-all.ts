@@ -133,6 +133,12 @@ const ENTRIES: readonly Entry[] = [
     args: (q) => pick(q, ['--rows', '10000', '--rounds', '1']),
   },
   {
+    name: 'sink-paths',
+    script: 'pg-sink-paths-bench.ts',
+    what: "the PostgreSQL warehouse's batch paths (one JSON text, text[] per column, typed arrays): CPU per 1,000 rows of client and server",
+    args: (q) => pick(q, ['--rows', '20000', '--rounds', '1']),
+  },
+  {
     name: 'scale',
     script: 'scale-bench.ts',
     what: 'drain rate of 1, 2 and 4 herald relay processes; peak RSS of the relay and the loader',

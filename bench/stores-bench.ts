@@ -121,12 +121,13 @@ async function benchStore(target: BenchStore): Promise<Record<string, unknown>[]
         });
       }
       await setup.close();
+      const tx = TX * (target.txScale ?? 1);
       const clients = await Promise.all(Array.from({ length: target.clients ?? Number(flags.clients) }, () => layer.open(url)));
       const run = async (variant: Variant): Promise<number> => {
         const t0 = performance.now();
         await Promise.all(
           clients.map(async (c) => {
-            for (let i = 0; i < TX; i++) {
+            for (let i = 0; i < tx; i++) {
               const o = makeOrder();
               if (layer.sync) {
                 // Synchronous transactions (better-sqlite3, Drizzle on it): prepared statements and appendSync.
@@ -151,7 +152,7 @@ async function benchStore(target: BenchStore): Promise<Record<string, unknown>[]
             }
           }),
         );
-        return (clients.length * TX) / ((performance.now() - t0) / 1000);
+        return (clients.length * tx) / ((performance.now() - t0) / 1000);
       };
       const rates: Record<Variant, number[]> = { handWritten: [], handWrittenOrdered: [], herald: [] };
       const ratios: number[] = [];
@@ -176,7 +177,7 @@ async function benchStore(target: BenchStore): Promise<Record<string, unknown>[]
         ...(notify === undefined ? {} : { notifyTrigger: notify }),
         layer: layer.name,
         clients: clients.length,
-        txPerRound: clients.length * TX,
+        txPerRound: clients.length * tx,
         rounds: ROUNDS,
         handWrittenTxPerSec: Math.round(median(rates.handWritten)),
         ...(ordered === undefined ? {} : { handWrittenOrderedTxPerSec: Math.round(median(rates.handWrittenOrdered)) }),
