@@ -33,10 +33,40 @@ export interface KcatMessage {
 }
 
 /**
- * Reads every message of `topic` from the beginning with kcat, a consumer that is not Herald,
- * and returns them in partition, then offset order.
+ * Waits, at most `ms`, until no transaction is being committed on `topic`: every partition's last
+ * stable offset (how far a read_committed reader reads) has reached its log end. Kafka answers a
+ * producer's EndTxn once the commit is decided in its transaction log and writes the commit
+ * markers into the partitions a moment later, so a reader started right after a transactional
+ * publish resolved could stop short of that batch (seen: 40 of 50 events, the rest a second
+ * later). A transaction that stays open (a batch refused in part) ends the wait at `ms`.
+ */
+async function settleTransactions(topic: string, ms = 3_000): Promise<void> {
+  const { Admin } = await import('@platformatic/kafka');
+  const admin = new Admin({ clientId: 'herald-test', bootstrapBrokers: [KAFKA] });
+  try {
+    const partitions = (await admin.metadata({ topics: [topic] })).topics.get(topic)?.partitionsCount ?? 0;
+    const topics = [{ name: topic, partitions: Array.from({ length: partitions }, (_, p) => ({ partitionIndex: p, timestamp: -1n })) }];
+    const deadline = Date.now() + ms;
+    for (;;) {
+      // isolationLevel 0: the log end (high watermark); 1: the last stable offset.
+      const [end, stable] = await Promise.all([0, 1].map((isolationLevel) => admin.listOffsets({ topics, isolationLevel })));
+      const stableOf = new Map(stable![0]!.partitions.map((p) => [p.partitionIndex, p.offset]));
+      const committing = end![0]!.partitions.some((p) => stableOf.get(p.partitionIndex)! < p.offset);
+      if (!committing || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await admin.close();
+  }
+}
+
+/**
+ * Reads every message of `topic` from the beginning with kcat, a consumer that is not Herald
+ * (librdkafka: read_committed), once no transaction is being committed on it (see
+ * {@link settleTransactions}), and returns them in partition, then offset order.
  */
 export async function readTopic(topic: string): Promise<KcatMessage[]> {
+  await settleTransactions(topic);
   const { stdout } = await run('kcat', ['-b', KAFKA, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-J'], {
     maxBuffer: 512 * 1024 * 1024,
   });

@@ -12,8 +12,9 @@ function attributesOf(headers: Record<string, string>): Record<string, string> {
 }
 
 /**
- * The KRaft broker `scripts/services.sh` starts. `read` needs no wait: kcat reads the topic to its
- * end, and everything a resolved `publish` wrote is there.
+ * The KRaft broker `scripts/services.sh` starts. `read` needs no wait of its own: readTopic waits
+ * until the commit markers of a resolved transactional `publish` are written, then kcat reads the
+ * topic to its end, and everything that `publish` wrote is there.
  */
 export const kafkaTarget: ConformanceTarget = {
   name: 'kafka',
