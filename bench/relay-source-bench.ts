@@ -727,13 +727,15 @@ type WaitProfile = Record<'writer' | 'relay', Record<string, number>>;
 
 /**
  * Samples `pg_stat_activity` until stopped: a poor man's wait-event profile of the backends
- * (the writer's connections are `herald-bench`, the relay's `herald-relay*` and its walsender).
- * A backend idle outside a transaction is waiting for its client, which the CPU accounting covers.
+ * (the writer's connections are `herald-bench`, the relay's `herald-relay*` and its walsender;
+ * `otherPids` are this script's own `herald-bench` connections, left out). A backend idle outside
+ * a transaction is waiting for its client, which the CPU accounting covers.
  */
-function sampleWaits(admin: AdminDb): { stop(): Promise<WaitProfile> } {
+function sampleWaits(admin: AdminDb, otherPids: readonly number[]): { stop(): Promise<WaitProfile> } {
   const counts: Record<'writer' | 'relay', Map<string, number>> = { writer: new Map(), relay: new Map() };
   const totals = { writer: 0, relay: 0 };
   let stopped = false;
+  let failure: unknown;
   const loop = (async () => {
     while (!stopped) {
       const { rows } = await admin.query<{ role: 'writer' | 'relay'; what: string }>(
@@ -741,7 +743,9 @@ function sampleWaits(admin: AdminDb): { stop(): Promise<WaitProfile> } {
                 CASE WHEN state = 'idle' THEN 'idle (client)'
                      ELSE coalesce(wait_event_type || ':' || wait_event, 'on CPU') || ' in ' || split_part(ltrim(query), ' ', 1) END AS what
            FROM pg_stat_activity
-          WHERE pid <> pg_backend_pid() AND (application_name = 'herald-bench' OR application_name LIKE 'herald-relay%')`,
+          WHERE pid <> pg_backend_pid() AND pid <> ALL($1::int[])
+            AND (application_name = 'herald-bench' OR application_name LIKE 'herald-relay%')`,
+        [otherPids],
       );
       for (const r of rows) {
         counts[r.role].set(r.what, (counts[r.role].get(r.what) ?? 0) + 1);
@@ -749,7 +753,10 @@ function sampleWaits(admin: AdminDb): { stop(): Promise<WaitProfile> } {
       }
       await sleep(WAIT_SAMPLE_MS);
     }
-  })();
+  })().catch((err: unknown) => {
+    // Kept for stop(), which reports it: a rejection nobody awaits yet would end the process.
+    failure = err;
+  });
   const shares = (role: 'writer' | 'relay'): Record<string, number> =>
     Object.fromEntries(
       [...counts[role]]
@@ -761,6 +768,7 @@ function sampleWaits(admin: AdminDb): { stop(): Promise<WaitProfile> } {
     async stop() {
       stopped = true;
       await loop;
+      if (failure !== undefined) throw new BenchError(`cannot sample pg_stat_activity: ${messageOf(failure)}`);
       return { writer: shares('writer'), relay: shares('relay') };
     },
   };
@@ -817,6 +825,8 @@ async function latencyOnce(
       ).rows[0]?.pid
     : undefined;
   const named = (): Record<string, number> => ({ consumer: consumer.pid, ...(walsender ? { walsender } : {}) });
+  // The connection that wrote the warm-up is a `herald-bench` one too, idle while the writer runs.
+  const benchPid = (await s.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   let expected = WARM;
   const phases: {
     spec: string;
@@ -834,7 +844,7 @@ async function latencyOnce(
     await writer.message('ready');
     const cpu0 = cpuSnapshot(named());
     const t0 = performance.now();
-    const sampler = sampleWaits(s.admin);
+    const sampler = sampleWaits(s.admin, [benchPid]);
     const written = await writer.message('written');
     const cpu = cpuBetween(cpu0, cpuSnapshot(named()), (performance.now() - t0) / 1000, { writer: written.cpuSeconds });
     const waits = await sampler.stop();
