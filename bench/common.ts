@@ -11,6 +11,7 @@ import pg from 'pg';
 import { consoleLogger, ContractRegistry, migratePostgres, parseContract, PostgresOutbox, type AppendInput } from '../src/index.js';
 import { redactUrl } from '../src/postgres/connect.js';
 import { bounded } from '../src/brokers/bounded.js';
+import type { IncomingEvent } from '../src/brokers/subscriber.js';
 
 // ------------------------------------------------------------------------------ configuration
 
@@ -311,6 +312,31 @@ export function payloadOf(o: Order): Record<string, unknown> {
     placedAt: new Date().toISOString(),
     lines: o.lines,
   };
+}
+
+/**
+ * `n` order-placed events as a subscriber hands them to the loader (topic `memory`, version 1.0.0
+ * named by `dataschema`, with the contract's personal `customerEmail`), for benches of the
+ * loader's parts without a broker.
+ */
+export function incomingOrders(n: number): IncomingEvent[] {
+  const dataschema = `urn:herald:contract:${CONTRACT}:1.0.0`;
+  return Array.from({ length: n }, (_, i) => {
+    const o = makeOrder();
+    return {
+      topic: 'memory',
+      position: String(i),
+      attributes: {
+        id: randomUUID(),
+        type: CONTRACT,
+        source: SOURCE,
+        time: new Date().toISOString(),
+        partitionkey: o.customerId,
+        dataschema,
+      },
+      data: JSON.stringify({ ...payloadOf(o), customerEmail: `${o.customerId}@example.com` }),
+    };
+  });
 }
 
 /** Orders for the relay backlog: 1,000 customers, so that keys spread over all buckets and partitions. */

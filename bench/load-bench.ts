@@ -17,7 +17,6 @@
 //   node --import tsx bench/load-bench.ts [--rows 200000] [--rounds 3] [--only duckdb|postgres|all]
 //
 // stdout: one JSON line (starts with '{'), then a short table. Progress: stderr.
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { event } from '../src/event.js';
 import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
 import { KafkaSubscriber } from '../src/brokers/kafka/subscriber.js';
-import type { IncomingEvent, Subscriber, SubscriberBatch } from '../src/brokers/subscriber.js';
+import type { Subscriber, SubscriberBatch } from '../src/brokers/subscriber.js';
 import { RowBuilder } from '../src/warehouse/rows.js';
 import { planTables } from '../src/warehouse/table-plan.js';
 import { openDuckDb } from '../src/warehouse/duckdb-instance.js';
@@ -39,6 +38,7 @@ import {
   checkKafka,
   CONTRACT,
   deferCleanup,
+  incomingOrders,
   kafkaAdmin,
   kafkaModule,
   log,
@@ -369,23 +369,7 @@ async function fromMemory(
   const target = await freshTarget(warehouse, db, cfg.pg);
   const contracts = orderContracts('memory');
   const builder = new RowBuilder(contracts, await target.sink.prepare(planTables(contracts.list())), undefined);
-  const events: IncomingEvent[] = Array.from({ length: cfg.rows }, (_, i) => {
-    const o = makeOrder();
-    const attributes = {
-      id: randomUUID(),
-      type: CONTRACT,
-      source: SOURCE,
-      time: new Date().toISOString(),
-      partitionkey: o.customerId,
-      dataschema: DATASCHEMA,
-    };
-    return {
-      topic: 'memory',
-      position: String(i),
-      attributes,
-      data: JSON.stringify({ ...payloadOf(o), customerEmail: `${o.customerId}@example.com` }),
-    };
-  });
+  const events = incomingOrders(cfg.rows);
   const t0 = performance.now();
   for (let i = 0; i < events.length; i += cfg.batch) await target.sink.write(builder.build(events.slice(i, i + cfg.batch)));
   const seconds = (performance.now() - t0) / 1000;

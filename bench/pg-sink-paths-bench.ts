@@ -10,9 +10,7 @@
 // cheaper for the server but dearer for the client gains nothing on a machine they share.
 //
 //   node --import tsx bench/pg-sink-paths-bench.ts [--rows 200000] [--rounds 3] [--batch 5000]
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { IncomingEvent } from '../src/brokers/subscriber.js';
 import { metaColumnTypes, postgresType } from '../src/warehouse/ddl.js';
 import { PostgresSink } from '../src/warehouse/postgres-sink.js';
 import { RowBuilder, type LoadBatch } from '../src/warehouse/rows.js';
@@ -20,21 +18,18 @@ import { metaColumns, planTables } from '../src/warehouse/table-plan.js';
 import { cpuBetween, cpuSnapshot, perThousand } from './cpu-accounting.js';
 import {
   BenchError,
-  CONTRACT,
   deferCleanup,
+  incomingOrders,
   log,
   machineFacts,
-  makeOrder,
   median,
   orderContracts,
-  payloadOf,
   pgConnect,
   printResult,
   readSettings,
   round1,
   runBench,
   SERVICE_SETTINGS,
-  SOURCE,
   suffix,
   table,
   type Setting,
@@ -67,23 +62,7 @@ async function main(): Promise<void> {
   deferCleanup('closing the PostgreSQL connection', () => db.end());
   const machine = await machineFacts({ kafka: 'not used' }, db);
   const contracts = orderContracts('memory');
-  const dataschema = `urn:herald:contract:${CONTRACT}:1.0.0`;
-  const events: IncomingEvent[] = Array.from({ length: cfg.rows }, (_, i) => {
-    const o = makeOrder();
-    return {
-      topic: 'memory',
-      position: String(i),
-      attributes: {
-        id: randomUUID(),
-        type: CONTRACT,
-        source: SOURCE,
-        time: new Date().toISOString(),
-        partitionkey: o.customerId,
-        dataschema,
-      },
-      data: JSON.stringify({ ...payloadOf(o), customerEmail: `${o.customerId}@example.com` }),
-    };
-  });
+  const events = incomingOrders(cfg.rows);
 
   /** One path, into a fresh schema; returns rows/s and CPU ms per 1,000 rows. */
   const run = async (path: Path): Promise<{ rowsPerSecond: number; cpuMsPer1000Rows: Record<string, number> }> => {

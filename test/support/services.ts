@@ -49,7 +49,7 @@ async function settleTransactions(topic: string, ms = 3_000): Promise<void> {
     const deadline = Date.now() + ms;
     for (;;) {
       // isolationLevel 0: the log end (high watermark); 1: the last stable offset.
-      const [end, stable] = await Promise.all([0, 1].map((isolationLevel) => admin.listOffsets({ topics, isolationLevel })));
+      const [end, stable] = await Promise.all(([0, 1] as const).map((isolationLevel) => admin.listOffsets({ topics, isolationLevel })));
       const stableOf = new Map(stable![0]!.partitions.map((p) => [p.partitionIndex, p.offset]));
       const committing = end![0]!.partitions.some((p) => stableOf.get(p.partitionIndex)! < p.offset);
       if (!committing || Date.now() > deadline) return;
