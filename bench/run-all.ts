@@ -4,7 +4,7 @@
 // bench/results/chart.svg (bench/chart.ts), and prints the markdown table (bench/report-table.ts).
 //
 //   npm run bench                         # the full sizes (tens of minutes on 2 cores)
-//   npm run bench -- --quick              # small sizes, the whole run in about 3 minutes
+//   npm run bench -- --quick              # small sizes, the whole run in under 3 minutes
 //   npm run bench -- --only sources,latency  # runs those again; the others stay in latest.json
 //
 // A bench that fails is recorded with its exit code and the tail of its stderr; the others still
@@ -117,7 +117,8 @@ const ENTRIES: readonly Entry[] = [
               .join(','),
           ]
         : ['--only', 'all', ...pick(q, ['--events', '5000', '--rounds', '1', '--warmup', '500'])];
-      return [...source, '--batch', BATCH, '--rate', '10000,70%', ...pick(q, ['--seconds', '2'], ['--seconds', '20'])];
+      // Quick: 1 s per phase; the writer's fresh process needs about as long again to warm up.
+      return [...source, '--batch', BATCH, '--rate', '10000,70%', ...pick(q, ['--seconds', '1'], ['--seconds', '20'])];
     },
   },
   {
@@ -136,7 +137,7 @@ const ENTRIES: readonly Entry[] = [
     name: 'sink-paths',
     script: 'pg-sink-paths-bench.ts',
     what: "the PostgreSQL warehouse's batch paths (one JSON text, text[] per column, typed arrays): CPU per 1,000 rows of client and server",
-    args: (q) => pick(q, ['--rows', '20000', '--rounds', '1']),
+    args: (q) => pick(q, ['--rows', '5000', '--rounds', '1']),
   },
   {
     name: 'scale',
