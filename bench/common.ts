@@ -217,11 +217,12 @@ export interface Machine {
   platform: string;
   postgres: string;
   pgSettings: Record<string, string>;
-  kafka: string;
+  /** The broker, for a bench that uses one. */
+  kafka?: string;
 }
 
 /** The facts every JSON line carries; `extraSettings` adds PostgreSQL settings that matter to one bench. */
-export async function machineFacts(cfg: { kafka: string }, db: pg.Client, extraSettings: readonly string[] = []): Promise<Machine> {
+export async function machineFacts(cfg: { kafka?: string }, db: pg.Client, extraSettings: readonly string[] = []): Promise<Machine> {
   const { rows } = await db.query<{ server_version: string }>('SHOW server_version');
   const names = ['synchronous_commit', 'fsync', 'autovacuum', 'shared_buffers', 'wal_level', 'max_wal_size', ...extraSettings];
   const settings = await db.query<{ name: string; setting: string }>(
@@ -237,7 +238,7 @@ export async function machineFacts(cfg: { kafka: string }, db: pg.Client, extraS
     platform: `${process.platform}-${process.arch}`,
     postgres: rows[0]?.server_version ?? 'unknown',
     pgSettings: Object.fromEntries(settings.rows.map((r) => [r.name, r.setting])),
-    kafka: cfg.kafka,
+    ...(cfg.kafka === undefined ? {} : { kafka: cfg.kafka }),
   };
 }
 

@@ -2,9 +2,10 @@
 // Kafka broker, everything else, and idle. Read from /proc (Linux only), so a bench can show
 // whether a ratio is bound by its own code or by the cores it shares with the servers.
 import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 /** CPU seconds spent so far, per part of the machine. */
-export interface CpuSnapshot {
+interface CpuSnapshot {
   readonly bench: number;
   readonly postgres: number;
   readonly kafka: number;
@@ -46,7 +47,7 @@ function processSeconds(pid: string, reaped = false): number {
  * `named` counts the processes of the given pids under their own names instead (a writer child,
  * a PostgreSQL walsender: no longer in `other` or `postgres`).
  */
-export function cpuSnapshot(named: Readonly<Record<string, number>> = {}): CpuSnapshot {
+function cpuSnapshot(named: Readonly<Record<string, number>> = {}): CpuSnapshot {
   let postgres = 0;
   let kafka = 0;
   const namedPids = new Set(Object.values(named).map(String));
@@ -80,7 +81,7 @@ export function cpuSnapshot(named: Readonly<Record<string, number>> = {}): CpuSn
  * The CPU used between two snapshots, rounded to 10 ms. `measured` adds CPU seconds a process
  * measured itself over the same step (one that may have ended before `b` was taken), by name.
  */
-export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, wallSeconds: number, measured: Readonly<Record<string, number>> = {}): CpuUse {
+function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, wallSeconds: number, measured: Readonly<Record<string, number>> = {}): CpuUse {
   const r = (x: number): number => Math.round(x * 100) / 100;
   const bench = b.bench - a.bench;
   const postgres = b.postgres - a.postgres;
@@ -100,6 +101,17 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, wallSeconds: number, 
     },
     busyCores: r(busy / wallSeconds),
   };
+}
+
+/**
+ * Starts measuring one timed step; `stop()` returns the CPU each part used since, and the busy
+ * cores over the step's wall time. `named` are processes counted under their own names (see
+ * {@link cpuSnapshot}); `measured`, CPU seconds a process measured itself over the step.
+ */
+export function cpuMeter(named: Readonly<Record<string, number>> = {}): { stop(measured?: Readonly<Record<string, number>>): CpuUse } {
+  const before = cpuSnapshot(named);
+  const started = performance.now();
+  return { stop: (measured = {}) => cpuBetween(before, cpuSnapshot(named), (performance.now() - started) / 1000, measured) };
 }
 
 /** CPU milliseconds per 1,000 events for each part, from a step that moved `events`. */

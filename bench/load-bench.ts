@@ -32,7 +32,7 @@ import { DuckDbSink } from '../src/warehouse/duckdb-sink.js';
 import { Loader } from '../src/warehouse/loader.js';
 import { PostgresSink } from '../src/warehouse/postgres-sink.js';
 import type { WarehouseSink } from '../src/warehouse/sink.js';
-import { cpuBetween, cpuSnapshot, perThousand } from './cpu-accounting.js';
+import { cpuMeter, perThousand } from './cpu-accounting.js';
 import {
   BenchError,
   checkKafka,
@@ -100,10 +100,9 @@ interface Run {
 
 /** Runs `work` and returns its result with the CPU the machine's parts spent per 1,000 of `rows` meanwhile. */
 async function withCpu<T>(rows: number, work: () => Promise<T>): Promise<[T, NonNullable<Run['cpuMsPer1000Rows']>]> {
-  const before = cpuSnapshot();
-  const started = performance.now();
+  const meter = cpuMeter();
   const result = await work();
-  const { bench, postgres, kafka, other } = perThousand(cpuBetween(before, cpuSnapshot(), (performance.now() - started) / 1000), rows);
+  const { bench, postgres, kafka, other } = perThousand(meter.stop(), rows);
   return [result, { bench, postgres, kafka, other }];
 }
 

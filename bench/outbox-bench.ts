@@ -24,7 +24,7 @@ import {
   type RelaySource,
 } from '../src/index.js';
 import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
-import { cpuBetween, cpuSnapshot, perThousand, type CpuUse } from './cpu-accounting.js';
+import { cpuMeter, perThousand, type CpuUse } from './cpu-accounting.js';
 import {
   BenchError,
   checkKafka,
@@ -420,7 +420,7 @@ async function relayBench(cfg: Config, machine: Machine, admin: pg.Client): Prom
       logger: stderrLogger,
     });
     let failure: unknown;
-    const cpu0 = cpuSnapshot();
+    const meter = cpuMeter();
     const t0 = performance.now();
     const running = relay.run().catch((err: unknown) => {
       failure = err;
@@ -439,7 +439,7 @@ async function relayBench(cfg: Config, machine: Machine, admin: pg.Client): Prom
       }
     }
     const secs = (performance.now() - t0) / 1000;
-    const cpu = cpuBetween(cpu0, cpuSnapshot(), secs);
+    const cpu = meter.stop();
     await relay.stop();
     await running;
     await source.close();
@@ -454,7 +454,7 @@ async function relayBench(cfg: Config, machine: Machine, admin: pg.Client): Prom
   }
 
   async function runRaw(messages: RawMessage[]): Promise<{ secs: number; sendMs: number; cpu: CpuUse }> {
-    const cpu0 = cpuSnapshot();
+    const meter = cpuMeter();
     const t0 = performance.now();
     let sendMs = 0;
     for (let i = 0; i < messages.length; i += cfg.relayBatch) {
@@ -463,7 +463,7 @@ async function relayBench(cfg: Config, machine: Machine, admin: pg.Client): Prom
       sendMs += performance.now() - t;
     }
     const secs = (performance.now() - t0) / 1000;
-    return { secs, sendMs, cpu: cpuBetween(cpu0, cpuSnapshot(), secs) };
+    return { secs, sendMs, cpu: meter.stop() };
   }
 
   // Untimed warm-up of both paths (JIT, plan caches, producer buffers, broker segments).

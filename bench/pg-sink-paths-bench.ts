@@ -15,7 +15,7 @@ import { metaColumnTypes, postgresType } from '../src/warehouse/ddl.js';
 import { PostgresSink } from '../src/warehouse/postgres-sink.js';
 import { RowBuilder, type LoadBatch } from '../src/warehouse/rows.js';
 import { metaColumns, planTables } from '../src/warehouse/table-plan.js';
-import { cpuBetween, cpuSnapshot, perThousand } from './cpu-accounting.js';
+import { cpuMeter, perThousand } from './cpu-accounting.js';
 import {
   BenchError,
   deferCleanup,
@@ -35,8 +35,9 @@ import {
   type Setting,
 } from './common.js';
 
+// PostgreSQL only: no broker takes part.
 const SETTINGS = {
-  ...SERVICE_SETTINGS,
+  pg: SERVICE_SETTINGS.pg,
   rows: { env: 'BENCH_SINK_ROWS', fallback: '200000', help: 'rows written by every path, every round' },
   rounds: { env: 'BENCH_SINK_ROUNDS', fallback: '3', help: 'rounds (the median is reported)' },
   batch: { env: 'BENCH_SINK_BATCH', fallback: '5000', help: 'rows per transaction, as the loader batches them' },
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   const cfg = { pg: get('pg'), rows: int('rows'), rounds: int('rounds'), batch: int('batch') };
   const db = await pgConnect(cfg.pg);
   deferCleanup('closing the PostgreSQL connection', () => db.end());
-  const machine = await machineFacts({ kafka: 'not used' }, db);
+  const machine = await machineFacts({}, db);
   const contracts = orderContracts('memory');
   const events = incomingOrders(cfg.rows);
 
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
         path === 'unnest'
           ? `${into}SELECT ${names.map((n, i) => `${q(n)}::${types[i]}`).join(', ')} FROM unnest(${names.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS s(${names.map(q).join(', ')}) ON CONFLICT (_event_id) DO NOTHING`
           : `${into}SELECT * FROM unnest(${names.map((_, i) => `$${i + 1}::${types[i]}[]`).join(', ')}) ON CONFLICT (_event_id) DO NOTHING`;
-      const before = cpuSnapshot();
+      const meter = cpuMeter();
       const t0 = performance.now();
       for (const batch of batches) {
         if (path === 'json') {
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
         await db.query('COMMIT');
       }
       const seconds = (performance.now() - t0) / 1000;
-      const use = cpuBetween(before, cpuSnapshot(), seconds);
+      const use = meter.stop();
       const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${q(schema)}.${q(plan.table)}`);
       if (rows[0]!.n !== cfg.rows) throw new BenchError(`${path}: ${rows[0]!.n} rows in the table, expected ${cfg.rows}`);
       const { bench, postgres } = perThousand(use, cfg.rows);

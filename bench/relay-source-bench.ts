@@ -22,7 +22,7 @@ import { migratePostgres, PollingSource, PostgresOutbox, Relay, type AppendInput
 import { KafkaPublisher } from '../src/brokers/kafka/publisher.js';
 import type { Publisher } from '../src/brokers/publisher.js';
 import { isConnectionError } from '../src/postgres/connect.js';
-import { cpuBetween, cpuSnapshot, perThousand, type CpuUse } from './cpu-accounting.js';
+import { cpuMeter, perThousand, type CpuUse } from './cpu-accounting.js';
 import { logicalNames } from '../src/postgres/logical-setup.js';
 import { LogicalSource } from '../src/postgres/logical-source.js';
 import {
@@ -824,7 +824,7 @@ async function latencyOnce(
         ])
       ).rows[0]?.pid
     : undefined;
-  const named = (): Record<string, number> => ({ consumer: consumer.pid, ...(walsender ? { walsender } : {}) });
+  const named: Record<string, number> = { consumer: consumer.pid, ...(walsender ? { walsender } : {}) };
   // The connection that wrote the warm-up is a `herald-bench` one too, idle while the writer runs.
   const benchPid = (await s.db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   let expected = WARM;
@@ -842,11 +842,10 @@ async function latencyOnce(
     const writer = new Child({ role: 'writer', pg: cfg.pg, schema: o.schema, topic, mode: v.mode, rate, seconds, writers: cfg.writers });
     const stopWriter = deferCleanup(`stop the ${v.name} writer process`, () => writer.stop());
     await writer.message('ready');
-    const cpu0 = cpuSnapshot(named());
-    const t0 = performance.now();
+    const meter = cpuMeter(named);
     const sampler = sampleWaits(s.admin, [benchPid]);
     const written = await writer.message('written');
-    const cpu = cpuBetween(cpu0, cpuSnapshot(named()), (performance.now() - t0) / 1000, { writer: written.cpuSeconds });
+    const cpu = meter.stop({ writer: written.cpuSeconds });
     const waits = await sampler.stop();
     loop.disable();
     await stopWriter();
