@@ -315,12 +315,15 @@ describe('herald console in a real Chromium against a fresh PostgreSQL schema', 
     });
     await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
     try {
-      const other = await context.newPage();
+      const other = await step('opening a page', context.newPage());
       const answer = other.waitForResponse((r) => r.url().endsWith('/actions'));
-      await other.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`);
-      await other.locator('#go').click();
-      expect((await answer).status()).toBe(403);
-      await other.close();
+      await step('loading the other origin', other.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`));
+      await step('submitting its form', other.locator('#go').click());
+      expect((await step("the console's answer", answer)).status()).toBe(403);
+      // The 403 page is a cross-origin navigation: Chromium drops a close that races its commit
+      // and page.close() then never ends (crbug.com/536385539, playwright#41900), so it loads first.
+      await step('loading the answer', other.waitForURL((u) => u.pathname === '/actions'));
+      await step('closing the page', other.close());
     } finally {
       // close() stops accepting; closeAllConnections() ends the keep-alive and preconnected
       // sockets Chromium holds, so the close never waits on the browser.
@@ -328,7 +331,7 @@ describe('herald console in a real Chromium against a fresh PostgreSQL schema', 
       const closed = new Promise((resolve) => evil.close(resolve));
       evil.closeAllConnections();
       for (const s of sockets) s.destroy();
-      await closed;
+      await step('closing the other origin', closed);
     }
     expect(
       (await post(consoleServer.url, `action=requeue&scope=all&confirm=yes&token=${TOKEN}`, { origin: 'http://evil.example' })).status,
@@ -354,6 +357,19 @@ describe('herald console in a real Chromium against a fresh PostgreSQL schema', 
     expect(problems).toEqual([]);
   });
 });
+
+/** `p`, or a failure naming `what` after `ms`: a hang names its step instead of timing the test out. */
+async function step<T>(what: string, p: Promise<T>, ms = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no end in ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** A raw form POST to the console's /actions, with the headers given (Host, Origin, Referer). */
 function post(base: string, body: string, headers: Record<string, string>): Promise<{ status: number }> {
