@@ -322,7 +322,10 @@ describe('herald console in a real Chromium against a fresh PostgreSQL schema', 
       expect((await step("the console's answer", answer)).status()).toBe(403);
       // The 403 page is a cross-origin navigation: Chromium drops a close that races its commit
       // and page.close() then never ends (crbug.com/536385539, playwright#41900), so it loads first.
-      await step('loading the answer', other.waitForURL((u) => u.pathname === '/actions'));
+      await step(
+        'loading the answer',
+        other.waitForURL((u) => u.pathname === '/actions'),
+      );
       await step('closing the page', other.close());
     } finally {
       // close() stops accepting; closeAllConnections() ends the keep-alive and preconnected
